@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { TableStore, odata } from '../../../shared/storage/tables';
+
+const rowSchema = z.object({ group: z.string(), id: z.string(), value: z.number() });
+type Rec = z.infer<typeof rowSchema>;
+
+let azurite: LocalAzurite;
+let store: TableStore<Rec>;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  store = new TableStore(azurite.connectionString, 'storageTest', rowSchema, (r) => ({ partitionKey: r.group, rowKey: r.id }));
+});
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+const rec = (group: string, i: number, value = i): Rec => ({ group, id: `r${String(i).padStart(5, '0')}`, value });
+
+describe('TableStore on Azurite', () => {
+  it('creates many rows across partitions in 100-row transactions and pages them back', async () => {
+    const records = [...Array.from({ length: 250 }, (_, i) => rec('a', i)), ...Array.from({ length: 30 }, (_, i) => rec('b', i))];
+    expect(await store.createManyIfAbsent(records)).toBe(280);
+    const a = await store.listPartition('a');
+    expect(a).toHaveLength(250);
+    expect(a.map((r) => r.value).sort((x, y) => x - y)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    expect(await store.query(odata`PartitionKey eq ${'b'} and value ge ${20}`)).toHaveLength(10);
+  });
+
+  it('createManyIfAbsent after a partial write creates only the missing rows and leaves existing ones untouched', async () => {
+    await store.createManyIfAbsent([rec('c', 1, 100), rec('c', 3, 300)]);
+    const created = await store.createManyIfAbsent(Array.from({ length: 150 }, (_, i) => rec('c', i, -1)));
+    expect(created).toBe(148);
+    expect((await store.get('c', 'r00001'))?.value).toBe(100);
+    expect((await store.get('c', 'r00003'))?.value).toBe(300);
+    expect((await store.get('c', 'r00004'))?.value).toBe(-1);
+  });
+
+  it('createIfAbsent and ETag-guarded replace', async () => {
+    expect(await store.createIfAbsent(rec('d', 1))).toBe('created');
+    expect(await store.createIfAbsent(rec('d', 1, 5))).toBe('exists');
+    const row = await store.get('d', 'r00001');
+    expect(row?.value).toBe(1);
+    expect(await store.replaceIfMatch({ ...rec('d', 1), value: 2 }, row!.etag)).toBe(true);
+    expect(await store.replaceIfMatch({ ...rec('d', 1), value: 3 }, row!.etag)).toBe(false);
+    expect((await store.get('d', 'r00001'))?.value).toBe(2);
+    expect(await store.get('d', 'missing')).toBeUndefined();
+  });
+
+  it('reports a malformed stored row with its keys', async () => {
+    await store.client.createEntity({ partitionKey: 'e', rowKey: 'bad', group: 'e', id: 'bad', value: 'not a number' });
+    await expect(store.get('e', 'bad')).rejects.toThrow(/storageTest row e\/bad is malformed: value/);
+  });
+});
