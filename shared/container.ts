@@ -8,7 +8,9 @@ import path from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
 import { TableServiceClient } from '@azure/data-tables';
 import { ConfigError, loadSettings, type Settings } from './config';
+import { DataverseTables } from './dataverse/tables';
 import { ErrorLog } from './errorLog';
+import { FinanceTables } from './finance/tables';
 import { ServiceBusPublisher } from './messaging/publisher';
 import { Queues } from './messaging/schemas';
 import { clientOptionsFor } from './storage/tables';
@@ -24,6 +26,8 @@ export interface Container {
   readonly serviceBus: ServiceBusClient;
   readonly publisher: ServiceBusPublisher;
   readonly errorLog: ErrorLog;
+  readonly dataverse: DataverseTables;
+  readonly finance: FinanceTables;
   health(): Promise<HealthReport>;
   close(): Promise<void>;
 }
@@ -72,6 +76,8 @@ export function buildContainer(settings: Settings): Container {
   const serviceBus = serviceBusClient(settings);
   const publisher = new ServiceBusPublisher(serviceBus);
   const errorLog = new ErrorLog(settings.IntegrationTables);
+  const dataverse = new DataverseTables(settings.DataverseTables);
+  const finance = new FinanceTables(settings.FinanceTables);
   const version = packageVersion();
 
   const storageCheck = (name: string, connectionString: string) =>
@@ -87,6 +93,8 @@ export function buildContainer(settings: Settings): Container {
     serviceBus,
     publisher,
     errorLog,
+    dataverse,
+    finance,
     async health() {
       const checks = await Promise.all([
         storageCheck('DataverseTables', settings.DataverseTables),
