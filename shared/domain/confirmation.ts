@@ -203,7 +203,7 @@ function specOfDetail(ild: InvoiceLineDetail): Spec {
     billingType: ild.msdyn_billingtype,
     quantity: ild.msdyn_quantity,
     price: ild.msdyn_price,
-    amount: amount(ild.msdyn_amount),
+    amount: amt(ild.msdyn_amount),
     currency: ild.transactioncurrencyid,
     documentDate: ild.msdyn_documentdate,
     project: ild.msdyn_project,
@@ -281,7 +281,7 @@ function reversalOf(
     msdyn_billingstatus: BillingStatus.CustomerInvoicePosted,
     msdyn_quantity: negate(of.msdyn_quantity),
     msdyn_price: of.msdyn_price,
-    msdyn_amount: amount(dec(of.msdyn_amount).negated()),
+    msdyn_amount: amt(negate(of.msdyn_amount)),
     transactioncurrencyid: of.transactioncurrencyid,
     msdyn_documentdate: of.msdyn_documentdate,
     msdyn_accountingdate: f.accountingDate,
@@ -302,6 +302,17 @@ function byId<T>(key: (t: T) => string): (a: T, b: T) => number {
     const y = key(b);
     return x < y ? -1 : x > y ? 1 : 0;
   };
+}
+
+/** Decimal equality, skipping the decimal parse when the strings are identical (the common case). */
+function same(a: string, b: string): boolean {
+  return a === b || eq(a, b);
+}
+
+const TWO_DECIMALS = /^-?\d+\.\d\d$/;
+/** money.amount, skipping the decimal round trip for strings already in amount form. */
+function amt(value: string): string {
+  return TWO_DECIMALS.test(value) && value !== '-0.00' ? value : amount(value);
 }
 
 function isZeroAmountBillingType(t: BillingType): boolean {
@@ -419,7 +430,7 @@ export function planConfirmation(input: ConfirmationInput): ConfirmationPlan {
       );
     }
 
-    const tax = amount(ild.msdyn_tax);
+    const tax = amt(ild.msdyn_tax);
     const f = frame;
 
     if (ild.msdyn_milestone !== undefined || ild.msdyn_transactionclassification === TransactionClass.Milestone) {
@@ -472,7 +483,7 @@ export function planConfirmation(input: ConfirmationInput): ConfirmationPlan {
       const expected = isZeroAmountBillingType(ild.msdyn_billingtype)
         ? '0.00'
         : extend(ild.msdyn_quantity, ild.msdyn_price);
-      if (!eq(ild.msdyn_amount, expected)) {
+      if (!same(ild.msdyn_amount, expected)) {
         const why =
           expected === '0.00' && isZeroAmountBillingType(ild.msdyn_billingtype)
             ? `it is ${labelOf.billingType(ild.msdyn_billingtype)}, so its amount must be 0.00`
@@ -506,8 +517,8 @@ export function planConfirmation(input: ConfirmationInput): ConfirmationPlan {
           no(Code.InconsistentInput, `came from actual ${sourceId} of another contract (${source.msdyn_salescontract}).`);
         }
         const changed =
-          !eq(ild.msdyn_quantity, source.msdyn_quantity) ||
-          !eq(ild.msdyn_price, source.msdyn_price) ||
+          !same(ild.msdyn_quantity, source.msdyn_quantity) ||
+          !same(ild.msdyn_price, source.msdyn_price) ||
           ild.msdyn_billingtype !== source.msdyn_billingtype;
 
         const fresh =
