@@ -1,0 +1,265 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { isBalanced } from '../../../shared/domain/foLedger';
+import { parseCustomerInvoiceId, postingVoucher } from '../../../shared/domain/foPosting';
+import { FinanceTables } from '../../../shared/finance/tables';
+import { BusinessError, NotFoundError } from '../../../shared/functions/errors';
+import { TableSequenceStore } from '../../../shared/integration/sequence';
+import { actualsAccountingMessage, Queues } from '../../../shared/messaging/schemas';
+import {
+  CUSTOMER_INVOICE_SEQUENCE,
+  POSTING_STEPS,
+  postInvoiceProposal,
+  postingRequestId,
+  requestProposalPosting,
+  type PostInvoiceProposalDeps,
+  type PostingStep,
+} from '../../../shared/usecases/postInvoiceProposal';
+import { buildScenario, RecordingPublisher, seedScenario, snapshot, type Scenario } from './seed';
+
+let azurite: LocalAzurite;
+let finance: FinanceTables;
+let sequences: TableSequenceStore;
+let publisher: RecordingPublisher;
+
+const NOW = new Date('2026-03-16T09:30:00.000Z');
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  finance = new FinanceTables(azurite.connectionString);
+  sequences = new TableSequenceStore(azurite.connectionString);
+  publisher = new RecordingPublisher();
+});
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+function deps(extra: Partial<PostInvoiceProposalDeps> = {}): PostInvoiceProposalDeps {
+  return { finance, sequences, publisher, accountingCurrency: 'USD', now: () => NOW, ...extra };
+}
+
+async function seeded(name: string, options: Parameters<typeof seedScenario>[2] & { lines?: number } = {}): Promise<Scenario> {
+  const sc = buildScenario(name, { lines: options.lines });
+  await seedScenario(finance, sc, options);
+  return sc;
+}
+
+const counter = () => sequences.last(CUSTOMER_INVOICE_SEQUENCE);
+
+describe('postInvoiceProposal on Azurite', () => {
+  let clean: Scenario;
+  let cleanSnapshot: string;
+
+  it('posts a complete EUR proposal in USD: customer invoice, balanced voucher, invoiced transactions, staging details, accounting messages, Posted last', async () => {
+    clean = await seeded('CLEAN');
+    const before = await counter();
+    const result = await postInvoiceProposal(deps(), { proposalId: clean.proposalId, requestId: 'msg-clean-1' });
+    expect(result.outcome).toBe('posted');
+    expect(await counter()).toBe(before + 1);
+    const civ = result.customerInvoiceId;
+    expect(parseCustomerInvoiceId(civ)).toBe(before + 1);
+    expect(result.postingDate).toBe('2026-03-15'); // the proposal's invoice date, rate 1.1
+    const voucher = postingVoucher(clean.proposalId);
+
+    const invoice = await finance.customerInvoices.get(civ, civ);
+    expect(invoice).toMatchObject({
+      ProposalId: clean.proposalId,
+      CurrencyCode: 'EUR',
+      InvoiceDate: '2026-03-15',
+      InvoiceAmount: '6533.33',
+      SalesTaxAmount: '1240.00',
+      TotalAmount: '7773.33',
+      AccountingAmount: '8550.66',
+      Voucher: voucher,
+    });
+
+    const ledger = await finance.ledgerEntries.listPartition(voucher);
+    expect(isBalanced(ledger)).toBe(true);
+    const byAccount = (account: string) => ledger.filter((e) => e.MainAccount === account).map((e) => e.Amount);
+    expect(byAccount('CustomerBalance')).toEqual(['8550.66']);
+    expect(byAccount('SalesTaxPayable')).toEqual(['-1364.00']);
+    expect(byAccount('Revenue').sort()).toEqual(['-1320.00', '-366.66', '-5500.00']);
+    // The accrual of the two invoiced unbilled transactions is reversed at the rate they were posted at.
+    expect(byAccount('AccruedRevenue').sort()).toEqual(['1301.40', '361.50']);
+    expect(byAccount('WIPSalesValue').sort()).toEqual(['-1301.40', '-361.50']);
+
+    for (const t of clean.transactions) {
+      expect(await finance.projectTransactions.get(clean.projectId, t.TransId)).toMatchObject({ FullyInvoiced: true, CustomerInvoiceId: civ });
+    }
+    const b1 = await finance.staging.get(clean.contractId, clean.ids.get('B1')!);
+    expect(b1).toMatchObject({ VoucherNumber: voucher, PostingDate: '2026-03-15', AccountingCurrency: 'USD', AccountingAmount: '1320.00', ExchangeRate: '1.100000', SalesTaxAmount: '240.00', ImportStatus: 'Imported' });
+    const u1 = await finance.staging.get(clean.contractId, clean.ids.get('U1')!);
+    expect(u1?.VoucherNumber).not.toBe(voucher); // unbilled rows keep their own transaction voucher
+
+    const proposal = await finance.proposals.get(clean.proposalId, clean.proposalId);
+    expect(proposal).toMatchObject({ Status: 'Posted', CustomerInvoiceId: civ, Voucher: voucher, PostedOn: NOW.toISOString() });
+
+    const sent = publisher.about(clean.proposalId);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.queue).toBe(Queues.actualsAccounting);
+    const body = actualsAccountingMessage.parse(sent[0]!.message.body);
+    expect(body.invoice).toEqual({ invoiceId: clean.invoiceId, customerInvoiceNumber: civ, customerInvoiceDate: '2026-03-15' });
+    expect(body.details.map((d) => d.actualId).sort()).toEqual(clean.lines.map((l) => l.ActualId).sort());
+    expect(body.details.every((d) => d.voucher === voucher && d.accountingCurrency === 'USD' && d.exchangeRate === '1.100000')).toBe(true);
+    cleanSnapshot = await snapshot(finance, sequences, publisher, clean);
+  });
+
+  it('a redelivery of the same request after Posted republishes the same messages and changes nothing else', async () => {
+    const before = await snapshot(finance, sequences, publisher, clean);
+    const sentBefore = publisher.about(clean.proposalId).length;
+    const again = await postInvoiceProposal(deps(), { proposalId: clean.proposalId, requestId: 'msg-clean-1' });
+    expect(again.outcome).toBe('republished');
+    const sent = publisher.about(clean.proposalId);
+    expect(sent).toHaveLength(sentBefore + 1);
+    expect(sent.at(-1)).toEqual(sent[0]);
+    expect(await snapshot(finance, sequences, publisher, clean)).toBe(before);
+  });
+
+  it('another request to post a posted proposal is refused as already posted; nothing written or published', async () => {
+    const before = await snapshot(finance, sequences, publisher, clean);
+    const sentBefore = publisher.sent.length;
+    const civ = (await finance.proposals.get(clean.proposalId, clean.proposalId))!.CustomerInvoiceId!;
+    const refusal = postInvoiceProposal(deps(), { proposalId: clean.proposalId, requestId: 'msg-clean-2', postingDate: '2026-03-20' });
+    await expect(refusal).rejects.toBeInstanceOf(BusinessError);
+    await expect(postInvoiceProposal(deps(), { proposalId: clean.proposalId, requestId: 'msg-clean-3' })).rejects.toThrow(
+      new RegExp(`already posted as customer invoice ${civ}`),
+    );
+    expect(publisher.sent.length).toBe(sentBefore);
+    expect(await snapshot(finance, sequences, publisher, clean)).toBe(before);
+  });
+
+  describe('a crash after each step, then the redelivery, ends in the clean-run state', () => {
+    for (const step of POSTING_STEPS) {
+      it(`crash after "${step}"`, async () => {
+        const sc = await seeded(`CRASH-${step}`);
+        const before = await counter();
+        const crash = new Error(`injected crash after ${step}`);
+        const crashing = deps({
+          afterStep: (s: PostingStep) => {
+            if (s === step) throw crash;
+          },
+        });
+        await expect(postInvoiceProposal(crashing, { proposalId: sc.proposalId, requestId: `msg-${step}` })).rejects.toBe(crash);
+        const status = (await finance.proposals.get(sc.proposalId, sc.proposalId))?.Status;
+        expect(status).toBe(step === 'posted' ? 'Posted' : 'Open');
+
+        const redelivered = await postInvoiceProposal(deps(), { proposalId: sc.proposalId, requestId: `msg-${step}` });
+        expect(redelivered.outcome).toBe(step === 'posted' ? 'republished' : 'posted');
+        expect(await counter()).toBe(before + 1); // one number, however many attempts
+        expect(await snapshot(finance, sequences, publisher, sc)).toBe(cleanSnapshot);
+      });
+    }
+  });
+
+  it('a crashed posting is finished, not repeated, by a later different request (its number, date and rate)', async () => {
+    const sc = await seeded('ORPHAN');
+    const before = await counter();
+    const crashing = deps({
+      afterStep: (s: PostingStep) => {
+        if (s === 'ledger') throw new Error('crash');
+      },
+    });
+    await expect(postInvoiceProposal(crashing, { proposalId: sc.proposalId, requestId: 'dead-lettered' })).rejects.toThrow('crash');
+    const later = await postInvoiceProposal(deps(), { proposalId: sc.proposalId, requestId: 'accountant-again', postingDate: '2026-03-31' });
+    expect(later).toMatchObject({ outcome: 'posted', postingDate: '2026-03-15' });
+    expect(await counter()).toBe(before + 1);
+    expect(await snapshot(finance, sequences, publisher, sc)).toBe(cleanSnapshot);
+  });
+
+  it('two different requests racing on one proposal post it once', async () => {
+    const sc = await seeded('RACE');
+    const before = await counter();
+    const outcomes = await Promise.allSettled(
+      ['race-a', 'race-b', 'race-c'].map((requestId) => postInvoiceProposal(deps(), { proposalId: sc.proposalId, requestId })),
+    );
+    for (const o of outcomes) {
+      if (o.status === 'rejected') expect(String(o.reason)).toMatch(/already posted/);
+    }
+    expect(outcomes.some((o) => o.status === 'fulfilled')).toBe(true);
+    expect(await counter()).toBe(before + 1);
+    const { CustomerInvoiceId } = (await finance.proposals.get(sc.proposalId, sc.proposalId))!;
+    const invoices = await finance.customerInvoices.query();
+    expect(invoices.filter((i) => i.ProposalId === sc.proposalId).map((i) => i.InvoiceId)).toEqual([CustomerInvoiceId]);
+    expect(await snapshot(finance, sequences, publisher, sc)).toBe(cleanSnapshot);
+  });
+
+  it('a 150-line proposal: ledger over several transactions, details in messages of at most 100, each carrying the invoice', async () => {
+    const sc = await seeded('LARGE', { lines: 150 });
+    const result = await postInvoiceProposal(deps(), { proposalId: sc.proposalId, postingDate: '2026-03-02' });
+    expect(result).toMatchObject({ outcome: 'posted', postingDate: '2026-03-02', messages: 2 });
+    const ledger = await finance.ledgerEntries.listPartition(result.voucher);
+    expect(ledger).toHaveLength(150 + 2 * 150 + 2);
+    expect(isBalanced(ledger)).toBe(true);
+    const bodies = publisher.about(sc.proposalId).map((s) => actualsAccountingMessage.parse(s.message.body));
+    expect(bodies.map((b) => b.details.length)).toEqual([100, 50]);
+    expect(bodies.every((b) => b.invoice?.customerInvoiceNumber === result.customerInvoiceId)).toBe(true);
+    expect(new Set(publisher.about(sc.proposalId).map((s) => s.message.messageId)).size).toBe(2);
+    const staged = (await finance.staging.listPartition(sc.contractId)).filter((r) => r.TransType === 'BilledSales');
+    expect(staged.every((r) => r.VoucherNumber === result.voucher && r.AccountingAmount !== undefined)).toBe(true);
+    const revenue = ledger.filter((e) => e.MainAccount === 'Revenue').map((e) => e.Amount);
+    const details = bodies.flatMap((b) => b.details).map((d) => `-${d.accountingAmount}`);
+    expect(revenue.sort()).toEqual(details.sort()); // the lines' accounting amounts add up to the revenue posted
+  });
+
+  describe('refusals write nothing and use no number', () => {
+    async function expectNothingWritten(sc: Scenario | undefined, run: () => Promise<unknown>, pattern: RegExp, type: new (...args: never[]) => BusinessError = BusinessError) {
+      const before = await counter();
+      const sentBefore = publisher.sent.length;
+      const snap = sc ? await snapshot(finance, sequences, publisher, sc) : '';
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(type);
+      expect(String((error as Error).message)).toMatch(pattern);
+      expect(await counter()).toBe(before);
+      expect(publisher.sent.length).toBe(sentBefore);
+      if (sc) {
+        expect(await snapshot(finance, sequences, publisher, sc)).toBe(snap);
+        expect(await sequences.find(CUSTOMER_INVOICE_SEQUENCE, sc.proposalId)).toBeUndefined();
+      }
+    }
+
+    it('unknown proposal', async () => {
+      await expectNothingWritten(undefined, () => postInvoiceProposal(deps(), { proposalId: 'INV-NOPE' }), /Invoice proposal INV-NOPE does not exist/, NotFoundError);
+    });
+
+    it('incomplete by its header: expected versus imported lines and amounts', async () => {
+      const sc = await seeded('SHORT', { proposal: { ImportedLineCount: 2, ImportedAmount: '1533.33' } });
+      await expectNothingWritten(
+        sc,
+        () => postInvoiceProposal(deps(), { proposalId: sc.proposalId }),
+        /INV-SHORT is incomplete and cannot be posted: expected 3 lines totalling 6533\.33 EUR, imported 2 lines totalling 1533\.33 EUR \(missing 1 lines, 5000\.00 EUR\)/,
+      );
+    });
+
+    it('incomplete by its stored lines although the header counters say complete', async () => {
+      const sc = await seeded('LINESHORT', { skipLines: 1 });
+      await expectNothingWritten(sc, () => postInvoiceProposal(deps(), { proposalId: sc.proposalId }), /INV-LINESHORT is incomplete: expected 3 lines .* imported 2 lines/);
+    });
+
+    it('no exchange rate on the posting date', async () => {
+      const sc = await seeded('NORATE');
+      await expectNothingWritten(sc, () => postInvoiceProposal(deps(), { proposalId: sc.proposalId, postingDate: '2025-12-31' }), /No exchange rate from EUR to USD on or before 2025-12-31/);
+    });
+  });
+
+  describe('requestProposalPosting (the route)', () => {
+    it('enqueues an open complete proposal with a deterministic message id', async () => {
+      const sc = await seeded('ROUTE');
+      const result = await requestProposalPosting({ finance, publisher }, { proposalId: sc.proposalId, postingDate: '2026-03-20' });
+      expect(result.messageId).toBe(postingRequestId(sc.proposalId, '2026-03-20'));
+      const sent = publisher.about(sc.proposalId);
+      expect(sent).toEqual([{ queue: Queues.proposalPostings, message: expect.objectContaining({ messageId: result.messageId, body: { proposalId: sc.proposalId, postingDate: '2026-03-20' } }) }]);
+    });
+
+    it('refuses unknown (404), incomplete and posted (409) proposals without enqueuing', async () => {
+      const sentBefore = publisher.sent.length;
+      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV-NONE' })).rejects.toMatchObject({ status: 404 });
+      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV-SHORT' })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/incomplete/) });
+      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV-CLEAN' })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/already posted/) });
+      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV/1' })).rejects.toMatchObject({ status: 400 });
+      expect(publisher.sent.length).toBe(sentBefore);
+    });
+  });
+});
