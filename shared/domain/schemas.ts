@@ -28,7 +28,16 @@ export const decimalString = z
 export const dateString = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date yyyy-MM-dd' })
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), { message: 'must be a real calendar date' });
+  .refine(isCalendarDate, { message: 'must be a real calendar date' });
+
+/** True for a yyyy-MM-dd string naming a day that exists (2026-02-30 does not). */
+export function isCalendarDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
 
 export const timestampString = z
   .string()

@@ -38,7 +38,8 @@ export class FinanceTables {
   readonly ledgerEntries;
   readonly exchangeRates;
 
-  constructor(connectionString: string) {
+  /** connectionString: kept for stores of the same account built elsewhere (e.g. the staging work index). */
+  constructor(readonly connectionString: string) {
     const n = FinanceTableNames;
     this.proposals = new TableStore(connectionString, n.proposals, proposalSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.ProposalId }));
     this.proposalLines = new TableStore(connectionString, n.proposalLines, proposalLineSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.LineId }));

@@ -45,6 +45,22 @@ export async function readJson<S extends z.ZodType>(request: HttpRequest, schema
   return parsed.data as z.infer<S>;
 }
 
+/** Like readJson, for routes whose body is optional: an empty body counts as `{}`. */
+export async function readOptionalJson<S extends z.ZodType>(request: HttpRequest, schema: S): Promise<z.infer<S>> {
+  const text = await request.text();
+  let value: unknown = {};
+  if (text.trim()) {
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new ValidationError(`The request body is not valid JSON (${error instanceof Error ? error.message : String(error)}).`);
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`The request body is not valid: ${describeZodError(parsed.error)}.`);
+  return parsed.data as z.infer<S>;
+}
+
 /** A route parameter that must be a GUID (lower-cased). */
 export function guidParam(request: HttpRequest, name: string): string {
   const value = request.params[name] ?? '';

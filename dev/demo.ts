@@ -1,0 +1,286 @@
+/**
+ * `npm run demo`: the whole story of one invoice, told through the public HTTP routes of the
+ * running system (`npm start` in another terminal; base URL from DEMO_BASE_URL, default
+ * http://localhost:7071; a function key, if the host wants one, from DEMO_FUNCTION_KEY).
+ *
+ *   1 health            GET  /api/health
+ *   2 approve           POST /api/dataverse/approvals (time, an expense, fixed-price time)
+ *   3 ready             POST /api/dataverse/actuals/ready
+ *   4 proforma invoice  POST /api/dataverse/contracts/{contractId}/invoices (19 % tax)
+ *   5 edit a detail     PATCH /api/dataverse/invoices/{invoiceId}/details/{detailId} (8 h -> 6 h)
+ *   6 confirm           POST /api/dataverse/invoices/{invoiceId}/confirm (202, Location: trace)
+ *   7 wait for import   GET  /api/invoices/{invoiceId}/trace until the proposal is complete
+ *   8 post              POST /api/finance/proposals/{proposalId}/post
+ *   9 wait for posting  GET  /api/invoices/{invoiceId}/trace until the accounting details are back
+ * and a reconciliation table of the invoice across both sides. One progress line per step.
+ *
+ * Each run approves new entries (entry ids from a run id), so the demo can run again and again
+ * against the same system. It uses the demo contract seeded by dev/demoData.ts (PRJ-1001, EUR).
+ */
+import { randomUUID } from 'node:crypto';
+import Table from 'cli-table3';
+import { z } from 'zod';
+import { deterministicGuid } from '../shared/domain/ids';
+import { DEMO_IDS } from './demoData';
+
+export interface DemoOptions {
+  baseUrl: string;
+  log?: (line: string) => void;
+  /** How long to wait for the import and for the posting, each (default 5 minutes: the import job runs every minute). */
+  timeoutMs?: number;
+  pollMs?: number;
+  functionKey?: string;
+  /** Makes the entry ids of this run (default: random). */
+  runId?: string;
+}
+
+const stepSchema = z.object({ step: z.string(), state: z.string(), detail: z.string(), at: z.string().optional() });
+const rowSchema = z.object({
+  actualId: z.string(),
+  classification: z.string(),
+  quantity: z.string(),
+  dataverseAmount: z.string(),
+  financeAmount: z.string().optional(),
+  dataverseTax: z.string(),
+  financeTax: z.string().optional(),
+  importStatus: z.string().optional(),
+  voucher: z.string().optional(),
+  state: z.string(),
+  note: z.string().optional(),
+});
+export const traceSchema = z.object({
+  invoiceId: z.string(),
+  invoicenumber: z.string(),
+  currency: z.string(),
+  invoiceStatus: z.string(),
+  stage: z.string(),
+  steps: z.array(stepSchema),
+  reconciliation: z.object({
+    status: z.string(),
+    dataverse: z.object({ invoiceTotal: z.string(), invoiceTax: z.string(), billedActuals: z.number(), billedAmount: z.string(), billedTax: z.string() }),
+    finance: z.object({
+      proposalId: z.string().optional(),
+      proposalStatus: z.string().optional(),
+      expectedLineCount: z.number().optional(),
+      expectedAmount: z.string().optional(),
+      importedLineCount: z.number().optional(),
+      importedAmount: z.string().optional(),
+      lines: z.number(),
+      linesAmount: z.string(),
+      linesTax: z.string(),
+      customerInvoice: z
+        .object({ id: z.string(), invoiceAmount: z.string(), salesTaxAmount: z.string(), totalAmount: z.string(), accountingAmount: z.string(), voucher: z.string() })
+        .optional(),
+    }),
+    rows: z.array(rowSchema),
+    problems: z.array(z.string()),
+  }),
+});
+export type DemoTrace = z.infer<typeof traceSchema>;
+
+const approvalSchema = z.object({
+  entries: z.array(z.object({ entryId: z.string(), costActualId: z.string(), unbilledActualId: z.string().optional() })),
+  actuals: z.array(z.object({ msdyn_actualid: z.string() })),
+});
+const detailSchema = z.object({
+  msdyn_invoicelinetransactionid: z.string(),
+  msdyn_sourceactual: z.string().optional(),
+  msdyn_quantity: z.string(),
+  msdyn_amount: z.string(),
+});
+const invoiceViewSchema = z.object({
+  invoice: z.object({ invoiceid: z.string(), invoicenumber: z.string(), totalamount: z.string(), totaltax: z.string(), transactioncurrencyid: z.string() }),
+  lines: z.array(z.object({ invoicedetailid: z.string() })),
+  details: z.array(detailSchema),
+});
+const healthSchema = z.object({ status: z.string(), version: z.string().optional(), checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })).optional() });
+
+export interface DemoResult {
+  invoiceId: string;
+  invoicenumber: string;
+  trace: DemoTrace;
+  /** The reconciliation table as printed. */
+  table: string;
+}
+
+class DemoError extends Error {}
+
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 5 * 60_000;
+  const pollMs = options.pollMs ?? 1_000;
+  const runId = options.runId ?? randomUUID();
+  const total = 9;
+  let n = 0;
+  const step = (line: string) => log(`[${++n}/${total}] ${line}`);
+
+  async function call<S extends z.ZodType>(method: string, route: string, schema: S, body?: unknown, expected: number[] = [200]): Promise<{ status: number; body: z.infer<S>; headers: Headers }> {
+    let response: Response;
+    try {
+      response = await fetch(`${base}/api/${route}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(options.functionKey ? { 'x-functions-key': options.functionKey } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new DemoError(`Nothing answers at ${base} (${error instanceof Error ? error.message : String(error)}). Start the system first: npm start (or set DEMO_BASE_URL).`);
+    }
+    const text = await response.text();
+    let value: unknown = undefined;
+    try {
+      value = text ? JSON.parse(text) : undefined;
+    } catch {
+      value = text;
+    }
+    if (!expected.includes(response.status)) {
+      const detail = z.object({ detail: z.string() }).safeParse(value);
+      throw new DemoError(`${method} /api/${route} answered ${response.status}: ${detail.success ? detail.data.detail : text.slice(0, 500)}`);
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new DemoError(`${method} /api/${route} answered something unexpected: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return { status: response.status, body: parsed.data as z.infer<S>, headers: response.headers };
+  }
+
+  // 1. health
+  const health = await call('GET', 'health', healthSchema, undefined, [200, 503]);
+  if (health.body.status !== 'Healthy') {
+    const down = (health.body.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+    throw new DemoError(`The system is not healthy: ${down.join('; ') || health.body.status}`);
+  }
+  step(`system at ${base} is healthy (version ${health.body.version ?? '?'})`);
+
+  // 2. approve
+  const date = today();
+  const entryId = (k: string) => deterministicGuid('demo-run', runId, k);
+  const approval = await call(
+    'POST',
+    'dataverse/approvals',
+    approvalSchema,
+    {
+      entries: [
+        { entryId: entryId('time-1'), contractLineId: DEMO_IDS.contosoConsulting, classification: 'Time', quantity: '8', price: '150.00', costPrice: '90.00', documentDate: date, description: 'Go-live rehearsal' },
+        { entryId: entryId('time-2'), contractLineId: DEMO_IDS.contosoConsulting, classification: 'Time', quantity: '4', price: '150.00', costPrice: '90.00', documentDate: date, description: 'Key-user training' },
+        { entryId: entryId('expense-1'), contractLineId: DEMO_IDS.contosoConsulting, classification: 'Expense', quantity: '1', price: '89.90', documentDate: date, description: 'Taxi to the customer' },
+        { entryId: entryId('fixed-1'), contractLineId: DEMO_IDS.contosoFixedFee, classification: 'Time', quantity: '3', price: '0', costPrice: '80.00', documentDate: date, description: 'Steering committee' },
+      ],
+    },
+    [201],
+  ).catch((error: unknown) => {
+    if (error instanceof DemoError && / 404: /.test(error.message)) {
+      throw new DemoError(`${error.message} The demo contract is missing: npm start seeds it into an empty store (dev/demoData.ts).`);
+    }
+    throw error;
+  });
+  const unbilledIds = approval.body.entries.map((e) => e.unbilledActualId).filter((x): x is string => x !== undefined);
+  step(`approved ${approval.body.entries.length} entries on contract PRJ-1001: ${approval.body.actuals.length} actuals (${approval.body.entries.length} cost, ${unbilledIds.length} unbilled sales), sent to F&O on queue actuals`);
+
+  // 3. ready
+  await call('POST', 'dataverse/actuals/ready', z.unknown(), { actualIds: unbilledIds, ready: true });
+  step(`marked ${unbilledIds.length} unbilled actuals Ready to Invoice`);
+
+  // 4. proforma invoice
+  const created = await call('POST', `dataverse/contracts/${DEMO_IDS.contosoContract}/invoices`, invoiceViewSchema, { taxPercent: '19' }, [201]);
+  const inv = created.body.invoice;
+  step(
+    `created proforma invoice ${inv.invoicenumber}: ${created.body.lines.length} line(s), ${created.body.details.length} detail(s), total ${inv.totalamount} ${inv.transactioncurrencyid} + tax ${inv.totaltax} (19 %)`,
+  );
+
+  // 5. edit one detail: 8 h -> 6 h (2 hours written off)
+  const timeUnbilled = approval.body.entries[0]?.unbilledActualId;
+  const detail = created.body.details.find((d) => d.msdyn_sourceactual === timeUnbilled);
+  if (!detail) throw new DemoError(`The invoice has no detail for actual ${String(timeUnbilled)}`);
+  const edited = await call('PATCH', `dataverse/invoices/${inv.invoiceid}/details/${detail.msdyn_invoicelinetransactionid}`, invoiceViewSchema, { msdyn_quantity: '6' });
+  step(`edited a detail: ${detail.msdyn_quantity} h -> 6 h (2 h written off); invoice total now ${edited.body.invoice.totalamount} + tax ${edited.body.invoice.totaltax}`);
+
+  // 6. confirm
+  const confirmed = await call('POST', `dataverse/invoices/${inv.invoiceid}/confirm`, z.object({ status: z.string() }), { confirmedBy: 'demo' }, [202]);
+  step(`confirmation requested (${confirmed.status}, ${confirmed.body.status}); follow it at ${confirmed.headers.get('location') ?? `/api/invoices/${inv.invoiceid}/trace`}`);
+
+  // 7. wait for the import
+  const waitFor = async (what: string, done: (t: DemoTrace) => boolean): Promise<DemoTrace> => {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      const trace = (await call('GET', `invoices/${inv.invoiceid}/trace`, traceSchema)).body;
+      if (done(trace)) return trace;
+      const failed = trace.steps.find((s) => s.state === 'error');
+      if (failed) throw new DemoError(`${failed.step} failed: ${failed.detail}`);
+      const current = trace.steps.find((s) => s.state !== 'done');
+      const line = current ? `${current.step}: ${current.state} - ${current.detail}` : trace.stage;
+      if (line !== last) {
+        log(`      ... ${line}`);
+        last = line;
+      }
+      if (Date.now() > deadline) throw new DemoError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last state: ${line}`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  };
+  const isDone = (t: DemoTrace, name: string) => t.steps.some((s) => s.step === name && s.state === 'done');
+  log('      waiting for the confirmation, the proposal header, the staging rows and Import from staging (a timer job)...');
+  const imported = await waitFor('the import of the proposal lines', (t) => isDone(t, 'linesImported'));
+  const f = imported.reconciliation.finance;
+  step(`invoice proposal ${imported.invoicenumber} complete in F&O: ${f.importedLineCount ?? 0} of ${f.expectedLineCount ?? 0} lines, ${f.importedAmount ?? '?'} of ${f.expectedAmount ?? '?'} ${imported.currency}`);
+
+  // 8. post
+  const posting = await call('POST', `finance/proposals/${encodeURIComponent(imported.invoicenumber)}/post`, z.unknown(), {}, [200, 202]);
+  step(`posting of proposal ${imported.invoicenumber} requested (${posting.status})`);
+
+  // 9. wait for the accounting details
+  const final = await waitFor('the posting and the accounting details', (t) => isDone(t, 'accountingBack'));
+  const ci = final.reconciliation.finance.customerInvoice;
+  step(`posted: customer invoice ${ci?.id ?? '?'} (${ci?.totalAmount ?? '?'} ${final.currency} incl. tax, ${ci?.accountingAmount ?? '?'} in the accounting currency), voucher ${ci?.voucher ?? '?'}; accounting details are back on ${final.reconciliation.dataverse.billedActuals} billed actuals`);
+
+  const table = reconciliationTable(final);
+  log('');
+  log(table);
+  log(`Reconciliation: ${final.reconciliation.status}${final.reconciliation.problems.length ? ` - ${final.reconciliation.problems.join(' ')}` : ''}`);
+  return { invoiceId: inv.invoiceid, invoicenumber: final.invoicenumber, trace: final, table };
+}
+
+/** The invoice across both sides: one row per billed actual, then the totals each side holds. */
+export function reconciliationTable(trace: DemoTrace): string {
+  const r = trace.reconciliation;
+  const style = { head: [], border: [] };
+  const lines = new Table({
+    head: ['#', 'Billed actual', 'Class', 'Qty', 'Dataverse', 'F&O line', 'Tax DV', 'Tax F&O', 'Import', 'Voucher', 'State'],
+    colAligns: ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'left', 'left'],
+    style: { ...style, compact: true },
+  });
+  r.rows.forEach((row, i) => {
+    lines.push([i + 1, row.actualId.slice(0, 8), row.classification, row.quantity, row.dataverseAmount, row.financeAmount ?? '-', row.dataverseTax, row.financeTax ?? '-', row.importStatus ?? '-', row.voucher ?? '-', row.state]);
+  });
+  lines.push(['', 'Total', '', '', r.dataverse.billedAmount, r.finance.linesAmount, r.dataverse.billedTax, r.finance.linesTax, '', '', r.status]);
+
+  const totals = new Table({ head: [`Invoice ${trace.invoicenumber} (${trace.currency})`, 'Lines', 'Amount', 'Tax'], colAligns: ['left', 'right', 'right', 'right'], style: { ...style, compact: true } });
+  totals.push(['Dataverse proforma invoice', '', r.dataverse.invoiceTotal, r.dataverse.invoiceTax]);
+  totals.push(['Dataverse billed sales actuals', r.dataverse.billedActuals, r.dataverse.billedAmount, r.dataverse.billedTax]);
+  totals.push(['F&O proposal, expected', r.finance.expectedLineCount ?? '-', r.finance.expectedAmount ?? '-', '']);
+  totals.push(['F&O proposal, imported', r.finance.importedLineCount ?? '-', r.finance.importedAmount ?? '-', '']);
+  totals.push(['F&O proposal lines', r.finance.lines, r.finance.linesAmount, r.finance.linesTax]);
+  const ci = r.finance.customerInvoice;
+  totals.push([`F&O customer invoice ${ci?.id ?? '-'}`, '', ci?.invoiceAmount ?? '-', ci?.salesTaxAmount ?? '-']);
+  return `${lines.toString()}\n${totals.toString()}`;
+}
+
+if (require.main === module) {
+  runDemo({
+    baseUrl: process.env.DEMO_BASE_URL ?? 'http://localhost:7071',
+    ...(process.env.DEMO_FUNCTION_KEY ? { functionKey: process.env.DEMO_FUNCTION_KEY } : {}),
+  }).then(
+    (result) => {
+      process.exitCode = result.trace.reconciliation.status === 'Matched' ? 0 : 1;
+    },
+    (error: unknown) => {
+      console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    },
+  );
+}

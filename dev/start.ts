@@ -1,0 +1,126 @@
+/**
+ * `npm start`: the whole system on this machine with the embedded local defaults.
+ *   1. Azurite (blob, queue, table; data kept in .azurite/) on 127.0.0.1, telemetry off;
+ *   2. the local Service Bus as its own process, entities from dev/servicebus/config.json;
+ *   3. demo data seeded into an empty store;
+ *   4. the local Functions host loading the compiled app (dist/functions/index.js), the same
+ *      registrations as in Azure, HTTP on http://localhost:7071.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of it; no process is left behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DataverseTables } from '../shared/dataverse/tables';
+import { FinanceTables } from '../shared/finance/tables';
+import { startAzurite, type LocalAzurite } from './azurite';
+import { seedDemoData } from './demoData';
+import { startFunctionsHost, type FunctionsHost } from './host';
+import { readLocalSettings, resolveLocalConnections } from './localSettings';
+import { waitForPort } from './ports';
+
+const root = path.resolve(__dirname, '..', '..');
+const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function main(): Promise<void> {
+  const local = readLocalSettings(root);
+  const { ports } = local;
+  log(`settings from ${path.relative(root, local.file)}`);
+
+  for (const [name, port, env] of [
+    ['Azurite table', ports.azuriteTable, 'AZURITE_TABLE_PORT'],
+    ['Azurite blob', ports.azuriteBlob, 'AZURITE_BLOB_PORT'],
+    ['Azurite queue', ports.azuriteQueue, 'AZURITE_QUEUE_PORT'],
+    ['Service Bus', ports.serviceBus, 'SERVICEBUS_PORT'],
+    ['Functions HTTP', ports.http, 'FUNCTIONS_HTTP_PORT'],
+  ] as const) {
+    if (await portInUse(port)) {
+      throw new Error(`Port ${port} (${name}) is already in use: stop what holds it (another npm start?) or set ${env} to another port`);
+    }
+  }
+
+  let azurite: LocalAzurite | undefined;
+  let broker: ChildProcess | undefined;
+  let host: FunctionsHost | undefined;
+  let stopping = false;
+
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping...');
+    await host?.stop().catch((e: unknown) => log(`host stop: ${String(e)}`));
+    if (broker && broker.exitCode === null) {
+      const exited = new Promise((r) => broker!.once('exit', r));
+      broker.kill('SIGTERM');
+      const t = setTimeout(() => broker!.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(t);
+    }
+    await azurite?.stop().catch((e: unknown) => log(`azurite stop: ${String(e)}`));
+    log('stopped');
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+
+  try {
+    const location = path.join(root, '.azurite');
+    mkdirSync(location, { recursive: true });
+    azurite = await startAzurite({
+      services: 'all',
+      tablePort: ports.azuriteTable,
+      blobPort: ports.azuriteBlob,
+      queuePort: ports.azuriteQueue,
+      location,
+    });
+    log(`Azurite on 127.0.0.1 (table ${ports.azuriteTable}, blob ${ports.azuriteBlob}, queue ${ports.azuriteQueue}), data in .azurite/`);
+
+    broker = spawn(process.execPath, [path.join(__dirname, 'servicebus', 'main.js')], {
+      env: { ...process.env, SERVICEBUS_PORT: String(ports.serviceBus) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    broker.once('exit', (code) => {
+      if (!stopping) {
+        log(`the local Service Bus exited unexpectedly (code ${code})`);
+        void stop(1);
+      }
+    });
+    await waitForPort(ports.serviceBus);
+    log(`local Service Bus on 127.0.0.1:${ports.serviceBus}`);
+
+    const settings = resolveLocalConnections(local.values, azurite.connectionString, ports.serviceBus);
+
+    // Demo data into an empty store (an existing store is left as it is).
+    await seedDemoData(new DataverseTables(settings.DataverseTables ?? ''), new FinanceTables(settings.FinanceTables ?? ''), log);
+
+    host = await startFunctionsHost({
+      appEntry: path.join(root, 'dist', 'functions', 'index.js'),
+      settings,
+      httpPort: ports.http,
+      httpHost: 'localhost',
+      hostJsonPath: path.join(root, 'host.json'),
+      log,
+    });
+    log(`${host.functions.length} functions loaded: ${host.functions.map((f) => f.name).join(', ')}`);
+    log(`ready: ${host.baseUrl}/api/health   (Ctrl-C to stop)`);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    await stop(1);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

@@ -1,0 +1,16 @@
+import { app } from '@azure/functions';
+import type { Container } from '../shared/container';
+import { json, route } from '../shared/functions/http';
+import { dashboard } from '../shared/usecases/dataverseOperations';
+
+export const GET_DASHBOARD = 'getDashboard';
+
+/** GET api/dashboard: invoices per status, ready backlog, proposals, staging rows per ImportStatus, open errors. */
+export function registerDashboard(container: Container): void {
+  app.http(GET_DASHBOARD, {
+    route: 'dashboard',
+    methods: ['GET'],
+    authLevel: 'anonymous',
+    handler: route(GET_DASHBOARD, async () => json(200, await dashboard({ dataverse: container.dataverse, finance: container.finance, errorLog: container.errorLog }))),
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * The billing backlog (domain.md step 4), behind `POST api/dataverse/actuals/ready`: mark
+ * unbilled actuals and milestones Ready to Invoice, or back to not ready.
+ *
+ * REQUEST
+ *   { "actualIds"?: ["<guid>", ...], "milestoneIds"?: ["<guid>", ...], "ready": true | false }
+ *   At least one id, at most 1000 of each; repeated ids count once.
+ *
+ * RULES
+ * - ready true: actual billing status Unbilled Sales Created -> Ready to Invoice; milestone
+ *   Not Ready -> Ready. ready false: the reverse. Already in the asked state: left as it is.
+ * - Only chargeable unbilled sales actuals that are not Adjusted or Unadjustable and not on an
+ *   invoice (billing status Unbilled Sales Created or Ready to Invoice) can change; milestones only
+ *   while Not Ready or Ready. Anything else is refused with 409 naming every refused record; an
+ *   unknown id is a 404 naming every unknown id. Either way nothing is written.
+ * - Writes are ETag-guarded transactions (100 per contract partition): a record someone changed
+ *   between our read and our write fails the request with 409 and the request can simply be sent
+ *   again (records already in the asked state are skipped).
+ */
+import { z } from 'zod';
+import type { Actual } from '../domain/dataverse';
+import { BillingStatus, MilestoneStatus } from '../domain/options';
+import { guid } from '../domain/schemas';
+import type { DataverseTables, StoredMilestone } from '../dataverse/tables';
+import { BusinessError, NotFoundError } from '../functions/errors';
+import { findByRowKeys, milestoneReadyRefusal, plain, readyRefusal, replaceGuarded } from './dataverseCommon';
+
+export const MAX_IDS_PER_READY_REQUEST = 1000;
+
+export const readyRequestSchema = z
+  .strictObject({
+    actualIds: z.array(guid).max(MAX_IDS_PER_READY_REQUEST, { message: `send at most ${MAX_IDS_PER_READY_REQUEST} ids` }).optional(),
+    milestoneIds: z.array(guid).max(MAX_IDS_PER_READY_REQUEST, { message: `send at most ${MAX_IDS_PER_READY_REQUEST} ids` }).optional(),
+    ready: z.boolean({ message: 'must be true (Ready to Invoice) or false (not ready)' }),
+  })
+  .refine((r) => (r.actualIds?.length ?? 0) + (r.milestoneIds?.length ?? 0) > 0, {
+    message: 'name at least one actual (actualIds) or milestone (milestoneIds)',
+  });
+export type ReadyRequest = z.infer<typeof readyRequestSchema>;
+
+export interface ReadyResult {
+  ready: boolean;
+  actuals: { actualId: string; contractId: string; billingStatus: number; changed: boolean }[];
+  milestones: { milestoneId: string; contractId: string; invoiceStatus: number; changed: boolean }[];
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
+}
+
+export async function setReadyToInvoice(deps: { dataverse: DataverseTables }, request: ReadyRequest): Promise<ReadyResult> {
+  const { dataverse } = deps;
+  const actualIds = [...new Set(request.actualIds ?? [])];
+  const milestoneIds = [...new Set(request.milestoneIds ?? [])];
+
+  const [actualRows, milestoneRows] = await Promise.all([
+    actualIds.length ? findByRowKeys(dataverse.actuals, actualIds) : Promise.resolve([]),
+    milestoneIds.length ? findByRowKeys(dataverse.milestones, milestoneIds) : Promise.resolve([]),
+  ]);
+  const actuals = new Map(actualRows.map((a) => [a.msdyn_actualid, a]));
+  const milestones = new Map(milestoneRows.map((m) => [m.msdyn_contractlinescheduleofvalueid, m]));
+
+  const unknownActuals = actualIds.filter((id) => !actuals.has(id));
+  const unknownMilestones = milestoneIds.filter((id) => !milestones.has(id));
+  if (unknownActuals.length || unknownMilestones.length) {
+    const parts: string[] = [];
+    if (unknownActuals.length) parts.push(`${plural(unknownActuals.length, 'actual', 'actuals')} ${unknownActuals.join(', ')}`);
+    if (unknownMilestones.length) parts.push(`${plural(unknownMilestones.length, 'milestone', 'milestones')} ${unknownMilestones.join(', ')}`);
+    throw new NotFoundError(`Not found: ${parts.join('; ')}. Nothing was changed.`);
+  }
+
+  const refusals = [
+    ...actualIds.map((id) => readyRefusal(actuals.get(id)!)),
+    ...milestoneIds.map((id) => milestoneReadyRefusal(milestones.get(id)!)),
+  ].filter((r): r is string => r !== undefined);
+  if (refusals.length) {
+    throw new BusinessError(
+      `Cannot mark ${request.ready ? 'ready to invoice' : 'not ready'}: ${refusals.join('; ')}. Only chargeable unbilled sales actuals that are not adjusted and not yet invoiced, and milestones that are not invoiced, can be marked. Nothing was changed.`,
+      { status: 409 },
+    );
+  }
+
+  const actualTarget = request.ready ? BillingStatus.ReadyToInvoice : BillingStatus.UnbilledSalesCreated;
+  const milestoneTarget = request.ready ? MilestoneStatus.Ready : MilestoneStatus.NotReady;
+  const actualUpdates = actualIds
+    .map((id) => actuals.get(id)!)
+    .filter((a) => a.msdyn_billingstatus !== actualTarget)
+    .map((a) => ({ ...a, msdyn_billingstatus: actualTarget }));
+  const milestoneUpdates = milestoneIds
+    .map((id) => milestones.get(id)!)
+    .filter((m) => m.msdyn_invoicestatus !== milestoneTarget)
+    .map((m) => ({ ...m, msdyn_invoicestatus: milestoneTarget }));
+
+  await replaceGuarded<Actual>(dataverse.actuals, actualUpdates, `${plural(actualUpdates.length, 'An actual', 'Some actuals')}`);
+  await replaceGuarded<StoredMilestone>(dataverse.milestones, milestoneUpdates, `${plural(milestoneUpdates.length, 'A milestone', 'Some milestones')}`);
+
+  const changedActuals = new Set(actualUpdates.map((a) => a.msdyn_actualid));
+  const changedMilestones = new Set(milestoneUpdates.map((m) => m.msdyn_contractlinescheduleofvalueid));
+  return {
+    ready: request.ready,
+    actuals: actualIds.map((id) => {
+      const a = plain(actuals.get(id)!);
+      return { actualId: id, contractId: a.msdyn_salescontract, billingStatus: actualTarget, changed: changedActuals.has(id) };
+    }),
+    milestones: milestoneIds.map((id) => {
+      const m = plain(milestones.get(id)!);
+      return { milestoneId: id, contractId: m.salesorderid, invoiceStatus: milestoneTarget, changed: changedMilestones.has(id) };
+    }),
+  };
+}
