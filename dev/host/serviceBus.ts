@@ -146,6 +146,7 @@ export class ServiceBusRuntime {
   readonly #defaultConnectionSetting: string;
   #stopping = false;
   readonly #recentErrors = new Map<string, { at: number; suppressed: number }>();
+  readonly #settlements = new WeakMap<ServiceBusReceiver, Promise<void>>();
 
   constructor(invoker: Invoker, config: HostConfig['serviceBus'], defaultConnectionSetting: string) {
     this.#invoker = invoker;
@@ -265,6 +266,24 @@ export class ServiceBusRuntime {
     return { fn, entity: label, receiver, close: () => subscription.close() };
   }
 
+  /**
+   * Settlements of one receiver are issued one event-loop turn apart. rhea merges the
+   * dispositions written in one turn into ranges and, when a range starts with a single
+   * delivery, does not compare outcomes: complete(a) and abandon(b) for adjacent deliveries in
+   * the same turn would complete both (and lose b). With maxConcurrentCalls > 1 two handlers
+   * can finish in the same turn, so each settlement waits for the previous one to be written.
+   */
+  #settle(receiver: ServiceBusReceiver, op: () => Promise<void>): Promise<void> {
+    const previous = this.#settlements.get(receiver) ?? Promise.resolve();
+    let result: Promise<void> = Promise.resolve();
+    const issued = previous.then(() => {
+      result = op();
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    });
+    this.#settlements.set(receiver, issued);
+    return issued.then(() => result);
+  }
+
   async #handleOne(fn: LoadedFunction, label: string, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage): Promise<void> {
     const triggerMetadata: Record<string, RpcTypedData> = {};
     for (const [key, value] of Object.entries(messageMetadata(message))) triggerMetadata[key] = toTypedData(value);
@@ -288,8 +307,7 @@ export class ServiceBusRuntime {
       stopRenewal();
     }
     try {
-      if (succeeded) await receiver.completeMessage(message);
-      else await receiver.abandonMessage(message);
+      await this.#settle(receiver, () => (succeeded ? receiver.completeMessage(message) : receiver.abandonMessage(message)));
     } catch (error) {
       this.#invoker.hostLog(
         `[Warning] Could not ${succeeded ? 'complete' : 'abandon'} message ${idToString(message.messageId) ?? ''} of '${fn.name}': ${describeError(error)}`,

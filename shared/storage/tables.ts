@@ -141,6 +141,15 @@ export class TableStore<T> {
     }
   }
 
+  /**
+   * Replace many rows, each only if unchanged since it was read (its ETag): transactions of up to
+   * 100 per partition. A changed or missing row makes its whole transaction fail (412/404 thrown),
+   * so the caller re-reads and re-plans (for a queue message: throw, Service Bus redelivers).
+   */
+  async replaceManyIfMatch(items: readonly { record: T; etag: string }[]): Promise<void> {
+    await this.submit(items.map(({ record, etag }) => ['update', withoutUndefined(this.toRow(record)), 'Replace', { etag }] as TransactionAction));
+  }
+
   /** Upsert many records: transactions of up to 100 per partition, a few in flight at once. */
   async upsertMany(records: readonly T[], mode: 'Replace' | 'Merge' = 'Replace'): Promise<void> {
     await this.submit(records.map((r) => ['upsert', withoutUndefined(this.toRow(r)), mode] as TransactionAction));

@@ -103,14 +103,18 @@ export async function startSystem(options: { settings?: Record<string, string>; 
       await waitFor(
         'the queues to drain',
         async () => {
+          // A fresh client per round: the SDK continues a peek after the last message it peeked
+          // on the same client, which would skip a message that is still locked.
           let pending = 0;
-          for (const queue of queues) {
-            const receiver = serviceBus.createReceiver(queue);
-            try {
+          const client = new ServiceBusClient(broker.connectionString, { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } });
+          try {
+            for (const queue of queues) {
+              const receiver = client.createReceiver(queue);
               pending += (await receiver.peekMessages(1)).length;
-            } finally {
               await receiver.close();
             }
+          } finally {
+            await client.close();
           }
           quietRounds = pending === 0 ? quietRounds + 1 : 0;
           return quietRounds >= 2;

@@ -37,6 +37,7 @@ describe('local Functions host: Service Bus triggers and outputs', () => {
         { name: 'host-batch' },
         { name: 'host-disabled' },
         { name: 'host-slow', lockDurationMs: 1_500 },
+        { name: 'host-mixed', maxDeliveryCount: 1 },
       ],
     });
     client = new ServiceBusClient(broker.connectionString, { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } });
@@ -162,6 +163,18 @@ describe('local Functions host: Service Bus triggers and outputs', () => {
     expect(deliveries).toEqual([1, 2, 3]);
     expect(logs.filter((l) => l.includes("Executed 'Functions.alwaysFails' (Failed"))).toHaveLength(3);
     expect(logs.some((l) => l.includes('transient failure on delivery 2'))).toBe(true);
+  });
+
+  it('keeps each outcome with its own message when concurrent handlers succeed and fail together', async () => {
+    const sender = client.createSender('host-mixed');
+    await sender.sendMessages(Array.from({ length: 60 }, (_, n) => ({ body: { n }, messageId: `mixed-${n}` })));
+    await sender.close();
+    // With max delivery count 1 every failed message goes straight to the dead-letter queue.
+    const dead = await receiveAll('host-mixed', 30, { deadLetter: true, timeoutMs: 30_000 });
+    expect(dead.map((m) => (m.body as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => 2 * i + 1));
+    expect(await eventually(() => queueIsEmpty('host-mixed'))).toBe(true);
+    const handled = recorded('mixedOutcomes').map((e) => (e.data as { n: number }).n);
+    expect(handled.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, n) => n));
   });
 
   it('sends what the handler set on Service Bus output bindings (extraOutputs array and return)', async () => {

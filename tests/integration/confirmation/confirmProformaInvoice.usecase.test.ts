@@ -1,0 +1,377 @@
+/**
+ * confirmProformaInvoice on real Azurite, with a recording Publisher: what it writes, what it
+ * publishes, redelivery, crash after every write step, concurrent changes, refusals.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { DataverseTables } from '../../../shared/dataverse/tables';
+import { confirmationActualId, ConfirmationRole, planConfirmation } from '../../../shared/domain/confirmation';
+import { actualSchema, type Actual } from '../../../shared/domain/dataverse';
+import {
+  AdjustmentStatus,
+  BillingMethod,
+  BillingStatus,
+  BillingType,
+  InvoiceStatus,
+  MilestoneStatus,
+  TransactionClass,
+  TransactionType,
+} from '../../../shared/domain/options';
+import { BusinessError, NotFoundError } from '../../../shared/functions/errors';
+import { invoiceProposalMessage, type OutboundMessage, type Publisher, type QueueName } from '../../../shared/messaging/schemas';
+import {
+  confirmProformaInvoice,
+  ConfirmationStep,
+  type ConfirmProformaInvoiceDeps,
+} from '../../../shared/usecases/confirmProformaInvoice';
+import {
+  clearDataverse,
+  dataverseState,
+  seedActuals,
+  seedContract,
+  seedDraftInvoice,
+  seedMilestones,
+  type ContractFixture,
+  type InvoiceFixture,
+} from '../../support/fixtures';
+
+/** Records what was published; `unique()` is what consumers see after duplicate detection. */
+class RecordingPublisher implements Publisher {
+  readonly sent: { queue: QueueName; message: OutboundMessage }[] = [];
+  failAfter: number | undefined;
+
+  async publish(queue: QueueName, messages: OutboundMessage[]): Promise<void> {
+    for (const message of messages) {
+      if (this.failAfter !== undefined && this.sent.length >= this.failAfter) throw new Error('broker unavailable (injected)');
+      // Through JSON, as on the wire.
+      this.sent.push({ queue, message: JSON.parse(JSON.stringify(message)) as OutboundMessage });
+    }
+  }
+
+  unique(): Map<string, { queue: QueueName; body: unknown }> {
+    const out = new Map<string, { queue: QueueName; body: unknown }>();
+    for (const { queue, message } of this.sent) {
+      const earlier = out.get(message.messageId);
+      if (earlier) expect(earlier.body, `republished ${message.messageId} differs`).toEqual(message.body);
+      else out.set(message.messageId, { queue, body: message.body });
+    }
+    return out;
+  }
+}
+
+let azurite: LocalAzurite;
+let dv: DataverseTables;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  dv = new DataverseTables(azurite.connectionString);
+});
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+const CONFIRMED_ON = '2024-04-02T09:30:00.000Z';
+
+function deps(publisher: Publisher, extra: Partial<ConfirmProformaInvoiceDeps> = {}): ConfirmProformaInvoiceDeps {
+  return { dataverse: dv, publisher, ...extra };
+}
+
+/**
+ * A mixed invoice: an unchanged actual, one with quantity cut (remainder), one with price changed,
+ * one switched to Complimentary, a milestone, a manual T&M Fee and a manual fixed-price Fee.
+ */
+async function seedMixed(key?: string): Promise<{ fx: ContractFixture; inv: InvoiceFixture; actuals: Actual[] }> {
+  const fx = await seedContract(dv, { key });
+  const actuals = await seedActuals(dv, fx, [
+    { quantity: '8', price: '100.00' },
+    { quantity: '8', price: '120.00', documentDate: '2024-03-11' },
+    { quantity: '4', price: '95.50', cls: TransactionClass.Expense },
+    { quantity: '2', price: '100.00' },
+    // Not on the invoice: stays untouched.
+    { quantity: '3', price: '100.00' },
+  ]);
+  const milestones = await seedMilestones(dv, fx, [{ amount: '5000.00', name: 'Go-live' }]);
+  const [a0, a1, a2, a3] = actuals as [Actual, Actual, Actual, Actual, Actual];
+  const inv = await seedDraftInvoice(dv, fx, {
+    actuals: [a0, a1, a2, a3],
+    milestones,
+    edits: {
+      [a1.msdyn_actualid]: { quantity: '6' },
+      [a2.msdyn_actualid]: { price: '90.00' },
+      [a3.msdyn_actualid]: { billingType: BillingType.Complimentary },
+    },
+    manual: [{ cls: TransactionClass.Fee, quantity: '1', price: '250.00' }, { line: fx.fixedLine, cls: TransactionClass.Fee, quantity: '1', price: '400.00' }],
+    taxRate: '0.10',
+  });
+  return { fx, inv, actuals };
+}
+
+const refOf = (fx: ContractFixture, inv: InvoiceFixture) => ({ contractId: fx.contract.salesorderid, invoiceId: inv.invoice.invoiceid });
+
+describe('confirmProformaInvoice (use case on Azurite)', () => {
+  it('writes the planned actuals, updates sources, milestone, lines and invoice, and publishes proposal and actuals', async () => {
+    const { fx, inv, actuals } = await seedMixed();
+    const publisher = new RecordingPublisher();
+    const invoiceId = inv.invoice.invoiceid;
+    const result = await confirmProformaInvoice(deps(publisher), { invoiceId, confirmedOn: '2024-04-02T11:30:00+02:00' });
+
+    // 4 unchanged + changed... count by role: a0 unchanged: 2; a1 cut: 4 + 3 remainder; a2 price: 4; a3 type: 4;
+    // milestone: 1; manual T&M: 3; manual fixed: 1  => 22
+    expect(result).toMatchObject({ outcome: 'confirmed', invoiceNumber: inv.invoice.invoicenumber, created: 22 });
+
+    const state = await dataverseState(dv, refOf(fx, inv));
+    expect(state.invoice).toMatchObject({
+      msdyn_projectinvoicestatus: InvoiceStatus.Confirmed,
+      msdyn_confirmedon: CONFIRMED_ON,
+      totalamount: inv.invoice.totalamount,
+      totaltax: inv.invoice.totaltax,
+    });
+    expect(state.actuals).toHaveLength(5 + 22);
+
+    const byId = new Map(state.actuals.map((a) => [String(a.msdyn_actualid), actualSchema.parse(a)]));
+    const [a0, a1, a2, a3, a4] = actuals as [Actual, Actual, Actual, Actual, Actual];
+    expect(byId.get(a0.msdyn_actualid)).toMatchObject({ msdyn_billingstatus: BillingStatus.CustomerInvoicePosted });
+    expect(byId.get(a0.msdyn_actualid)!.msdyn_adjustmentstatus).toBeUndefined();
+    for (const a of [a1, a2, a3]) {
+      expect(byId.get(a.msdyn_actualid)).toMatchObject({
+        msdyn_billingstatus: BillingStatus.CustomerInvoicePosted,
+        msdyn_adjustmentstatus: AdjustmentStatus.Adjusted,
+      });
+    }
+    expect(byId.get(a4.msdyn_actualid)).toEqual(a4); // not on the invoice: untouched
+
+    // The billed actual of the cut ILD, and its remainder.
+    const ild1 = inv.detailOf(a1.msdyn_actualid).msdyn_invoicelinetransactionid;
+    const billed1 = byId.get(confirmationActualId(invoiceId, ild1, ConfirmationRole.Billed));
+    const unbilled1 = confirmationActualId(invoiceId, ild1, ConfirmationRole.Unbilled);
+    expect(billed1).toMatchObject({
+      msdyn_transactiontypecode: TransactionType.BilledSales,
+      msdyn_quantity: '6',
+      msdyn_amount: '720.00',
+      msdyn_salestaxamount: '72.00',
+      msdyn_invoice: invoiceId,
+      msdyn_unbilledactual: unbilled1,
+      msdyn_skipsync: false,
+    });
+    expect(byId.get(confirmationActualId(invoiceId, ild1, ConfirmationRole.RemainderUnbilled))).toMatchObject({
+      msdyn_quantity: '2',
+      msdyn_amount: '0.00',
+      msdyn_billingtype: BillingType.NonChargeable,
+    });
+    expect(byId.get(confirmationActualId(invoiceId, ild1, ConfirmationRole.AdjustmentReversal))).toMatchObject({
+      msdyn_amount: '-960.00',
+      msdyn_adjustmentstatus: AdjustmentStatus.Unadjustable,
+      msdyn_reversedactual: a1.msdyn_actualid,
+      msdyn_skipsync: false,
+    });
+
+    expect(state.milestones).toHaveLength(1);
+    expect(state.milestones[0]).toMatchObject({ msdyn_invoicestatus: MilestoneStatus.CustomerInvoicePosted });
+    const lineTotals = (rows: Record<string, unknown>[]) =>
+      Object.fromEntries(rows.map((l) => [String(l.invoicedetailid), [l.extendedamount, l.tax]]));
+    expect(lineTotals(state.lines)).toEqual(lineTotals(inv.lines));
+
+    // Published: the header, then the synced new actuals in one message (< 100).
+    const sent = publisher.unique();
+    const proposal = sent.get(`proposal-${invoiceId}`);
+    expect(proposal?.queue).toBe('invoice-proposals');
+    const header = invoiceProposalMessage.parse(proposal?.body);
+    const billed = [...byId.values()].filter((a) => a.msdyn_transactiontypecode === TransactionType.BilledSales);
+    expect(header).toMatchObject({
+      proposalId: inv.invoice.invoicenumber,
+      invoiceId,
+      customerAccount: fx.account.accountnumber,
+      currencyCode: 'EUR',
+      expectedLineCount: billed.length,
+      expectedAmount: inv.invoice.totalamount,
+      expectedTax: inv.invoice.totaltax,
+      confirmedOn: CONFIRMED_ON,
+    });
+    const actualsMessage = sent.get(`actuals-${invoiceId}-1`);
+    expect(actualsMessage?.queue).toBe('actuals');
+    expect(sent.size).toBe(2);
+    const published = (actualsMessage?.body as { actuals: unknown[] }).actuals.map((a) => actualSchema.parse(a));
+    const seededIds = new Set(actuals.map((a) => a.msdyn_actualid));
+    const synced = state.actuals.filter((a) => !seededIds.has(String(a.msdyn_actualid)) && a.msdyn_skipsync === false);
+    expect(published.map((a) => a.msdyn_actualid).sort()).toEqual(synced.map((a) => String(a.msdyn_actualid)).sort());
+    for (const a of published) {
+      expect(a.msdyn_skipsync).toBe(false);
+      expect(byId.get(a.msdyn_actualid)).toEqual(a); // what was published is what was stored
+    }
+    // Publisher order: proposal before actuals.
+    expect(publisher.sent.map((s) => s.queue)).toEqual(['invoice-proposals', 'actuals']);
+  });
+
+  it('a second delivery writes nothing and republishes the same messages', async () => {
+    const { fx, inv } = await seedMixed();
+    const publisher = new RecordingPublisher();
+    const invoiceId = inv.invoice.invoiceid;
+    await confirmProformaInvoice(deps(publisher), { invoiceId }, { enqueuedAt: new Date(CONFIRMED_ON) });
+    const before = await dataverseState(dv, refOf(fx, inv), { withEtags: true });
+    const firstSend = publisher.sent.length;
+
+    const again = await confirmProformaInvoice(deps(publisher), { invoiceId }, { enqueuedAt: new Date('2024-05-01T00:00:00Z') });
+    expect(again).toMatchObject({ outcome: 'alreadyConfirmed', created: 0, updated: 0 });
+    expect(await dataverseState(dv, refOf(fx, inv), { withEtags: true })).toEqual(before); // not one write
+    expect(before.invoice?.msdyn_confirmedon).toBe(CONFIRMED_ON);
+    expect(publisher.sent.length).toBe(2 * firstSend);
+    expect(publisher.sent.slice(firstSend)).toEqual(publisher.sent.slice(0, firstSend)); // same ids, same bodies
+  });
+
+  it('an In Review invoice confirms like a Draft', async () => {
+    const fx = await seedContract(dv);
+    const actuals = await seedActuals(dv, fx, [{}]);
+    const inv = await seedDraftInvoice(dv, fx, { actuals, status: InvoiceStatus.InReview });
+    const publisher = new RecordingPublisher();
+    await confirmProformaInvoice(deps(publisher), { invoiceId: inv.invoice.invoiceid, confirmedOn: CONFIRMED_ON });
+    expect((await dv.invoices.get(inv.invoice.invoiceid, inv.invoice.invoiceid))?.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Confirmed);
+  });
+
+  it('a crash after any write step, then redelivery, ends in exactly the clean-run state and messages', async () => {
+    const key = 'crash-scenario';
+    const message = { invoiceId: '' };
+    const meta = { enqueuedAt: new Date(CONFIRMED_ON) };
+
+    // The clean run.
+    await clearDataverse(dv);
+    let { fx, inv } = await seedMixed(key);
+    message.invoiceId = inv.invoice.invoiceid;
+    const cleanPublisher = new RecordingPublisher();
+    await confirmProformaInvoice(deps(cleanPublisher), message, meta);
+    const clean = await dataverseState(dv, refOf(fx, inv));
+    const cleanMessages = cleanPublisher.unique();
+
+    for (const crashAt of Object.values(ConfirmationStep)) {
+      await clearDataverse(dv);
+      ({ fx, inv } = await seedMixed(key));
+      expect(inv.invoice.invoiceid).toBe(message.invoiceId);
+      const publisher = new RecordingPublisher();
+      const crash = deps(publisher, {
+        afterStep: (step) => {
+          if (step === crashAt) throw new Error(`crash after ${step} (injected)`);
+        },
+      });
+      await expect(confirmProformaInvoice(crash, message, meta), crashAt).rejects.toThrow(/injected/);
+      await confirmProformaInvoice(deps(publisher), message, meta); // the redelivery
+      expect(await dataverseState(dv, refOf(fx, inv)), `crash after ${crashAt}`).toEqual(clean);
+      expect(publisher.unique(), `crash after ${crashAt}`).toEqual(cleanMessages);
+      // And one more delivery changes nothing.
+      const settled = await dataverseState(dv, refOf(fx, inv), { withEtags: true });
+      await confirmProformaInvoice(deps(publisher), message, meta);
+      expect(await dataverseState(dv, refOf(fx, inv), { withEtags: true })).toEqual(settled);
+    }
+
+    // A crash inside a step: part of the new actuals and part of the source updates written.
+    await clearDataverse(dv);
+    ({ fx, inv } = await seedMixed(key));
+    const plan = planConfirmation({
+      invoice: inv.invoice,
+      lines: inv.lines,
+      details: inv.details,
+      sourceActuals: new Map(
+        (await dv.actuals.listPartition(fx.contract.salesorderid)).map(({ etag: _e, ...a }) => [a.msdyn_actualid, a]),
+      ),
+      milestones: new Map(
+        (await dv.milestones.listPartition(fx.contract.salesorderid)).map(({ etag: _e, salesorderid: _s, ...m }) => [
+          m.msdyn_contractlinescheduleofvalueid,
+          m,
+        ]),
+      ),
+      contract: fx.contract,
+      contractLines: new Map(fx.lines.map((l) => [l.salesorderdetailid, l])),
+      account: fx.account,
+      confirmedOn: CONFIRMED_ON,
+    });
+    await dv.actuals.createManyIfAbsent(plan.newActuals.filter((_, i) => i % 2 === 0));
+    const publisher = new RecordingPublisher();
+    await confirmProformaInvoice(deps(publisher), message, meta);
+    expect(await dataverseState(dv, refOf(fx, inv))).toEqual(clean);
+    expect(publisher.unique()).toEqual(cleanMessages);
+  });
+
+  it('a broker failure while publishing throws; the redelivery republishes everything', async () => {
+    const { inv } = await seedMixed();
+    const publisher = new RecordingPublisher();
+    publisher.failAfter = 1; // the proposal goes out, the actuals do not
+    const message = { invoiceId: inv.invoice.invoiceid, confirmedOn: CONFIRMED_ON };
+    await expect(confirmProformaInvoice(deps(publisher), message)).rejects.toThrow(/broker unavailable/);
+    publisher.failAfter = undefined;
+    await confirmProformaInvoice(deps(publisher), message);
+    expect([...publisher.unique().keys()].sort()).toEqual([`actuals-${inv.invoice.invoiceid}-1`, `proposal-${inv.invoice.invoiceid}`]);
+  });
+
+  it('a source actual changed by someone else after it was read fails the ETag-guarded write; the redelivery keeps the change', async () => {
+    const { fx, inv, actuals } = await seedMixed();
+    const a0 = actuals[0]!;
+    const publisher = new RecordingPublisher();
+    const message = { invoiceId: inv.invoice.invoiceid, confirmedOn: CONFIRMED_ON };
+    const racing = deps(publisher, {
+      afterStep: async (step) => {
+        if (step !== ConfirmationStep.NewActuals) return;
+        // F&O's accounting details arrive for the source actual meanwhile.
+        const current = (await dv.actuals.get(fx.contract.salesorderid, a0.msdyn_actualid))!;
+        const { etag: _e, ...row } = current;
+        await dv.actuals.upsert({ ...row, msdyn_externalreferenceid: 'VOU-0001', msdyn_postingdate: '2024-03-12' });
+      },
+    });
+    await expect(confirmProformaInvoice(racing, message)).rejects.toThrow();
+    expect((await dv.invoices.get(inv.invoice.invoiceid, inv.invoice.invoiceid))?.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Draft);
+
+    await confirmProformaInvoice(deps(publisher), message);
+    const source = await dv.actuals.get(fx.contract.salesorderid, a0.msdyn_actualid);
+    expect(source).toMatchObject({ msdyn_billingstatus: BillingStatus.CustomerInvoicePosted, msdyn_externalreferenceid: 'VOU-0001' });
+    expect((await dv.invoices.get(inv.invoice.invoiceid, inv.invoice.invoiceid))?.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Confirmed);
+  });
+
+  describe('refusals: a Business error, nothing written, nothing published', () => {
+    async function expectRefused(invoiceId: string, ref: { contractId: string; invoiceId: string }, pattern: RegExp, type: abstract new (...args: never[]) => Error = BusinessError) {
+      const before = await dataverseState(dv, ref, { withEtags: true });
+      const publisher = new RecordingPublisher();
+      const error = await confirmProformaInvoice(deps(publisher), { invoiceId, confirmedOn: CONFIRMED_ON }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(type);
+      expect((error as Error).message).toMatch(pattern);
+      expect(publisher.sent).toEqual([]);
+      expect(await dataverseState(dv, ref, { withEtags: true })).toEqual(before);
+    }
+
+    it('unknown invoice', async () => {
+      const id = '0b1e5a4c-0000-4000-8000-000000000001';
+      await expectRefused(id, { contractId: id, invoiceId: id }, /Invoice 0b1e5a4c-0000-4000-8000-000000000001 was not found/, NotFoundError);
+    });
+
+    it('a Posted or Paid invoice', async () => {
+      for (const status of [InvoiceStatus.Posted, InvoiceStatus.Paid]) {
+        const fx = await seedContract(dv);
+        const actuals = await seedActuals(dv, fx, [{}]);
+        const inv = await seedDraftInvoice(dv, fx, { actuals, status });
+        await expectRefused(inv.invoice.invoiceid, refOf(fx, inv), /is (Posted|Paid); only a Draft or In Review invoice can be confirmed/);
+      }
+    });
+
+    it('an invoice Confirmed without this integration (its actuals missing)', async () => {
+      const fx = await seedContract(dv);
+      const actuals = await seedActuals(dv, fx, [{}]);
+      const inv = await seedDraftInvoice(dv, fx, { actuals, status: InvoiceStatus.Confirmed });
+      // A source in the state a confirmation leaves it, as if confirmed elsewhere.
+      await dv.actuals.upsert({ ...actuals[0]!, msdyn_billingstatus: BillingStatus.CustomerInvoicePosted });
+      await expectRefused(inv.invoice.invoiceid, refOf(fx, inv), /already Confirmed, but not by this integration/);
+    });
+
+    it('a rule of the plan (amount that is not quantity x price), with the ILD named', async () => {
+      const fx = await seedContract(dv);
+      const actuals = await seedActuals(dv, fx, [{}]);
+      const inv = await seedDraftInvoice(dv, fx, { actuals });
+      const ild = inv.details[0]!;
+      await dv.invoiceLineDetails.upsert({ ...ild, msdyn_amount: '1.00' });
+      await expectRefused(inv.invoice.invoiceid, refOf(fx, inv), new RegExp(`${ild.msdyn_invoicelinetransactionid}.*has amount 1.00`));
+    });
+
+    it('a source actual already posted by another confirmation', async () => {
+      const fx = await seedContract(dv, { lines: [{ billingMethod: BillingMethod.TimeAndMaterial }] });
+      const actuals = await seedActuals(dv, fx, [{}, {}]);
+      const inv = await seedDraftInvoice(dv, fx, { actuals });
+      await dv.actuals.upsert({ ...actuals[1]!, msdyn_billingstatus: BillingStatus.CustomerInvoicePosted });
+      await expectRefused(inv.invoice.invoiceid, refOf(fx, inv), new RegExp(`actual ${actuals[1]!.msdyn_actualid} is already Customer Invoice Posted`));
+    });
+  });
+});
