@@ -29,6 +29,28 @@ export function azuriteConnectionString(tablePort: number, blobPort?: number, qu
   return `${parts.join(';')};`;
 }
 
+/**
+ * An emulator-only speed fix, preloaded into the Azurite process. Azurite (LokiJS) looks an
+ * entity up by PartitionKey first and then scans that partition, so each point read or write
+ * costs time proportional to the partition's size (about 9 ms at 30,000 rows): a 10,000-line
+ * invoice, whose actuals share one contract partition, took minutes. Asking for RowKey first
+ * uses the RowKey index and narrows to one row; the query is the same conjunction, so results
+ * are unchanged. Azure Table storage itself indexes PartitionKey+RowKey.
+ */
+function indexedLookupPreload(): string {
+  const lokiPath = require.resolve('lokijs', { paths: [path.dirname(require.resolve('azurite/package.json'))] });
+  const source = [
+    `import { createRequire } from 'node:module';`,
+    `const Loki = createRequire(${JSON.stringify(lokiPath)})(${JSON.stringify(lokiPath)});`,
+    `const proto = Loki.Collection.prototype; const findOne = proto.findOne;`,
+    `proto.findOne = function (q) {`,
+    `  if (q && typeof q === 'object' && Object.keys(q).length === 2 && 'PartitionKey' in q && 'RowKey' in q) return findOne.call(this, { RowKey: q.RowKey, PartitionKey: q.PartitionKey });`,
+    `  return findOne.call(this, q);`,
+    `};`,
+  ].join('\n');
+  return `--import=data:text/javascript,${encodeURIComponent(source)}`;
+}
+
 function azuriteScript(which: 'all' | 'table'): string {
   const root = path.dirname(require.resolve('azurite/package.json'));
   return which === 'table' ? path.join(root, 'dist/src/table/main.js') : path.join(root, 'dist/src/azurite.js');
@@ -46,7 +68,7 @@ export async function startAzurite(options: {
 } = {}): Promise<LocalAzurite> {
   const services = options.services ?? 'table';
   const tablePort = options.tablePort || (await freePort());
-  const args = [azuriteScript(services), '--disableTelemetry', '--silent', '--skipApiVersionCheck', '--tableHost', '127.0.0.1', '--tablePort', String(tablePort)];
+  const args = [indexedLookupPreload(), azuriteScript(services), '--disableTelemetry', '--silent', '--skipApiVersionCheck', '--tableHost', '127.0.0.1', '--tablePort', String(tablePort)];
   let blobPort: number | undefined;
   let queuePort: number | undefined;
   if (services === 'all') {

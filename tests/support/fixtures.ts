@@ -494,32 +494,3 @@ export async function clearDataverse(dataverse: DataverseTables): Promise<void> 
 
 // ---- Azurite at scale -------------------------------------------------------------------------
 
-/**
- * Azurite's in-memory table store (LokiJS) looks an entity up with findOne({ PartitionKey, RowKey }).
- * LokiJS narrows by the FIRST key's index only and then scans, so every insert/update/delete costs
- * O(rows in the partition): dvActuals is partitioned by contract, and a 10,000-ILD confirmation
- * (35,000 actuals in one partition) spends minutes inside Azurite (measured: ~9 ms per lookup at
- * 30,000 rows). Swapping the two keys (RowKey first: its index narrows to one row) gives the same
- * result at ~0.2 ms. This preload does exactly that in the Azurite child process only; semantics are
- * unchanged (a conjunction of two equalities). Set it before startAzurite()/startSystem() in a test
- * file (each file runs in its own worker): the child inherits NODE_OPTIONS. Returns an undo.
- */
-export function useIndexedAzuriteLookups(): () => void {
-  const lokiPath = require.resolve('lokijs', { paths: [path.dirname(require.resolve('azurite/package.json'))] });
-  const source = [
-    `import { createRequire } from 'node:module';`,
-    `const Loki = createRequire(${JSON.stringify(lokiPath)})(${JSON.stringify(lokiPath)});`,
-    `const proto = Loki.Collection.prototype; const findOne = proto.findOne;`,
-    `proto.findOne = function (q) {`,
-    `  if (q && typeof q === 'object' && Object.keys(q).length === 2 && 'PartitionKey' in q && 'RowKey' in q) return findOne.call(this, { RowKey: q.RowKey, PartitionKey: q.PartitionKey });`,
-    `  return findOne.call(this, q);`,
-    `};`,
-  ].join('\n');
-  const flag = `--import=data:text/javascript,${encodeURIComponent(source)}`;
-  const before = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = before ? `${before} ${flag}` : flag;
-  return () => {
-    if (before === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = before;
-  };
-}

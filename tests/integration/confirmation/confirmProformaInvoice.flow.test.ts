@@ -16,7 +16,6 @@ import {
   seedContract,
   seedDraftInvoice,
   seedMilestones,
-  useIndexedAzuriteLookups,
   type ContractFixture,
   type InvoiceFixture,
 } from '../../support/fixtures';
@@ -26,15 +25,10 @@ let sys: TestSystem;
 const hostLog: string[] = [];
 
 beforeAll(async () => {
-  const undo = useIndexedAzuriteLookups();
-  try {
-    sys = await startSystem({
-      log: (line) => hostLog.push(line),
-      settings: { 'AzureWebJobs.syncInvoiceProposal.Disabled': 'true', 'AzureWebJobs.syncActuals.Disabled': 'true' },
-    });
-  } finally {
-    undo();
-  }
+  sys = await startSystem({
+    log: (line) => hostLog.push(line),
+    settings: { 'AzureWebJobs.syncInvoiceProposal.Disabled': 'true', 'AzureWebJobs.syncActuals.Disabled': 'true' },
+  });
 }, 120_000);
 afterAll(async () => {
   await sys?.stop();

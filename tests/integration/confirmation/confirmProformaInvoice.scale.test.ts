@@ -8,21 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amount, sum } from '../../../shared/domain/money';
 import { BillingStatus, InvoiceStatus, TransactionType } from '../../../shared/domain/options';
 import { Queues } from '../../../shared/messaging/schemas';
-import { seedActuals, seedContract, seedDraftInvoice, useIndexedAzuriteLookups, type ActualSpec } from '../../support/fixtures';
+import { seedActuals, seedContract, seedDraftInvoice, type ActualSpec } from '../../support/fixtures';
 import { startSystem, waitFor, type TestSystem } from '../../support/system';
 
 let sys: TestSystem;
 
 beforeAll(async () => {
-  // Azurite's entity lookups are O(partition) without this; see useIndexedAzuriteLookups.
-  const undo = useIndexedAzuriteLookups();
-  try {
-    sys = await startSystem({
-      settings: { 'AzureWebJobs.syncInvoiceProposal.Disabled': 'true', 'AzureWebJobs.syncActuals.Disabled': 'true' },
-    });
-  } finally {
-    undo();
-  }
+  sys = await startSystem({
+    settings: { 'AzureWebJobs.syncInvoiceProposal.Disabled': 'true', 'AzureWebJobs.syncActuals.Disabled': 'true' },
+  });
 }, 120_000);
 afterAll(async () => {
   await sys?.stop();
