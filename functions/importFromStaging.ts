@@ -1,0 +1,26 @@
+import { app } from '@azure/functions';
+import type { Container } from '../shared/container';
+import { stagingWorkFor } from '../shared/finance/stagingWork';
+import { leasesFor } from '../shared/integration/lease';
+import { IMPORT_FROM_STAGING, runImportFromStaging } from '../shared/usecases/importFromStaging';
+
+/** Most index entries one run takes on (oldest first), so a run fits well within functionTimeout; the rest go next run. */
+const MAX_ROWS_PER_RUN = 50_000;
+
+/** Timer `%ImportFromStagingSchedule%`: F&O "Import from staging" (project transactions, proposal lines). */
+export function registerImportFromStaging(container: Container): void {
+  const deps = {
+    finance: container.finance,
+    work: stagingWorkFor(container.settings.FinanceTables),
+    leases: leasesFor(container.settings.IntegrationTables),
+    publisher: container.publisher,
+    accountingCurrency: container.settings.AccountingCurrency,
+  };
+  app.timer(IMPORT_FROM_STAGING, {
+    schedule: '%ImportFromStagingSchedule%',
+    runOnStartup: false,
+    handler: async (_timer, context) => {
+      await runImportFromStaging(deps, { now: new Date(), maxRows: MAX_ROWS_PER_RUN, log: (line) => context.log(`${line} invocation=${context.invocationId}`) });
+    },
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * Builders for the F&O import tests: Dataverse-shaped actuals, their staging rows, proposal
+ * header messages, a recording Publisher, and the F&O tables on one Azurite.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Actual } from '../../../shared/domain/dataverse';
+import type { StagingRow } from '../../../shared/domain/finance';
+import { toStagingRow } from '../../../shared/domain/foStagingMap';
+import { deterministicGuid } from '../../../shared/domain/ids';
+import { amount, sum } from '../../../shared/domain/money';
+import { BillingStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/domain/options';
+import { ErrorLog } from '../../../shared/errorLog';
+import { StagingWork } from '../../../shared/finance/stagingWork';
+import { FinanceTables } from '../../../shared/finance/tables';
+import { TableLeases, type LeaseHandle, type LeasePort } from '../../../shared/integration/lease';
+import type { InvoiceProposalMessage, OutboundMessage, Publisher, QueueName } from '../../../shared/messaging/schemas';
+import type { ImportFromStagingDeps } from '../../../shared/usecases/importFromStaging';
+
+export const id = (...parts: (string | number)[]) => deterministicGuid('finance-test', ...parts.map(String));
+
+export interface Scenario {
+  contractId: string;
+  contractLineId: string;
+  projectId: string;
+  customerId: string;
+  invoiceId: string;
+  proposalId: string;
+  currency: string;
+}
+
+export function scenario(key: string = randomUUID(), currency = 'USD'): Scenario {
+  return {
+    contractId: id(key, 'contract'),
+    contractLineId: id(key, 'line'),
+    projectId: id(key, 'project'),
+    customerId: id(key, 'customer'),
+    invoiceId: id(key, 'invoice'),
+    proposalId: `INV-${key.replace(/[^A-Za-z0-9]/g, '').slice(0, 12).toUpperCase()}`,
+    currency,
+  };
+}
+
+export function actual(s: Scenario, overrides: Partial<Actual> & { msdyn_actualid: string }): Actual {
+  return {
+    msdyn_transactiontypecode: TransactionType.UnbilledSales,
+    msdyn_transactionclassification: TransactionClass.Time,
+    msdyn_billingtype: BillingType.Chargeable,
+    msdyn_billingstatus: BillingStatus.UnbilledSalesCreated,
+    msdyn_quantity: '8',
+    msdyn_price: '100.00',
+    msdyn_amount: '800.00',
+    transactioncurrencyid: s.currency,
+    msdyn_documentdate: '2024-03-10',
+    msdyn_accountingdate: '2024-03-10',
+    msdyn_project: s.projectId,
+    msdyn_salescontract: s.contractId,
+    msdyn_salescontractlineid: s.contractLineId,
+    msdyn_accountcustomer: s.customerId,
+    msdyn_skipsync: false,
+    ...overrides,
+  };
+}
+
+export function costActual(s: Scenario, actualId: string, amountValue = '400.00'): Actual {
+  return actual(s, { msdyn_actualid: actualId, msdyn_transactiontypecode: TransactionType.Cost, msdyn_billingstatus: undefined, msdyn_price: '50.00', msdyn_amount: amountValue });
+}
+
+export function unbilledActual(s: Scenario, actualId: string, amountValue = '800.00'): Actual {
+  return actual(s, { msdyn_actualid: actualId, msdyn_amount: amountValue });
+}
+
+export function billedActual(s: Scenario, actualId: string, unbilledId: string | undefined, amountValue = '800.00'): Actual {
+  const a = actual(s, {
+    msdyn_actualid: actualId,
+    msdyn_transactiontypecode: TransactionType.BilledSales,
+    msdyn_billingstatus: BillingStatus.CustomerInvoicePosted,
+    msdyn_amount: amountValue,
+    msdyn_invoice: s.invoiceId,
+    msdyn_salestaxamount: '0.00',
+  });
+  if (unbilledId !== undefined) a.msdyn_unbilledactual = unbilledId;
+  return a;
+}
+
+export function staging(a: Actual): StagingRow {
+  const mapped = toStagingRow(a);
+  if (!mapped.ok) throw new Error(mapped.reason);
+  return mapped.row;
+}
+
+export function proposalMessage(s: Scenario, billedAmounts: readonly string[]): InvoiceProposalMessage {
+  return {
+    proposalId: s.proposalId,
+    invoiceId: s.invoiceId,
+    contractId: s.contractId,
+    customerId: s.customerId,
+    customerAccount: 'CUST-001',
+    currencyCode: s.currency,
+    invoiceDate: '2024-03-31',
+    expectedLineCount: billedAmounts.length,
+    expectedAmount: amount(sum(billedAmounts)),
+    expectedTax: '0.00',
+    confirmedOn: '2024-03-31T10:00:00.000Z',
+  };
+}
+
+export class RecordingPublisher implements Publisher {
+  readonly sent: { queue: QueueName; message: OutboundMessage }[] = [];
+  async publish(queue: QueueName, messages: OutboundMessage[]): Promise<void> {
+    for (const message of messages) this.sent.push({ queue, message });
+  }
+}
+
+/** A lease port that always grants: two runs using it behave as if each had lost track of the other. */
+export const alwaysGranted: LeasePort = {
+  async acquire(name): Promise<LeaseHandle> {
+    return { name, owner: randomUUID(), held: () => true, release: async () => undefined };
+  },
+};
+
+export interface FinanceSide {
+  finance: FinanceTables;
+  work: StagingWork;
+  leases: TableLeases;
+  errorLog: ErrorLog;
+  publisher: RecordingPublisher;
+  deps(overrides?: Partial<ImportFromStagingDeps>): ImportFromStagingDeps;
+  /** Write staging rows the way syncActuals does: index first, then the rows, create-if-absent. */
+  stage(rows: readonly StagingRow[]): Promise<void>;
+}
+
+export function financeSide(connectionString: string): FinanceSide {
+  const finance = new FinanceTables(connectionString);
+  const work = new StagingWork(connectionString);
+  const leases = new TableLeases(connectionString);
+  const publisher = new RecordingPublisher();
+  return {
+    finance,
+    work,
+    leases,
+    errorLog: new ErrorLog(connectionString),
+    publisher,
+    deps: (overrides = {}) => ({ finance, work, leases, publisher, accountingCurrency: 'USD', ...overrides }),
+    async stage(rows) {
+      await work.add(rows, new Date());
+      await finance.staging.createManyIfAbsent(rows);
+    },
+  };
+}
+
+/** Delete every row of the F&O tables, the index and the leases (between tests on one Azurite). */
+export async function resetFinanceSide(side: FinanceSide): Promise<void> {
+  const stores = [...side.finance.all(), side.work.store as unknown as ReturnType<FinanceTables['all']>[number], side.leases.store as unknown as ReturnType<FinanceTables['all']>[number]];
+  for (const store of stores) {
+    await store.ready();
+    const keys: { partitionKey: string; rowKey: string }[] = [];
+    for await (const e of store.client.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) {
+      keys.push({ partitionKey: String(e.partitionKey), rowKey: String(e.rowKey) });
+    }
+    await store.submit(keys.map((k) => ['delete', k]));
+  }
+}
