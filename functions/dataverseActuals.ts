@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
 import type { Container } from '../shared/container';
+import { retryOnConflict } from '../shared/functions/errors';
 import { json, problem, readJson, route } from '../shared/functions/http';
 import { readyRequestSchema, setReadyToInvoice } from '../shared/usecases/dataverseBacklog';
 
@@ -14,7 +15,7 @@ export function registerDataverseActuals(container: Container): void {
     authLevel: 'function',
     handler: route(MARK_ACTUALS_READY, async (request, context) => {
       const body = await readJson(request, readyRequestSchema);
-      const result = await setReadyToInvoice({ dataverse: container.dataverse }, body);
+      const result = await retryOnConflict(() => setReadyToInvoice({ dataverse: container.dataverse }, body));
       const changed = result.actuals.filter((a) => a.changed).length + result.milestones.filter((m) => m.changed).length;
       context.log(`[${MARK_ACTUALS_READY}] invocation=${context.invocationId} ready=${body.ready}: ${changed} record(s) changed`);
       return json(200, result);

@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import type { Container } from '../shared/container';
+import { retryOnConflict } from '../shared/functions/errors';
 import { guidParam, json, problem, readJson, readOptionalJson, route } from '../shared/functions/http';
-import { sequenceStoreFor } from '../shared/integration/sequence';
 import {
   addDetailRequestSchema,
   addInvoiceLineDetail,
@@ -37,8 +37,8 @@ export function registerDataverseInvoices(container: Container): void {
     handler: route(CREATE_PROFORMA_INVOICE, async (request, context) => {
       const contractId = guidParam(request, 'contractId');
       const body = await readOptionalJson(request, createInvoiceRequestSchema);
-      const numbers = sequenceInvoiceNumbers(sequenceStoreFor(container.settings.IntegrationTables));
-      const view = await createProformaInvoice({ dataverse, numbers }, contractId, body);
+      const numbers = sequenceInvoiceNumbers(container.sequences);
+      const view = await retryOnConflict(() => createProformaInvoice({ dataverse, numbers }, contractId, body));
       context.log(log(CREATE_PROFORMA_INVOICE, context.invocationId, `invoice ${view.invoice.invoicenumber} (${view.invoice.invoiceid}) for contract ${contractId}: ${view.details.length} detail(s), total ${view.invoice.totalamount}`));
       return json(201, view, { location: `/api/dataverse/invoices/${view.invoice.invoiceid}` });
     }),
@@ -72,7 +72,7 @@ export function registerDataverseInvoices(container: Container): void {
     handler: route(DELETE_INVOICE_LINE_DETAIL, async (request, context) => {
       const invoiceId = guidParam(request, 'invoiceId');
       const detailId = guidParam(request, 'detailId');
-      const view = await deleteInvoiceLineDetail({ dataverse }, invoiceId, detailId);
+      const view = await retryOnConflict(() => deleteInvoiceLineDetail({ dataverse }, invoiceId, detailId));
       context.log(log(DELETE_INVOICE_LINE_DETAIL, context.invocationId, `invoice ${view.invoice.invoicenumber} detail ${detailId} deleted, invoice total ${view.invoice.totalamount}`));
       return json(200, view);
     }),

@@ -1,7 +1,5 @@
 import { app } from '@azure/functions';
 import type { Container } from '../shared/container';
-import { stagingWorkFor } from '../shared/finance/stagingWork';
-import { leasesFor } from '../shared/integration/lease';
 import { IMPORT_FROM_STAGING, runImportFromStaging } from '../shared/usecases/importFromStaging';
 
 /** Most index entries one run takes on (oldest first), so a run fits well within functionTimeout; the rest go next run. */
@@ -11,8 +9,8 @@ const MAX_ROWS_PER_RUN = 50_000;
 export function registerImportFromStaging(container: Container): void {
   const deps = {
     finance: container.finance,
-    work: stagingWorkFor(container.settings.FinanceTables),
-    leases: leasesFor(container.settings.IntegrationTables),
+    work: container.work,
+    leases: container.leases,
     publisher: container.publisher,
     accountingCurrency: container.settings.AccountingCurrency,
   };

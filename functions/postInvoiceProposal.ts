@@ -1,7 +1,6 @@
 import { app } from '@azure/functions';
 import type { Container } from '../shared/container';
 import { handleQueueMessage } from '../shared/functions/queueMessage';
-import { sequenceStoreFor } from '../shared/integration/sequence';
 import { proposalPostingMessage, Queues } from '../shared/messaging/schemas';
 import { postInvoiceProposal } from '../shared/usecases/postInvoiceProposal';
 
@@ -9,7 +8,6 @@ export const POST_INVOICE_PROPOSAL = 'postInvoiceProposal';
 
 /** Queue `proposal-postings`: post a complete invoice proposal (domain step 10). */
 export function registerPostInvoiceProposal(container: Container): void {
-  const sequences = sequenceStoreFor(container.settings.IntegrationTables);
   app.serviceBusQueue(POST_INVOICE_PROPOSAL, {
     connection: 'ServiceBusConnection',
     queueName: Queues.proposalPostings,
@@ -25,7 +23,7 @@ export function registerPostInvoiceProposal(container: Container): void {
           const result = await postInvoiceProposal(
             {
               finance: container.finance,
-              sequences,
+              sequences: container.sequences,
               publisher: container.publisher,
               accountingCurrency: container.settings.AccountingCurrency,
               log: meta.log,

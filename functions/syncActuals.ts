@@ -1,13 +1,11 @@
 import { app } from '@azure/functions';
 import type { Container } from '../shared/container';
-import { stagingWorkFor } from '../shared/finance/stagingWork';
 import { handleQueueMessage } from '../shared/functions/queueMessage';
 import { actualsMessageEnvelope, Queues } from '../shared/messaging/schemas';
 import { SYNC_ACTUALS, syncActuals } from '../shared/usecases/syncActuals';
 
 /** Queue `actuals`: write each synchronizable actual to F&O actuals staging (bad records logged one by one). */
 export function registerSyncActuals(container: Container): void {
-  const work = stagingWorkFor(container.settings.FinanceTables);
   app.serviceBusQueue(SYNC_ACTUALS, {
     connection: 'ServiceBusConnection',
     queueName: Queues.actuals,
@@ -20,7 +18,7 @@ export function registerSyncActuals(container: Container): void {
         errorLog: container.errorLog,
         handle: async (body, meta) => {
           await syncActuals(
-            { staging: container.finance.staging, work, errorLog: container.errorLog },
+            { staging: container.finance.staging, work: container.work, errorLog: container.errorLog },
             body.actuals,
             { messageId: meta.messageId, enqueuedAt: meta.enqueuedAt, log: meta.log },
           );

@@ -10,7 +10,10 @@ import { TableServiceClient } from '@azure/data-tables';
 import { ConfigError, loadSettings, type Settings } from './config';
 import { DataverseTables } from './dataverse/tables';
 import { ErrorLog } from './errorLog';
+import { StagingWork } from './finance/stagingWork';
 import { FinanceTables } from './finance/tables';
+import { TableLeases } from './integration/lease';
+import { TableSequenceStore } from './integration/sequence';
 import { ServiceBusPublisher } from './messaging/publisher';
 import { Queues } from './messaging/schemas';
 import { clientOptionsFor } from './storage/tables';
@@ -28,6 +31,12 @@ export interface Container {
   readonly errorLog: ErrorLog;
   readonly dataverse: DataverseTables;
   readonly finance: FinanceTables;
+  /** The import's pending index of unfinished staging rows (FinanceTables). */
+  readonly work: StagingWork;
+  /** Leases that keep import runs apart (IntegrationTables). */
+  readonly leases: TableLeases;
+  /** Number sequences: proforma invoice and customer invoice numbers (IntegrationTables). */
+  readonly sequences: TableSequenceStore;
   health(): Promise<HealthReport>;
   close(): Promise<void>;
 }
@@ -78,6 +87,9 @@ export function buildContainer(settings: Settings): Container {
   const errorLog = new ErrorLog(settings.IntegrationTables);
   const dataverse = new DataverseTables(settings.DataverseTables);
   const finance = new FinanceTables(settings.FinanceTables);
+  const work = new StagingWork(settings.FinanceTables);
+  const leases = new TableLeases(settings.IntegrationTables);
+  const sequences = new TableSequenceStore(settings.IntegrationTables);
   const version = packageVersion();
 
   const storageCheck = (name: string, connectionString: string) =>
@@ -95,6 +107,9 @@ export function buildContainer(settings: Settings): Container {
     errorLog,
     dataverse,
     finance,
+    work,
+    leases,
+    sequences,
     async health() {
       const checks = await Promise.all([
         storageCheck('DataverseTables', settings.DataverseTables),

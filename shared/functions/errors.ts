@@ -40,3 +40,27 @@ export class ValidationError extends BusinessError {
     this.name = 'ValidationError';
   }
 }
+
+/**
+ * A guarded write lost a race: a row changed between read and write. Use cases that re-read
+ * everything they write can simply run again (`retryOnConflict`); the integration's own
+ * write-backs (accounting details onto actuals) touch other fields, so a second run succeeds.
+ */
+export class ConcurrencyConflict extends BusinessError {
+  constructor(message: string, reference?: string) {
+    super(message, { status: 409, reference, category: 'Business' });
+    this.name = 'ConcurrencyConflict';
+  }
+}
+
+/** Run `work` again (up to `attempts` times in all) while it fails with a ConcurrencyConflict. */
+export async function retryOnConflict<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof ConcurrencyConflict) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.floor(Math.random() * 20)));
+    }
+  }
+}

@@ -18,7 +18,7 @@ import { amount, dec, extend, isDecimalString, sum } from '../domain/money';
 import { BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionType } from '../domain/options';
 import { labelOf } from '../domain/confirmationRefused';
 import { dateString as sharedDateString, decimalString } from '../domain/schemas';
-import { BusinessError, NotFoundError } from '../functions/errors';
+import { BusinessError, ConcurrencyConflict, NotFoundError } from '../functions/errors';
 import type { DataverseTables, StoredMilestone } from '../dataverse/tables';
 import { chunk, mapLimit } from '../storage/concurrency';
 import { isStatus, odata, type Stored, type TableStore } from '../storage/tables';
@@ -98,9 +98,7 @@ export async function replaceGuarded<T>(
     await store.replaceManyIfMatch(rows.map((row) => ({ record: plain(row as T & { etag: string }), etag: row.etag })));
   } catch (error) {
     if (isStatus(error, 412) || isStatus(error, 404) || isStatus(error, 409)) {
-      throw new BusinessError(`${what} changed while this request was being applied (someone else updated them); nothing of yours was lost: send the request again.`, {
-        status: 409,
-      });
+      throw new ConcurrencyConflict(`${what} changed while this request was being applied (someone else updated them); nothing of yours was lost: send the request again.`);
     }
     throw error;
   }
