@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { parseSettings } from '../shared/config';
 import { DataverseTables } from '../shared/dataverse/tables';
 import { FinanceTables } from '../shared/finance/tables';
 import { startAzurite, type LocalAzurite } from './azurite';
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
   const local = readLocalSettings(root);
   const { ports } = local;
   log(`settings from ${path.relative(root, local.file)}`);
+  // Refuse bad settings before anything starts (the app checks them again when it loads).
+  parseSettings(local.values);
 
   for (const [name, port, env] of [
     ['Azurite table', ports.azuriteTable, 'AZURITE_TABLE_PORT'],
