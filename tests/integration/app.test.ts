@@ -1,0 +1,91 @@
+/**
+ * The real app (functions/index.ts) loaded by the local host, as `npm start` and Azure load it:
+ * every contract function is registered with its trigger, queue, schedule or route, and the
+ * health function sees storage and the broker.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSystem, type TestSystem } from '../support/system';
+
+let sys: TestSystem;
+beforeAll(async () => {
+  sys = await startSystem();
+}, 120_000);
+afterAll(async () => {
+  await sys?.stop();
+});
+
+function triggerOf(name: string): Record<string, unknown> {
+  const fn = sys.host.functions.find((f) => f.name === name);
+  expect(fn, `function ${name} is registered`).toBeDefined();
+  const trigger = Object.values(fn!.bindings).find((b) => /Trigger$/.test(String((b as { type?: string }).type)));
+  expect(trigger, `function ${name} has a trigger`).toBeDefined();
+  return trigger as Record<string, unknown>;
+}
+
+describe('the real app', () => {
+  it('registers the six contract functions with their queues and schedule', () => {
+    const queues: Record<string, string> = {
+      confirmProformaInvoice: 'invoice-confirmations',
+      syncInvoiceProposal: 'invoice-proposals',
+      syncActuals: 'actuals',
+      postInvoiceProposal: 'proposal-postings',
+      syncActualsAccounting: 'actuals-accounting',
+    };
+    for (const [name, queue] of Object.entries(queues)) {
+      expect(triggerOf(name)).toMatchObject({ type: 'serviceBusTrigger', queueName: queue, connection: 'ServiceBusConnection' });
+    }
+    expect(triggerOf('importFromStaging')).toMatchObject({ type: 'timerTrigger', schedule: '%ImportFromStagingSchedule%' });
+  });
+
+  it('registers every HTTP route of the contract, mutations at authLevel function', () => {
+    const routes = sys.host.functions
+      .map((f) => Object.values(f.bindings).find((b) => (b as { type?: string }).type === 'httpTrigger') as
+        | { route: string; methods?: string[]; authLevel?: string }
+        | undefined)
+      .filter((b): b is { route: string; methods?: string[]; authLevel?: string } => b !== undefined);
+    const has = (method: string, route: string) =>
+      routes.find((r) => r.route === route && (r.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()).includes(method));
+    const expected: [string, string][] = [
+      ['POST', 'dataverse/approvals'],
+      ['POST', 'dataverse/actuals/ready'],
+      ['POST', 'dataverse/contracts/{contractId}/invoices'],
+      ['GET', 'dataverse/invoices/{invoiceId}'],
+      ['PATCH', 'dataverse/invoices/{invoiceId}/details/{detailId}'],
+      ['DELETE', 'dataverse/invoices/{invoiceId}/details/{detailId}'],
+      ['POST', 'dataverse/invoices/{invoiceId}/details'],
+      ['POST', 'dataverse/invoices/{invoiceId}/confirm'],
+      ['GET', 'finance/proposals'],
+      ['GET', 'finance/proposals/{proposalId}'],
+      ['POST', 'finance/proposals/{proposalId}/post'],
+      ['POST', 'finance/proposals'],
+      ['DELETE', 'finance/proposals/{proposalId}'],
+      ['GET', 'invoices/{invoiceId}/trace'],
+      ['GET', 'errors'],
+      ['GET', 'health'],
+      ['GET', 'dashboard'],
+    ];
+    for (const [method, route] of expected) {
+      const binding = has(method, route);
+      expect(binding, `${method} ${route}`).toBeDefined();
+      if (method !== 'GET') expect(binding?.authLevel, `${method} ${route} authLevel`).toBe('function');
+    }
+  });
+
+  it('answers GET api/health with storage and broker reachable', async () => {
+    const response = await sys.http('GET', 'health');
+    expect(response.status).toBe(200);
+    expect(response.body.status).toBe('Healthy');
+    expect(response.body.version).toMatch(/^\d+\.\d+\.\d+/);
+    const checks = Object.fromEntries((response.body.checks as { name: string; ok: boolean }[]).map((c) => [c.name, c.ok]));
+    expect(checks).toEqual({ DataverseTables: true, FinanceTables: true, IntegrationTables: true, ServiceBusConnection: true });
+  });
+
+  it('reports an unreachable part as 503 naming it', async () => {
+    await sys.azurite.stop();
+    const response = await sys.http('GET', 'health');
+    expect(response.status).toBe(503);
+    expect(response.body.status).toBe('Unhealthy');
+    const failed = (response.body.checks as { name: string; ok: boolean }[]).filter((c) => !c.ok).map((c) => c.name);
+    expect(failed).toEqual(['DataverseTables', 'FinanceTables', 'IntegrationTables']);
+  });
+});
