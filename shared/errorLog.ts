@@ -37,6 +37,10 @@ export interface ErrorReport {
   /** When the failing message was enqueued (keeps the row id stable across redeliveries). */
   enqueuedAt?: Date;
   payload?: unknown;
+  /** Rows with the same key (and message enqueue time) are one row, rewritten; default: messageId + message. */
+  dedupeKey?: string;
+  /** Default Open; Resolved records that a message recovered after transient failures. */
+  status?: 'Open' | 'Resolved';
 }
 
 export interface ErrorLogPort {
@@ -65,7 +69,7 @@ export class ErrorLog implements ErrorLogPort {
   async record(report: ErrorReport): Promise<ErrorRow> {
     const occurred = this.now();
     const id = report.messageId
-      ? errorRowId(report.enqueuedAt ?? occurred, `${report.messageId}|${report.message}`)
+      ? errorRowId(report.enqueuedAt ?? occurred, report.dedupeKey ?? `${report.messageId}|${report.message}`)
       : errorRowId(occurred, randomUUID());
     const row: ErrorRow = {
       Id: id,
@@ -76,7 +80,7 @@ export class ErrorLog implements ErrorLogPort {
       MessageId: report.messageId,
       Payload: truncatePayload(report.payload),
       OccurredAt: occurred.toISOString(),
-      Status: 'Open',
+      Status: report.status ?? 'Open',
     };
     await this.store.upsert(row);
     return row;

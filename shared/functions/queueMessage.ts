@@ -70,6 +70,27 @@ export async function handleQueueMessage<S extends z.ZodType>(options: {
     options.context.warn(`${meta.prefix} ${category.toLowerCase()} error recorded, message completed: ${message}`);
   };
 
+  // One Transient row per message (rewritten on each failed delivery); best effort, since the
+  // fault may be the storage that holds the error log.
+  const transient = async (status: 'Open' | 'Resolved', message: string, reference?: string) => {
+    if (!meta.messageId) return;
+    try {
+      await options.errorLog.record({
+        source: options.source,
+        category: 'Transient',
+        status,
+        message,
+        reference,
+        messageId: meta.messageId,
+        enqueuedAt: meta.enqueuedAt,
+        payload: options.message,
+        dedupeKey: `transient|${meta.messageId}`,
+      });
+    } catch (logError) {
+      options.context.warn(`${meta.prefix} could not write the error log: ${logError instanceof Error ? logError.message : String(logError)}`);
+    }
+  };
+
   const raw = bodyValue(options.message);
   if (!raw.ok) return record('Validation', raw.reason);
   const parsed = options.schema.safeParse(raw.value);
@@ -83,9 +104,15 @@ export async function handleQueueMessage<S extends z.ZodType>(options: {
     options.context.log(`${meta.prefix}${reference ? ` ref=${reference}` : ''} done in ${Date.now() - started} ms`);
   } catch (error) {
     if (error instanceof BusinessError) return record(error.category, error.message, error.options.reference ?? reference);
-    options.context.error(
-      `${meta.prefix}${reference ? ` ref=${reference}` : ''} failed, Service Bus will redeliver: ${error instanceof Error ? error.message : String(error)}`,
+    const reason = error instanceof Error ? error.message : String(error);
+    options.context.error(`${meta.prefix}${reference ? ` ref=${reference}` : ''} failed, Service Bus will redeliver: ${reason}`);
+    await transient(
+      'Open',
+      `Delivery ${meta.deliveryCount} failed and Service Bus will redeliver the message (after the queue's max delivery count it is dead-lettered): ${reason}`,
+      reference,
     );
     throw error;
   }
+  // A redelivered message that now succeeded closes the transient row of its earlier failures.
+  if (meta.deliveryCount > 1) await transient('Resolved', `Recovered on delivery ${meta.deliveryCount} after earlier deliveries failed or were interrupted`, reference);
 }
