@@ -211,10 +211,11 @@ function specOfDetail(ild: InvoiceLineDetail): Spec {
   };
 }
 
-function newUnbilled(f: Frame, ildId: string, role: ConfirmationRole, s: Spec): Actual {
+/** A new actual of the confirmation as the spec describes it (Customer Invoice Posted, synced). */
+function newActual(f: Frame, ildId: string, role: ConfirmationRole, s: Spec, type: TransactionType): Actual {
   return {
     msdyn_actualid: confirmationActualId(f.invoiceId, ildId, role),
-    msdyn_transactiontypecode: TransactionType.UnbilledSales,
+    msdyn_transactiontypecode: type,
     msdyn_transactionclassification: s.cls,
     msdyn_billingtype: s.billingType,
     msdyn_billingstatus: BillingStatus.CustomerInvoicePosted,
@@ -232,34 +233,13 @@ function newUnbilled(f: Frame, ildId: string, role: ConfirmationRole, s: Spec): 
   };
 }
 
-function newBilled(
-  f: Frame,
-  ildId: string,
-  role: ConfirmationRole,
-  s: Spec,
-  unbilledActualId: string | undefined,
-  tax: string,
-): Actual {
-  const billed: Actual = {
-    msdyn_actualid: confirmationActualId(f.invoiceId, ildId, role),
-    msdyn_transactiontypecode: TransactionType.BilledSales,
-    msdyn_transactionclassification: s.cls,
-    msdyn_billingtype: s.billingType,
-    msdyn_billingstatus: BillingStatus.CustomerInvoicePosted,
-    msdyn_quantity: s.quantity,
-    msdyn_price: s.price,
-    msdyn_amount: s.amount,
-    transactioncurrencyid: s.currency,
-    msdyn_documentdate: s.documentDate,
-    msdyn_accountingdate: f.accountingDate,
-    msdyn_project: s.project,
-    msdyn_salescontract: f.contractId,
-    msdyn_salescontractlineid: s.contractLine,
-    msdyn_accountcustomer: f.customerId,
-    msdyn_invoice: f.invoiceId,
-    msdyn_skipsync: false,
-    msdyn_salestaxamount: tax,
-  };
+function newUnbilled(f: Frame, ildId: string, role: ConfirmationRole, s: Spec): Actual {
+  return newActual(f, ildId, role, s, TransactionType.UnbilledSales);
+}
+
+/** The billed sales actual: carries the invoice, the ILD's tax and the unbilled actual it bills (if any). */
+function newBilled(f: Frame, ildId: string, role: ConfirmationRole, s: Spec, unbilledActualId: string | undefined, tax: string): Actual {
+  const billed: Actual = { ...newActual(f, ildId, role, s, TransactionType.BilledSales), msdyn_invoice: f.invoiceId, msdyn_salestaxamount: tax };
   if (unbilledActualId !== undefined) billed.msdyn_unbilledactual = unbilledActualId;
   return billed;
 }
