@@ -1,0 +1,227 @@
+/**
+ * The benchmark's figures (pure: no I/O, unit-tested): what one phase measured, the derived
+ * rates and ratios, the rows of the printed tables and the JSON document kept in bench-results/.
+ *
+ * Definitions
+ * - entities written: distinct table entities (every table of the run but the baseline's) whose
+ *   Timestamp falls inside the phase; a row written twice in one phase counts once.
+ * - baseline: Azurite writing that many entities of similar size in 100-entity transactions,
+ *   WRITE_CONCURRENCY in flight (shared/storage/tables.ts), on the same machine and instance.
+ * - ratio to baseline: pipeline seconds / baseline seconds (1.0 = as fast as storage can write;
+ *   4.0 = four times slower than the storage limit).
+ */
+
+export interface BaselineMeasure {
+  /** Entities the baseline actually wrote (fewer than the phase when capped). */
+  written: number;
+  /** Seconds for the phase's number of entities (measured, or extrapolated from `written`). */
+  seconds: number;
+  extrapolated: boolean;
+}
+
+export interface PhaseMeasure {
+  /** "A", "B", "C 10,000". */
+  scenario: string;
+  phase: string;
+  /** ILDs the phase works for (for the time-per-ILD figure). */
+  ilds: number;
+  seconds: number;
+  entities: number;
+  /** Entities written per table. */
+  tables: Record<string, number>;
+  baseline?: BaselineMeasure;
+  /** Peak resident set size of the Functions host process during the phase. */
+  peakRssBytes?: number;
+  /** Host invocations that finished during the phase, per function: how many, and their summed duration. */
+  functions?: Record<string, { invocations: number; failed: number; busyMs: number }>;
+  /** Anything worth knowing (import runs needed, figures reused from another scenario). */
+  note?: string;
+}
+
+export interface PhaseFigures extends PhaseMeasure {
+  entitiesPerSecond: number | null;
+  ratio: number | null;
+  msPerIld: number | null;
+}
+
+/** Below this a phase is a blip (its work was done by the time it began): no rate, no ratio. */
+export const MIN_SECONDS = 0.05;
+
+export function rate(count: number, seconds: number): number | null {
+  if (!(seconds >= MIN_SECONDS) || !Number.isFinite(seconds)) return null;
+  return count / seconds;
+}
+
+export function ratioToBaseline(seconds: number, baseline: BaselineMeasure | undefined): number | null {
+  if (!baseline || !(baseline.seconds > 0) || !(seconds >= MIN_SECONDS)) return null;
+  return seconds / baseline.seconds;
+}
+
+export function figuresOf(m: PhaseMeasure): PhaseFigures {
+  return {
+    ...m,
+    entitiesPerSecond: rate(m.entities, m.seconds),
+    ratio: ratioToBaseline(m.seconds, m.baseline),
+    msPerIld: m.ilds > 0 && m.seconds >= 0 ? (m.seconds * 1000) / m.ilds : null,
+  };
+}
+
+/** Baseline seconds for `entities`, measured on `written` of them in `seconds` (linear beyond). */
+export function extrapolateBaseline(entities: number, written: number, seconds: number): BaselineMeasure {
+  if (written >= entities || written <= 0) return { written, seconds, extrapolated: false };
+  return { written, seconds: (seconds * entities) / written, extrapolated: true };
+}
+
+/** One "total" line per scenario: sums of seconds, entities and baseline; the highest peak RSS. */
+export function totalOf(scenario: string, phases: readonly PhaseMeasure[], label = 'total'): PhaseMeasure {
+  const mine = phases.filter((p) => p.scenario === scenario);
+  const tables: Record<string, number> = {};
+  for (const p of mine) for (const [t, n] of Object.entries(p.tables)) tables[t] = (tables[t] ?? 0) + n;
+  const withBaseline = mine.filter((p) => p.baseline !== undefined);
+  const peaks = mine.map((p) => p.peakRssBytes).filter((v): v is number => v !== undefined);
+  const total: PhaseMeasure = {
+    scenario,
+    phase: label,
+    ilds: Math.max(0, ...mine.map((p) => p.ilds)),
+    seconds: mine.reduce((a, p) => a + p.seconds, 0),
+    entities: mine.reduce((a, p) => a + p.entities, 0),
+    tables,
+  };
+  if (withBaseline.length > 0 && withBaseline.length === mine.length) {
+    total.baseline = {
+      written: withBaseline.reduce((a, p) => a + (p.baseline?.written ?? 0), 0),
+      seconds: withBaseline.reduce((a, p) => a + (p.baseline?.seconds ?? 0), 0),
+      extrapolated: withBaseline.some((p) => p.baseline?.extrapolated === true),
+    };
+  }
+  if (peaks.length > 0) total.peakRssBytes = Math.max(...peaks);
+  return total;
+}
+
+// ---- formatting ---------------------------------------------------------------------------------
+
+const DASH = '-';
+
+export function formatInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function formatSeconds(s: number): string {
+  return s < 10 ? s.toFixed(2) : s.toFixed(1);
+}
+
+export function formatRatio(r: number | null, extrapolated = false): string {
+  if (r === null) return DASH;
+  return `${extrapolated ? '~' : ''}${r.toFixed(r < 10 ? 2 : 1)}x`;
+}
+
+export function formatMb(bytes: number | undefined): string {
+  return bytes === undefined ? DASH : formatInt(bytes / (1024 * 1024));
+}
+
+export const PHASE_TABLE_HEAD = ['scenario', 'phase', 'entities written', 'seconds', 'entities/s', 'ratio to baseline', 'peak RSS (MB)'];
+
+export function phaseRow(f: PhaseFigures): string[] {
+  return [
+    f.scenario,
+    f.phase,
+    formatInt(f.entities),
+    formatSeconds(f.seconds),
+    f.entitiesPerSecond === null ? DASH : formatInt(f.entitiesPerSecond),
+    formatRatio(f.ratio, f.baseline?.extrapolated === true),
+    formatMb(f.peakRssBytes),
+  ];
+}
+
+// ---- scaling (scenario C) -----------------------------------------------------------------------
+
+export interface ScalingFigures {
+  ilds: number;
+  seconds: number;
+  entities: number;
+  msPerIld: number | null;
+  ratio: number | null;
+  peakRssBytes: number | undefined;
+  /** Time per ILD relative to the smallest size (1.0 = linear cost). */
+  growth: number | null;
+  note?: string;
+}
+
+/** One scaling line per size, from each size's "total" measure (sizes in ascending order). */
+export function scalingOf(totals: readonly { ilds: number; measure: PhaseMeasure }[]): ScalingFigures[] {
+  const sorted = [...totals].sort((a, b) => a.ilds - b.ilds);
+  const rows = sorted.map(({ ilds, measure }) => {
+    const f = figuresOf({ ...measure, ilds });
+    const row: ScalingFigures = {
+      ilds,
+      seconds: f.seconds,
+      entities: f.entities,
+      msPerIld: f.msPerIld,
+      ratio: f.ratio,
+      peakRssBytes: f.peakRssBytes,
+      growth: null,
+    };
+    if (measure.note !== undefined) row.note = measure.note;
+    return row;
+  });
+  const first = rows[0]?.msPerIld ?? null;
+  for (const row of rows) row.growth = first !== null && first > 0 && row.msPerIld !== null ? row.msPerIld / first : null;
+  return rows;
+}
+
+export const SCALING_TABLE_HEAD = ['ILDs', 'seconds', 'ms per ILD', 'growth per ILD', 'entities written', 'ratio to baseline', 'peak RSS (MB)'];
+
+export function scalingRow(s: ScalingFigures): string[] {
+  return [
+    formatInt(s.ilds),
+    formatSeconds(s.seconds),
+    s.msPerIld === null ? DASH : s.msPerIld.toFixed(3),
+    s.growth === null ? DASH : `${s.growth.toFixed(2)}x`,
+    formatInt(s.entities),
+    formatRatio(s.ratio),
+    formatMb(s.peakRssBytes),
+  ];
+}
+
+// ---- the slowest phase ----------------------------------------------------------------------------
+
+/**
+ * The phase farthest from the storage limit (highest ratio), else the longest one. Phases shorter
+ * than a second or than 2 % of the run's phase time are left out: their ratio is mostly latency
+ * (a poll, a message hop), not throughput.
+ */
+export function slowestPhase(phases: readonly PhaseFigures[]): PhaseFigures | undefined {
+  const real = phases.filter((p) => p.phase !== 'total');
+  const totalSeconds = real.reduce((a, p) => a + p.seconds, 0);
+  const floor = Math.max(1, 0.02 * totalSeconds);
+  const big = real.filter((p) => p.seconds >= floor);
+  const candidates = big.length > 0 ? big : real;
+  const withRatio = candidates.filter((p) => p.ratio !== null);
+  const pool = withRatio.length > 0 ? withRatio : candidates;
+  const key = (x: PhaseFigures) => (withRatio.length > 0 ? (x.ratio ?? 0) : x.seconds);
+  let best: PhaseFigures | undefined;
+  for (const p of pool) if (!best || key(p) > key(best)) best = p;
+  return best;
+}
+
+// ---- the JSON document ------------------------------------------------------------------------------
+
+export interface BenchDocument {
+  schema: 'project-invoicing-bench/v1';
+  startedAt: string;
+  finishedAt: string;
+  commit?: string;
+  machine: { cpus: number; cpuModel: string; totalMemoryBytes: number; node: string; platform: string };
+  options: { quick: boolean; scenarios: string[]; sizes: unknown; baselineCap: number | null };
+  storage: { maxBatch: number; writeConcurrency: number };
+  phases: PhaseFigures[];
+  totals: PhaseFigures[];
+  scaling: ScalingFigures[];
+  slowest?: { scenario: string; phase: string; ratio: number | null; seconds: number };
+  problems: string[];
+}
+
+/** bench-2026-11-25T12-34-56Z.json: sortable, no characters a file system dislikes. */
+export function resultFileName(at: Date): string {
+  return `bench-${at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-')}.json`;
+}

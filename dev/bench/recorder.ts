@@ -1,0 +1,111 @@
+/**
+ * Records a scenario's phases: wall time, the host's peak RSS (the host process samples itself),
+ * then (at a quiet point, before later phases rewrite the same rows) the entities each phase
+ * wrote, and at the end of the scenario the storage baseline of each phase.
+ */
+import type { PhaseMeasure } from './figures';
+import { executionsBetween } from './hostProtocol';
+import type { Progress } from './progress';
+import { countWritten, measureBaseline } from './storage';
+import type { BenchSystem } from './system';
+
+export interface PhaseEnd {
+  /** Epoch ms the phase's goal was first observed (default: when the body returned). */
+  endedAt?: number;
+  /**
+   * The phase ended when the pipeline went quiet (seen by polling, a few hundred ms late): its
+   * time is cut back to its last table write, which is when its work was done.
+   */
+  endsAtLastWrite?: boolean;
+  note?: string;
+}
+
+interface Pending {
+  measure: PhaseMeasure;
+  from: Date;
+  to: Date;
+  endsAtLastWrite: boolean;
+}
+
+export class PhaseRecorder {
+  readonly #pending: Pending[] = [];
+  readonly #measures: PhaseMeasure[] = [];
+  #lastEnd: number | undefined;
+
+  constructor(
+    readonly scenario: string,
+    private readonly system: BenchSystem,
+    private readonly progress: Progress,
+  ) {}
+
+  /**
+   * Time one phase. Its entities are counted right after it unless `countLater` (the next phase
+   * starts at once and writes other rows, e.g. the sync after a confirmation): then at the next
+   * count. Counting goes by each row's last write, so a later phase must not rewrite a row
+   * before it is counted. A `chained` phase is the continuation of the previous one (the sync
+   * after a confirmation): it starts when the previous one ended, so no write falls between them.
+   */
+  async run(phase: string, ilds: number, body: () => Promise<PhaseEnd | void>, options: { countLater?: boolean; chained?: boolean } = {}): Promise<void> {
+    this.progress.phase(`${this.scenario} | ${phase}`);
+    const peakBefore = await this.system.host.mark();
+    const before = await this.system.host.stats();
+    const startedAt = options.chained && this.#lastEnd !== undefined ? this.#lastEnd : Date.now();
+    const end = (await body()) ?? {};
+    const endedAt = Math.max(startedAt, end.endedAt ?? Date.now());
+    this.#lastEnd = endedAt;
+    const { peakRss: peakDuring } = await this.system.host.mark();
+    // A chained phase began before this call: the previous window's peak belongs to it too.
+    const peakRss = options.chained ? Math.max(peakDuring, peakBefore.peakRss) : peakDuring;
+    const after = await this.system.host.stats();
+    const measure: PhaseMeasure = {
+      scenario: this.scenario,
+      phase,
+      ilds,
+      seconds: (endedAt - startedAt) / 1000,
+      entities: 0,
+      tables: {},
+      peakRssBytes: peakRss,
+      functions: executionsBetween(before.executions, after.executions),
+    };
+    if (end.note !== undefined) measure.note = end.note;
+    this.#pending.push({ measure, from: new Date(startedAt), to: new Date(endedAt + 1), endsAtLastWrite: end.endsAtLastWrite === true });
+    this.#measures.push(measure);
+    this.progress.log(`  ${this.scenario} | ${phase}: ${measure.seconds.toFixed(2)} s${end.note ? ` (${end.note})` : ''}`);
+    if (!options.countLater) await this.count();
+  }
+
+  /** Count the entities of the phases recorded since the last count (call while the pipeline is quiet). */
+  async count(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    this.progress.phase(`${this.scenario} | counting entities written`);
+    const pending = this.#pending.splice(0);
+    const counts = await countWritten(this.system.connectionString, pending.map((p) => ({ from: p.from, to: p.to })));
+    pending.forEach((p, i) => {
+      const count = counts[i];
+      p.measure.entities = count?.total ?? 0;
+      p.measure.tables = count?.tables ?? {};
+      if (p.endsAtLastWrite && count?.lastWriteAt !== undefined) {
+        p.measure.seconds = Math.min(p.measure.seconds, Math.max(0, (count.lastWriteAt - p.from.getTime()) / 1000));
+      }
+    });
+  }
+
+  /** Azurite writing as many entities as each phase wrote (same instance, 100-entity transactions). */
+  async baselines(cap: number | undefined): Promise<void> {
+    let i = 0;
+    for (const m of this.#measures) {
+      i += 1;
+      this.progress.phase(`${this.scenario} | baseline for ${m.phase} (${m.entities.toLocaleString('en-US')} entities)`);
+      m.baseline = await measureBaseline(this.system.connectionString, m.entities, `${this.scenario}${i}`, cap);
+    }
+  }
+
+  /** Add phases measured elsewhere (scenario C reusing scenario A's invoice phases). */
+  adopt(measures: readonly PhaseMeasure[]): void {
+    this.#measures.push(...measures);
+  }
+
+  measures(): PhaseMeasure[] {
+    return [...this.#measures];
+  }
+}
