@@ -92,9 +92,12 @@ export function buildContainer(settings: Settings): Container {
   const sequences = new TableSequenceStore(settings.IntegrationTables);
   const version = packageVersion();
 
+  // One service client per storage setting, built once like every other client.
+  const storageClients = new Map<string, TableServiceClient>();
   const storageCheck = (name: string, connectionString: string) =>
     timed(name, async () => {
-      const client = TableServiceClient.fromConnectionString(connectionString, clientOptionsFor(connectionString));
+      let client = storageClients.get(name);
+      if (!client) storageClients.set(name, (client = TableServiceClient.fromConnectionString(connectionString, clientOptionsFor(connectionString))));
       const page = client.listTables().byPage({ maxPageSize: 1 });
       await page.next();
       return 'reachable';
