@@ -326,7 +326,7 @@ export async function scenarioA(env: ScenarioEnv, rec: PhaseRecorder, notes: str
   if (routes.ready && routes.createInvoice) {
     await rec.run('backlog ready', ilds, async () => {
       await mapLimit(chunk(unbilledIds, 1000), ROUTE_CONCURRENCY, async (ids) =>
-        expectOk(await system.http('POST', 'dataverse/actuals/ready', { actualIds: ids, ready: true }), 'POST dataverse/actuals/ready'),
+        expectOk(await system.http('POST', 'dataverse/actuals/ready', { contractId, actualIds: ids, ready: true }), 'POST dataverse/actuals/ready'),
       );
     });
     let created: InvoiceRef | undefined;

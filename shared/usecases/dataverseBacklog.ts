@@ -3,8 +3,13 @@
  * unbilled actuals and milestones Ready to Invoice, or back to not ready.
  *
  * REQUEST
- *   { "actualIds"?: ["<guid>", ...], "milestoneIds"?: ["<guid>", ...], "ready": true | false }
- *   At least one id, at most 1000 of each; repeated ids count once.
+ *   { "actualIds"?: ["<guid>", ...], "milestoneIds"?: ["<guid>", ...], "ready": true | false,
+ *     "contractId"?: "<guid>" }
+ *   At least one id, at most 1000 of each; repeated ids count once. With `contractId` (the
+ *   sales contract every id belongs to) each record is one point read in that contract's
+ *   partition; an id of another contract is then unknown (404). Without it each id is searched
+ *   across contracts, which costs a scan of the table per 15 ids: fine for a person's click,
+ *   slow for thousands of ids on a large table (the benchmark measured 14-16x the storage limit).
  *
  * RULES
  * - ready true: actual billing status Unbilled Sales Created -> Ready to Invoice; milestone
@@ -23,6 +28,8 @@ import { BillingStatus, MilestoneStatus } from '../domain/options';
 import { guid } from '../domain/schemas';
 import type { DataverseTables, StoredMilestone } from '../dataverse/tables';
 import { BusinessError, NotFoundError } from '../functions/errors';
+import { mapLimit } from '../storage/concurrency';
+import type { Stored, TableStore } from '../storage/tables';
 import { findByRowKeys, milestoneReadyRefusal, plain, readyRefusal, replaceGuarded } from './dataverseCommon';
 
 export const MAX_IDS_PER_READY_REQUEST = 1000;
@@ -32,6 +39,7 @@ export const readyRequestSchema = z
     actualIds: z.array(guid).max(MAX_IDS_PER_READY_REQUEST, { message: `send at most ${MAX_IDS_PER_READY_REQUEST} ids` }).optional(),
     milestoneIds: z.array(guid).max(MAX_IDS_PER_READY_REQUEST, { message: `send at most ${MAX_IDS_PER_READY_REQUEST} ids` }).optional(),
     ready: z.boolean({ message: 'must be true (Ready to Invoice) or false (not ready)' }),
+    contractId: guid.optional(),
   })
   .refine((r) => (r.actualIds?.length ?? 0) + (r.milestoneIds?.length ?? 0) > 0, {
     message: 'name at least one actual (actualIds) or milestone (milestoneIds)',
@@ -44,6 +52,15 @@ export interface ReadyResult {
   milestones: { milestoneId: string; contractId: string; invoiceStatus: number; changed: boolean }[];
 }
 
+/** Point reads in flight at once when the contract is known. */
+const READ_CONCURRENCY = 32;
+
+/** The rows of one partition with these RowKeys (point reads; unknown ids are simply absent). */
+async function readInPartition<T>(store: Pick<TableStore<T>, 'get'>, partitionKey: string, ids: readonly string[]): Promise<Stored<T>[]> {
+  const found = await mapLimit(ids, READ_CONCURRENCY, (id) => store.get(partitionKey, id));
+  return found.filter((row): row is Stored<T> => row !== undefined);
+}
+
 function plural(n: number, one: string, many: string): string {
   return n === 1 ? one : many;
 }
@@ -53,9 +70,10 @@ export async function setReadyToInvoice(deps: { dataverse: DataverseTables }, re
   const actualIds = [...new Set(request.actualIds ?? [])];
   const milestoneIds = [...new Set(request.milestoneIds ?? [])];
 
+  const contractId = request.contractId;
   const [actualRows, milestoneRows] = await Promise.all([
-    actualIds.length ? findByRowKeys(dataverse.actuals, actualIds) : Promise.resolve([]),
-    milestoneIds.length ? findByRowKeys(dataverse.milestones, milestoneIds) : Promise.resolve([]),
+    contractId === undefined ? findByRowKeys(dataverse.actuals, actualIds) : readInPartition(dataverse.actuals, contractId, actualIds),
+    contractId === undefined ? findByRowKeys(dataverse.milestones, milestoneIds) : readInPartition(dataverse.milestones, contractId, milestoneIds),
   ]);
   const actuals = new Map(actualRows.map((a) => [a.msdyn_actualid, a]));
   const milestones = new Map(milestoneRows.map((m) => [m.msdyn_contractlinescheduleofvalueid, m]));
@@ -66,7 +84,8 @@ export async function setReadyToInvoice(deps: { dataverse: DataverseTables }, re
     const parts: string[] = [];
     if (unknownActuals.length) parts.push(`${plural(unknownActuals.length, 'actual', 'actuals')} ${unknownActuals.join(', ')}`);
     if (unknownMilestones.length) parts.push(`${plural(unknownMilestones.length, 'milestone', 'milestones')} ${unknownMilestones.join(', ')}`);
-    throw new NotFoundError(`Not found: ${parts.join('; ')}. Nothing was changed.`);
+    const where = contractId === undefined ? '' : ` in contract ${contractId}`;
+    throw new NotFoundError(`Not found${where}: ${parts.join('; ')}. Nothing was changed.`);
   }
 
   const refusals = [

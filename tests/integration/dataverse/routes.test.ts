@@ -130,6 +130,30 @@ describe('POST dataverse/actuals/ready', () => {
     expect(await snapshot(fx.contract)).toBe(before);
   });
 
+  it('with contractId, reads the ids in that contract only: same result, and an id of another contract is unknown', async () => {
+    const fx = await contract();
+    const elsewhere = await contract();
+    const [mine] = (await system.http('POST', 'dataverse/approvals', { entries: [entry(fx)] })).body.entries.map((e: { unbilledActualId: string }) => e.unbilledActualId);
+    const [theirs] = (await system.http('POST', 'dataverse/approvals', { entries: [entry(elsewhere)] })).body.entries.map((e: { unbilledActualId: string }) => e.unbilledActualId);
+
+    const before = await snapshot(fx.contract);
+    const refused = await expectProblem(
+      system.http('POST', 'dataverse/actuals/ready', { contractId: fx.contract, actualIds: [mine, theirs], ready: true }),
+      404,
+      `in contract ${fx.contract}: actual ${theirs}`,
+    );
+    expect(refused.body.detail).not.toContain(mine);
+    await expectProblem(system.http('POST', 'dataverse/actuals/ready', { contractId: 'nope', actualIds: [mine], ready: true }), 400, 'contractId');
+    expect(await snapshot(fx.contract)).toBe(before);
+
+    const ok = await system.http('POST', 'dataverse/actuals/ready', { contractId: fx.contract, actualIds: [mine, mine], milestoneIds: [fx.kickoff], ready: true });
+    expect(ok.status).toBe(200);
+    expect(ok.body.actuals).toEqual([{ actualId: mine, contractId: fx.contract, billingStatus: BillingStatus.ReadyToInvoice, changed: true }]);
+    expect(ok.body.milestones).toEqual([{ milestoneId: fx.kickoff, contractId: fx.contract, invoiceStatus: MilestoneStatus.Ready, changed: true }]);
+    expect((await system.dataverse.actuals.get(fx.contract, mine))?.msdyn_billingstatus).toBe(BillingStatus.ReadyToInvoice);
+    expect((await system.dataverse.actuals.get(elsewhere.contract, theirs))?.msdyn_billingstatus).toBe(BillingStatus.UnbilledSalesCreated);
+  });
+
   it('answers 405 to changing an actual directly', async () => {
     const response = await expectProblem(system.http('PATCH', `dataverse/actuals/${randomUUID()}`, { msdyn_amount: '1.00' }), 405, 'immutable');
     expect(response.headers.get('allow')).toBe('');
