@@ -72,6 +72,12 @@ export function extrapolateBaseline(entities: number, written: number, seconds: 
   return { written, seconds: (seconds * entities) / written, extrapolated: true };
 }
 
+/** A phase's baseline from one measurement: its rate applied to the phase's entity count. */
+export function scaleBaseline(measured: BaselineMeasure, entities: number): BaselineMeasure {
+  if (measured.written <= 0) return { written: 0, seconds: 0, extrapolated: false };
+  return { written: measured.written, seconds: (measured.seconds * entities) / measured.written, extrapolated: entities !== measured.written };
+}
+
 /** One "total" line per scenario: sums of seconds, entities and baseline; the highest peak RSS. */
 export function totalOf(scenario: string, phases: readonly PhaseMeasure[], label = 'total'): PhaseMeasure {
   const mine = phases.filter((p) => p.scenario === scenario);

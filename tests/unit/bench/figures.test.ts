@@ -5,6 +5,7 @@ import {
   formatRatio,
   phaseRow,
   resultFileName,
+  scaleBaseline,
   scalingOf,
   scalingRow,
   slowestPhase,
@@ -37,6 +38,16 @@ describe('figuresOf', () => {
     expect(f.entitiesPerSecond).toBeNull();
     expect(f.ratio).toBeNull();
     expect(f.msPerIld).toBeNull();
+  });
+});
+
+describe('scaleBaseline', () => {
+  it('applies one measurement\'s rate to each phase, marking every count but the measured one', () => {
+    const measured = { written: 20_000, seconds: 5, extrapolated: false };
+    expect(scaleBaseline(measured, 20_000)).toEqual({ written: 20_000, seconds: 5, extrapolated: false });
+    expect(scaleBaseline(measured, 4_000)).toEqual({ written: 20_000, seconds: 1, extrapolated: true });
+    expect(scaleBaseline(measured, 150_000)).toEqual({ written: 20_000, seconds: 37.5, extrapolated: true });
+    expect(scaleBaseline({ written: 0, seconds: 0, extrapolated: false }, 10)).toEqual({ written: 0, seconds: 0, extrapolated: false });
   });
 });
 
