@@ -2,17 +2,26 @@
  * Posting an invoice proposal (domain step 10) as a pure plan; postInvoiceProposal does the I/O.
  *
  * The plan for a complete, open proposal is one voucher (`PIV-` + hash of the proposal id, the
- * same on every retry) in the accounting currency:
- *   for each invoiced unbilled transaction: debit AccruedRevenue, credit WIPSalesValue, by the
- *     transaction's AccountingAmount as posted at import (reverses the accrual);
- *   debit CustomerBalance by the invoice total including tax, converted at the posting-date rate;
- *   credit SalesTaxPayable by the total tax, converted;
- *   credit Revenue per line by the line amount, converted.
+ * same on every retry) in the accounting currency, posted SUMMARIZED as F&O does with summarized
+ * posting: one ledger entry per (MainAccount, ProjectId), not one per transaction or line:
+ *   per project of the invoiced unbilled transactions: debit AccruedRevenue and credit
+ *     WIPSalesValue by the sum of their AccountingAmount as posted at import (reverses the accrual);
+ *   one debit of CustomerBalance by the invoice total including tax, converted at the posting-date rate;
+ *   per project of the lines: credit Revenue by the sum of the lines' converted amounts;
+ *   one credit of SalesTaxPayable by the total tax, converted.
+ * Entries come in that order, projects in ascending id order; zero entries are dropped and the
+ * rest numbered 1..n (foLedger.buildVoucher), so a retry plans the very same entries under the
+ * same line numbers. Every entry's Reference is the customer invoice id and its Text names what it
+ * sums ("Revenue of 120 lines (Hour 100, Expense 20) 4800.00 EUR on CIV-000001 (proposal
+ * INV-00001)"); the per-transaction and per-line detail stays on the project transactions
+ * (CustomerInvoiceId) and on the accounting details of the billed actuals. The per-account (and
+ * per account and project) totals are exactly those of a detailed voucher with one entry per
+ * transaction and per line. A 50,000-line invoice of one project posts 5 entries, not 150,002.
  * Rounding: converting per line can differ by cents from converting the totals. The customer
- * balance and the tax are converted as totals, and the difference goes to the Revenue entry of the
- * line with the largest absolute amount (first such line), so the voucher balances to exactly zero
- * and the customer balance equals the converted invoice total. That line's accounting detail
- * carries the adjusted amount, so the lines' accounting amounts add up to the revenue posted.
+ * balance and the tax are converted as totals, and the difference goes to the line with the
+ * largest absolute amount (first such line), so the voucher balances to exactly zero and the
+ * customer balance equals the converted invoice total. That line's accounting detail carries the
+ * adjusted amount, so the lines' accounting amounts add up to the revenue posted (per project too).
  *
  * Decisions:
  * - The customer invoice id comes from the caller (its number sequence, `formatCustomerInvoiceId`);
@@ -158,29 +167,19 @@ export function planPosting(input: PostingInput): PostingPlan {
     lineAccounting[largest] = amount(dec(lineAccounting[largest]!).plus(difference));
   }
 
-  const ledgerLines: LedgerLine[] = [];
-  for (const t of invoiced) {
-    const extra = { projectId: t.ProjectId, reference: t.TransId, text: `Reverse accrued revenue of ${t.TransId}` };
-    ledgerLines.push(debit('AccruedRevenue', t.AccountingAmount, extra), credit('WIPSalesValue', t.AccountingAmount, extra));
-  }
-  ledgerLines.push(
-    debit('CustomerBalance', customerAccounting, {
-      reference: customerInvoiceId,
-      text: `Customer invoice ${customerInvoiceId} ${totalAmount} ${proposal.CurrencyCode}, account ${proposal.CustomerAccount}`,
-    }),
-  );
-  lines.forEach((l, i) => {
-    ledgerLines.push(
-      credit('Revenue', lineAccounting[i]!, {
-        projectId: l.ProjectId,
-        reference: l.ActualId,
-        text: `${l.TransType} ${l.LineAmount} ${l.CurrencyCode} on ${customerInvoiceId}`,
-      }),
-    );
+  const ledgerLines = summarizedLedgerLines({
+    proposalId: id,
+    customerInvoiceId,
+    customerAccount: proposal.CustomerAccount,
+    currency: proposal.CurrencyCode,
+    invoiced,
+    lines,
+    lineAccounting,
+    customerAccounting,
+    totalAmount,
+    taxAccounting,
+    taxAmount,
   });
-  ledgerLines.push(
-    credit('SalesTaxPayable', taxAccounting, { reference: customerInvoiceId, text: `Sales tax ${taxAmount} ${proposal.CurrencyCode} on ${customerInvoiceId}` }),
-  );
   const ledger = buildVoucher(voucher, postingDate, ledgerLines);
 
   const customerInvoice: CustomerInvoice = {
@@ -218,6 +217,97 @@ export function planPosting(input: PostingInput): PostingPlan {
     },
     accounting,
   };
+}
+
+interface SummaryInput {
+  proposalId: string;
+  customerInvoiceId: string;
+  customerAccount: string;
+  currency: string;
+  invoiced: readonly ProjectTransaction[];
+  lines: readonly ProposalLine[];
+  /** Accounting amount of each line (same order as `lines`), rounding difference included. */
+  lineAccounting: readonly string[];
+  customerAccounting: string;
+  totalAmount: string;
+  taxAccounting: string;
+  taxAmount: string;
+}
+
+interface ProjectGroup<T> {
+  projectId: string;
+  items: T[];
+}
+
+/** Items grouped by project, projects in ascending id order (the same on every run). */
+function byProject<T>(items: readonly T[], projectOf: (item: T) => string): ProjectGroup<T>[] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = projectOf(item);
+    let list = groups.get(key);
+    if (!list) groups.set(key, (list = []));
+    list.push(item);
+  }
+  return [...groups.keys()].sort().map((projectId) => ({ projectId, items: groups.get(projectId)! }));
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+const TRANS_TYPE_ORDER: readonly string[] = ['Hour', 'Expense', 'Item', 'Fee', 'OnAccount'];
+
+/** "Hour 3, Expense 1": line counts per type, in a fixed type order (whatever the lines' order). */
+function transTypeCounts(lines: readonly ProposalLine[]): string {
+  const counts = new Map<string, number>();
+  for (const l of lines) counts.set(l.TransType, (counts.get(l.TransType) ?? 0) + 1);
+  const rank = (type: string) => (TRANS_TYPE_ORDER.includes(type) ? TRANS_TYPE_ORDER.indexOf(type) : TRANS_TYPE_ORDER.length);
+  return [...counts]
+    .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([type, n]) => `${type} ${n}`)
+    .join(', ');
+}
+
+/**
+ * The posting voucher's lines, summarized as F&O posts a summarized voucher: one line per
+ * (MainAccount, ProjectId) for the accrual reversal and the revenue, one customer balance line
+ * and one sales tax line. Every line's Reference is the customer invoice id; its Text says what
+ * it sums (how many transactions or lines, of which proposal). The per-account totals are the
+ * same as one line per transaction and per proposal line would give.
+ */
+function summarizedLedgerLines(s: SummaryInput): LedgerLine[] {
+  const on = `${s.customerInvoiceId} (proposal ${s.proposalId})`;
+  const out: LedgerLine[] = [];
+  for (const { projectId, items } of byProject(s.invoiced, (t) => t.ProjectId)) {
+    const total = amount(sum(items.map((t) => t.AccountingAmount)));
+    const extra = {
+      projectId,
+      reference: s.customerInvoiceId,
+      text: `Reverse accrued revenue of ${plural(items.length, 'unbilled transaction', 'unbilled transactions')} invoiced on ${on}`,
+    };
+    out.push(debit('AccruedRevenue', total, extra), credit('WIPSalesValue', total, extra));
+  }
+  out.push(
+    debit('CustomerBalance', s.customerAccounting, {
+      reference: s.customerInvoiceId,
+      text: `Customer invoice ${on} ${s.totalAmount} ${s.currency}, account ${s.customerAccount}`,
+    }),
+  );
+  const indexed = s.lines.map((line, i) => ({ line, accounting: s.lineAccounting[i]! }));
+  for (const { projectId, items } of byProject(indexed, (x) => x.line.ProjectId)) {
+    const lines = items.map((x) => x.line);
+    out.push(
+      credit('Revenue', amount(sum(items.map((x) => x.accounting))), {
+        projectId,
+        reference: s.customerInvoiceId,
+        text: `Revenue of ${plural(lines.length, 'line', 'lines')} (${transTypeCounts(lines)}) ${amount(sum(lines.map((l) => l.LineAmount)))} ${s.currency} on ${on}`,
+      }),
+    );
+  }
+  out.push(
+    credit('SalesTaxPayable', s.taxAccounting, { reference: s.customerInvoiceId, text: `Sales tax ${s.taxAmount} ${s.currency} on ${on}` }),
+  );
+  return out;
 }
 
 /** Staging row fields of a billed row once its proposal is posted (accounting details on every billed staging row). */

@@ -10,7 +10,10 @@
  *                      posting date, the exchange rate and the request that started the posting,
  *                      so every retry computes exactly the same records.
  *   2 customerInvoice  the `foCustomerInvoices` row (create-if-absent)
- *   3 ledger           the voucher's `foLedgerEntries`, balanced in accounting currency (create-if-absent)
+ *   3 ledger           the voucher's `foLedgerEntries`, balanced in accounting currency (create-if-absent),
+ *                      summarized: one entry per (MainAccount, ProjectId), one customer balance and one
+ *                      sales tax entry (shared/domain/foPosting.ts), deterministic line numbers, so a
+ *                      retry finds the same rows; a one-project invoice posts at most 5 entries
  *   4 transactions     the invoiced unbilled `foProjectTransactions`: FullyInvoiced + CustomerInvoiceId
  *   5 staging          accounting details on every billed `foActualsStaging` row
  *   6 published        the accounting details on `actuals-accounting` (<= 100 per message, every
@@ -38,6 +41,10 @@
  * with expected versus imported lines and amounts), no exchange rate on the posting date, missing
  * project transactions (409).
  *
+ * Reads: the proposal's lines are one partition query; the unbilled transactions they bill are
+ * read per project with one query when a project has many (QUERY_PROJECT_TRANSACTIONS_FROM),
+ * point reads otherwise and for anything the query did not return.
+ *
  * Posting date: the message's `postingDate`, else the proposal's InvoiceDate (the confirmed
  * invoice's date; F&O posts a proposal on its invoice date). The customer invoice date is the
  * posting date. PostedOn is the time the number was reserved (the same on every retry).
@@ -62,6 +69,7 @@ import {
   type Publisher,
 } from '../messaging/schemas';
 import { chunk, mapLimit } from '../storage/concurrency';
+import { odata } from '../storage/tables';
 
 /** One table action as TableStore.submit takes it (keeps @azure types out of the use case). */
 type TableAction = Parameters<FinancePort['staging']['submit']>[0][number];
@@ -204,13 +212,37 @@ interface Loaded {
   transactions: ProjectTransaction[];
 }
 
-async function loadLinesAndTransactions(finance: FinancePort, proposalId: string): Promise<Loaded> {
-  const lines = (await finance.proposalLines.listPartition(proposalId)).map(withoutEtag);
+/**
+ * A project with at least this many transactions to find is read with one query (its unbilled
+ * transactions of the proposal's contract) instead of one point read per transaction: a
+ * 10,000-line invoice is then a handful of requests, not 10,000. Whatever the query does not
+ * return is still point-read, so a missing transaction is found missing exactly as before.
+ */
+export const QUERY_PROJECT_TRANSACTIONS_FROM = 20;
+
+async function loadLinesAndTransactions(finance: FinancePort, proposal: Pick<Proposal, 'ProposalId' | 'ContractId'>): Promise<Loaded> {
+  const lines = (await finance.proposalLines.listPartition(proposal.ProposalId)).map(withoutEtag);
   const wanted = new Map<string, string>();
   for (const line of lines) if (line.UnbilledActualId !== undefined) wanted.set(line.UnbilledActualId, line.ProjectId);
-  const found = await mapLimit([...wanted], 16, ([transId, projectId]) => finance.projectTransactions.get(projectId, transId));
-  const transactions = found.flatMap((t) => (t ? [withoutEtag(t)] : []));
-  return { lines, transactions };
+  const perProject = new Map<string, Set<string>>();
+  for (const [transId, projectId] of wanted) {
+    let ids = perProject.get(projectId);
+    if (!ids) perProject.set(projectId, (ids = new Set()));
+    ids.add(transId);
+  }
+
+  const found = new Map<string, ProjectTransaction>();
+  const queried = [...perProject].filter(([, ids]) => ids.size >= QUERY_PROJECT_TRANSACTIONS_FROM);
+  await mapLimit(queried, 4, async ([projectId, ids]) => {
+    const rows = await finance.projectTransactions.query(
+      odata`PartitionKey eq ${projectId} and ContractId eq ${proposal.ContractId} and TransType eq ${'UnbilledSales'}`,
+    );
+    for (const row of rows) if (ids.has(row.TransId)) found.set(row.TransId, withoutEtag(row));
+  });
+  const rest = [...wanted].filter(([transId]) => !found.has(transId));
+  const read = await mapLimit(rest, 16, ([transId, projectId]) => finance.projectTransactions.get(projectId, transId));
+  for (const t of read) if (t) found.set(t.TransId, withoutEtag(t));
+  return { lines, transactions: [...found.values()] };
 }
 
 function plan(
@@ -284,7 +316,7 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
     if (!reservation || !pinned || pinned.requestId !== requestId || proposal.CustomerInvoiceId !== reservation.value) {
       throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId, status: 409 });
     }
-    const loaded = await loadLinesAndTransactions(finance, proposalId);
+    const loaded = await loadLinesAndTransactions(finance, proposal);
     const again = plan({ ...proposal, Status: 'Open' }, loaded, pinnedRates(proposal, pinned), pinned.accountingCurrency, pinned.postingDate, reservation.value, reservation.reservedOn);
     const messages = accountingMessages(proposal, reservation.value, pinned.postingDate, again.customerInvoice.Voucher, again.accounting);
     await deps.publisher.publish(Queues.actualsAccounting, messages);
@@ -294,7 +326,7 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
 
   assertPostable(stored ? withoutEtag(stored) : undefined, proposalId);
   const proposal = withoutEtag(stored!);
-  const loaded = await loadLinesAndTransactions(finance, proposalId);
+  const loaded = await loadLinesAndTransactions(finance, proposal);
 
   // Validate fully before a number is taken: a refusal writes nothing.
   let pinned = reservation ? parsePinned(reservation.details, proposalId) : undefined;

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
 import { isBalanced } from '../../../shared/domain/foLedger';
+import { amount, dec, sum } from '../../../shared/domain/money';
+import { deterministicGuid } from '../../../shared/domain/ids';
 import { parseCustomerInvoiceId, postingVoucher } from '../../../shared/domain/foPosting';
 import { FinanceTables } from '../../../shared/finance/tables';
 import { BusinessError, NotFoundError } from '../../../shared/functions/errors';
@@ -78,10 +80,14 @@ describe('postInvoiceProposal on Azurite', () => {
     const byAccount = (account: string) => ledger.filter((e) => e.MainAccount === account).map((e) => e.Amount);
     expect(byAccount('CustomerBalance')).toEqual(['8550.66']);
     expect(byAccount('SalesTaxPayable')).toEqual(['-1364.00']);
-    expect(byAccount('Revenue').sort()).toEqual(['-1320.00', '-366.66', '-5500.00']);
-    // The accrual of the two invoiced unbilled transactions is reversed at the rate they were posted at.
-    expect(byAccount('AccruedRevenue').sort()).toEqual(['1301.40', '361.50']);
-    expect(byAccount('WIPSalesValue').sort()).toEqual(['-1301.40', '-361.50']);
+    // Summarized (one project): one entry per account; revenue 1320.00 + 366.66 + 5500.00.
+    expect(byAccount('Revenue')).toEqual(['-7186.66']);
+    // The accrual of the two invoiced unbilled transactions (1301.40 + 361.50) is reversed at the rate they were posted at.
+    expect(byAccount('AccruedRevenue')).toEqual(['1662.90']);
+    expect(byAccount('WIPSalesValue')).toEqual(['-1662.90']);
+    expect(ledger).toHaveLength(5);
+    expect(ledger.every((e) => e.Reference === civ)).toBe(true);
+    expect(ledger.filter((e) => e.ProjectId !== undefined).every((e) => e.ProjectId === clean.projectId)).toBe(true);
 
     for (const t of clean.transactions) {
       expect(await finance.projectTransactions.get(clean.projectId, t.TransId)).toMatchObject({ FullyInvoiced: true, CustomerInvoiceId: civ });
@@ -188,7 +194,8 @@ describe('postInvoiceProposal on Azurite', () => {
     const result = await postInvoiceProposal(deps(), { proposalId: sc.proposalId, postingDate: '2026-03-02' });
     expect(result).toMatchObject({ outcome: 'posted', postingDate: '2026-03-02', messages: 2 });
     const ledger = await finance.ledgerEntries.listPartition(result.voucher);
-    expect(ledger).toHaveLength(150 + 2 * 150 + 2);
+    expect(ledger).toHaveLength(5); // summarized: was 150 revenue + 2 x 150 accrual reversal + 2 entries
+    expect(ledger.find((e) => e.MainAccount === 'Revenue')?.Text).toBe(`Revenue of 150 lines (Hour 150) ${sc.proposal.ExpectedAmount} EUR on ${result.customerInvoiceId} (proposal ${sc.proposalId})`);
     expect(isBalanced(ledger)).toBe(true);
     const bodies = publisher.about(sc.proposalId).map((s) => actualsAccountingMessage.parse(s.message.body));
     expect(bodies.map((b) => b.details.length)).toEqual([100, 50]);
@@ -197,8 +204,32 @@ describe('postInvoiceProposal on Azurite', () => {
     const staged = (await finance.staging.listPartition(sc.contractId)).filter((r) => r.TransType === 'BilledSales');
     expect(staged.every((r) => r.VoucherNumber === result.voucher && r.AccountingAmount !== undefined)).toBe(true);
     const revenue = ledger.filter((e) => e.MainAccount === 'Revenue').map((e) => e.Amount);
-    const details = bodies.flatMap((b) => b.details).map((d) => `-${d.accountingAmount}`);
-    expect(revenue.sort()).toEqual(details.sort()); // the lines' accounting amounts add up to the revenue posted
+    const details = bodies.flatMap((b) => b.details).map((d) => dec(d.accountingAmount).negated());
+    expect(revenue).toEqual([amount(sum(details))]); // the lines' accounting amounts add up to the revenue posted
+    const accrual = sum(sc.transactions.map((t) => t.AccountingAmount));
+    expect(ledger.filter((e) => e.MainAccount === 'AccruedRevenue').map((e) => e.Amount)).toEqual([amount(accrual)]);
+  });
+
+  it('a large proposal reads its transactions per project with one query; what the query misses is still point-read, and a missing one refuses', async () => {
+    // 40 lines: the project's transactions are queried; one of them is filed under another contract
+    // id (the query, filtered on the proposal's contract, misses it) and must still be found.
+    const sc = buildScenario('QUERY', { lines: 40 });
+    const odd = sc.transactions[7]!;
+    sc.transactions[7] = { ...odd, ContractId: deterministicGuid('posting-test', 'another-contract') };
+    await seedScenario(finance, sc);
+    const result = await postInvoiceProposal(deps(), { proposalId: sc.proposalId });
+    expect(result.outcome).toBe('posted');
+    expect(await finance.projectTransactions.get(sc.projectId, odd.TransId)).toMatchObject({ FullyInvoiced: true, CustomerInvoiceId: result.customerInvoiceId });
+    const ledger = await finance.ledgerEntries.listPartition(result.voucher);
+    expect(ledger.filter((e) => e.MainAccount === 'AccruedRevenue').map((e) => e.Amount)).toEqual([amount(sum(sc.transactions.map((t) => t.AccountingAmount)))]);
+
+    const gone = buildScenario('QUERYGONE', { lines: 40 });
+    await seedScenario(finance, gone);
+    await finance.projectTransactions.delete(gone.projectId, gone.transactions[3]!.TransId);
+    await expect(postInvoiceProposal(deps(), { proposalId: gone.proposalId })).rejects.toThrow(
+      new RegExp(`the project transactions ${gone.transactions[3]!.TransId} that its lines bill were not found`),
+    );
+    expect(await sequences.find(CUSTOMER_INVOICE_SEQUENCE, gone.proposalId)).toBeUndefined();
   });
 
   describe('refusals write nothing and use no number', () => {

@@ -132,6 +132,46 @@ describe('syncActualsAccounting on Azurite', () => {
     expect((await dataverse.invoices.get(id('invoice', 'C'), id('invoice', 'C')))?.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Posted);
   });
 
+  it('an unknown actual first in its contract group, or in the middle of a large one, is named; all the others are applied', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => actual('E', `e${i}`, TransactionType.BilledSales));
+    await dataverse.actuals.upsertMany(many);
+    const ghostFirst = actual('E', 'ghost-first', TransactionType.BilledSales);
+    const ghostMiddle = actual('E', 'ghost-middle', TransactionType.BilledSales);
+    const others = actual('F', 'f', TransactionType.Cost); // another contract: its own group, applied optimistically
+    await dataverse.actuals.upsert(others);
+    const details = [ghostFirst, ...many.slice(0, 30), ghostMiddle, ...many.slice(30)].map((a) => detail(a, 'PIV-E', '10.00', '0.00'));
+    const message: ActualsAccountingMessage = { details: [...details, detail(others, 'PJV-F', '5.00')] };
+    const error = await syncActualsAccounting({ dataverse }, message).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BusinessError);
+    expect((error as BusinessError).message).toContain(
+      `Actuals ${ghostFirst.msdyn_actualid} (contract ${id('E')}, voucher PIV-E), ${ghostMiddle.msdyn_actualid} (contract ${id('E')}, voucher PIV-E) are not in dvActuals`,
+    );
+    expect((error as BusinessError).message).toContain('(the other 61 of this message were)');
+    expect((error as BusinessError).options.reference).toBe(ghostFirst.msdyn_actualid);
+    const stored = await dataverse.actuals.listPartition(id('E'));
+    expect(stored).toHaveLength(60); // nothing created for the unknown ones
+    expect(stored.every((a) => a.msdyn_externalreferenceid === 'PIV-E')).toBe(true);
+    expect((await dataverse.actuals.get(id('F'), others.msdyn_actualid))?.msdyn_externalreferenceid).toBe('PJV-F');
+
+    // With the unknown ones in the middle of a group whose first actual is known: the optimistic
+    // transaction is refused as a whole, then the group is applied actual by actual.
+    const fresh = many.map((a) => detail(a, 'PIV-E2', '11.00', '0.00'));
+    const mixed: ActualsAccountingMessage = { details: [...fresh.slice(0, 10), detail(ghostMiddle, 'PIV-E2', '11.00', '0.00'), ...fresh.slice(10)] };
+    await expect(syncActualsAccounting({ dataverse }, mixed)).rejects.toThrow(`Actual ${ghostMiddle.msdyn_actualid} (contract ${id('E')}, voucher PIV-E2) is not in dvActuals`);
+    expect((await dataverse.actuals.listPartition(id('E'))).map((a) => a.msdyn_externalreferenceid)).toEqual(Array(60).fill('PIV-E2'));
+  });
+
+  it('a group whose first actual already carries its details is applied exactly: only the others are written', async () => {
+    const group = Array.from({ length: 5 }, (_, i) => actual('G', `g${i}`, TransactionType.Cost));
+    await dataverse.actuals.upsertMany(group);
+    const details = group.map((a, i) => detail(a, 'PJV-G', `${i}.00`));
+    expect(await syncActualsAccounting({ dataverse }, { details: details.slice(0, 1) })).toEqual({ updated: 1, unchanged: 0, unknownActuals: [] });
+    const firstEtag = (await dataverse.actuals.get(id('G'), group[0]!.msdyn_actualid))!.etag;
+    expect(await syncActualsAccounting({ dataverse }, { details })).toEqual({ updated: 4, unchanged: 1, unknownActuals: [] });
+    expect((await dataverse.actuals.get(id('G'), group[0]!.msdyn_actualid))!.etag).toBe(firstEtag);
+    expect((await dataverse.actuals.listPartition(id('G'))).map((a) => a.msdyn_accountingamount).sort()).toEqual(['0.00', '1.00', '2.00', '3.00', '4.00']);
+  });
+
   it('refuses to post an unknown invoice, a draft invoice, or one posted with another number', async () => {
     await dataverse.invoices.upsert(invoice('DRAFT', InvoiceStatus.Draft));
     await dataverse.invoices.upsert(invoice('OTHER', InvoiceStatus.Posted, { msdyn_customerinvoicenumber: 'CIV-000001', msdyn_customerinvoicedate: '2026-03-01' }));
@@ -148,8 +188,10 @@ describe('syncActualsAccounting on Azurite', () => {
   it('applies 100 details of one contract in one go', async () => {
     const many = Array.from({ length: 100 }, (_, i) => actual('D', `a${i}`, TransactionType.Cost));
     await dataverse.actuals.upsertMany(many);
-    const result = await syncActualsAccounting({ dataverse }, { details: many.map((a, i) => detail(a, `PJV-${i}`, `${i}.00`)) });
+    const lines: string[] = [];
+    const result = await syncActualsAccounting({ dataverse, log: (l) => lines.push(l) }, { details: many.map((a, i) => detail(a, `PJV-${i}`, `${i}.00`)) });
     expect(result.updated).toBe(100);
+    expect(lines).toContain('accounting details: 100 actuals updated, 0 already up to date, 0 unknown (1 of 1 contract groups written without reading each actual)');
     const stored = await dataverse.actuals.listPartition(id('D'));
     expect(stored.filter((a) => a.msdyn_externalreferenceid?.startsWith('PJV-'))).toHaveLength(100);
   });

@@ -10,7 +10,8 @@ import {
   type PostingInput,
 } from '../../../shared/domain/foPosting';
 import { deterministicGuid, shortHash } from '../../../shared/domain/ids';
-import { sum } from '../../../shared/domain/money';
+import { negate, sum } from '../../../shared/domain/money';
+import { toAccounting } from '../../../shared/domain/foExchange';
 import { accountingDetail } from '../../../shared/messaging/schemas';
 
 const id = (name: string) => deterministicGuid('fo-posting-test', name);
@@ -139,16 +140,20 @@ describe('planPosting', () => {
     };
     const plan = planned(input);
     const voucher = `PIV-${shortHash(10, 'INV-01001')}`;
-    expect(plan.ledger.map((e) => [e.LineNumber, e.MainAccount, e.Amount, e.Reference])).toEqual([
-      [1, 'AccruedRevenue', '1600.00', id('u-time')],
-      [2, 'WIPSalesValue', '-1600.00', id('u-time')],
-      [3, 'AccruedRevenue', '1000.00', id('u-expense')],
-      [4, 'WIPSalesValue', '-1000.00', id('u-expense')],
-      [5, 'CustomerBalance', '3860.00', 'CIV-000007'],
-      [6, 'Revenue', '-1600.00', id('time')],
-      [7, 'Revenue', '-1000.00', id('expense')],
-      [8, 'Revenue', '-1000.00', id('milestone')],
-      [9, 'SalesTaxPayable', '-260.00', 'CIV-000007'],
+    // Summarized: one entry per (MainAccount, ProjectId), one customer balance and one sales tax entry.
+    expect(plan.ledger.map((e) => [e.LineNumber, e.MainAccount, e.Amount, e.ProjectId, e.Reference])).toEqual([
+      [1, 'AccruedRevenue', '2600.00', id('project'), 'CIV-000007'],
+      [2, 'WIPSalesValue', '-2600.00', id('project'), 'CIV-000007'],
+      [3, 'CustomerBalance', '3860.00', undefined, 'CIV-000007'],
+      [4, 'Revenue', '-3600.00', id('project'), 'CIV-000007'],
+      [5, 'SalesTaxPayable', '-260.00', undefined, 'CIV-000007'],
+    ]);
+    expect(plan.ledger.map((e) => e.Text)).toEqual([
+      'Reverse accrued revenue of 2 unbilled transactions invoiced on CIV-000007 (proposal INV-01001)',
+      'Reverse accrued revenue of 2 unbilled transactions invoiced on CIV-000007 (proposal INV-01001)',
+      'Customer invoice CIV-000007 (proposal INV-01001) 3860.00 USD, account US-001',
+      'Revenue of 3 lines (Hour 1, Expense 1, OnAccount 1) 3600.00 USD on CIV-000007 (proposal INV-01001)',
+      'Sales tax 260.00 USD on CIV-000007 (proposal INV-01001)',
     ]);
     expect(plan.ledger.every((e) => e.Voucher === voucher && e.PostingDate === '2026-03-05')).toBe(true);
     expect(balance(plan.ledger)).toBe('0.00');
@@ -180,16 +185,13 @@ describe('planPosting', () => {
     const plan = planned(eurInput());
     // total 2610.05 + tax 494.00 = 3104.05 EUR -> 3421.59 USD; tax 494.00 -> 544.54;
     // lines 1763.68 + 11.08 + 1102.30 = 2877.06 but 3421.59 - 544.54 = 2877.05: -0.01 on the 1600.00 line.
+    // Summarized per project: 1735.20 + 10.90 (+ the zero one) reversed, revenue -1763.67 - 11.08 - 1102.30.
     expect(plan.ledger.map((e) => [e.LineNumber, e.MainAccount, e.Amount])).toEqual([
-      [1, 'AccruedRevenue', '1735.20'],
-      [2, 'WIPSalesValue', '-1735.20'],
-      [3, 'AccruedRevenue', '10.90'],
-      [4, 'WIPSalesValue', '-10.90'],
-      [5, 'CustomerBalance', '3421.59'],
-      [6, 'Revenue', '-1763.67'],
-      [7, 'Revenue', '-11.08'],
-      [8, 'Revenue', '-1102.30'],
-      [9, 'SalesTaxPayable', '-544.54'],
+      [1, 'AccruedRevenue', '1746.10'],
+      [2, 'WIPSalesValue', '-1746.10'],
+      [3, 'CustomerBalance', '3421.59'],
+      [4, 'Revenue', '-2877.05'],
+      [5, 'SalesTaxPayable', '-544.54'],
     ]);
     expect(balance(plan.ledger)).toBe('0.00');
     expect(plan.customerInvoice).toMatchObject({
@@ -211,6 +213,83 @@ describe('planPosting', () => {
       [id('u-expense'), true, 'CIV-000001'],
       [id('u-nc'), true, 'CIV-000001'],
     ]);
+  });
+
+  it('summarized voucher: the same totals per account (and per account and project) as the detailed one, on a mixed invoice of several projects', () => {
+    const p = (n: string) => ({ ProjectId: id(`project-${n}`) });
+    const lines = [
+      line('a-time', 'EUR', { ...p('A'), UnbilledActualId: id('u-a-time'), Quantity: '7.5', SalesPrice: '133.33', LineAmount: '1000.00', SalesTaxAmount: '190.00' }),
+      line('a-expense', 'EUR', { ...p('A'), UnbilledActualId: id('u-a-expense'), TransType: 'Expense', SalesPrice: '45.67', LineAmount: '45.67' }),
+      line('a-milestone', 'EUR', { ...p('A'), TransType: 'OnAccount', ContractLineId: id('fp-line'), SalesPrice: '2500.00', LineAmount: '2500.00', SalesTaxAmount: '475.00' }),
+      line('b-time', 'EUR', { ...p('B'), UnbilledActualId: id('u-b-time'), Quantity: '3', SalesPrice: '99.99', LineAmount: '299.97', SalesTaxAmount: '56.99' }),
+      line('b-item', 'EUR', { ...p('B'), UnbilledActualId: id('u-b-item'), TransType: 'Item', SalesPrice: '0.01', LineAmount: '0.01' }),
+      line('b-nc', 'EUR', { ...p('B'), UnbilledActualId: id('u-b-nc'), LineProperty: 'NonChargeable', Quantity: '2' }),
+      line('c-milestone', 'EUR', { ...p('C'), TransType: 'OnAccount', ContractLineId: id('fp-line-c'), SalesPrice: '333.33', LineAmount: '333.33', SalesTaxAmount: '63.33' }),
+      line('c-fee', 'EUR', { ...p('C'), UnbilledActualId: id('u-c-fee'), TransType: 'Fee', SalesPrice: '12.34', LineAmount: '12.34' }),
+    ];
+    const unbilledTransactions = [
+      transaction('u-a-time', 'EUR', '1000.00', '1084.50', p('A')),
+      transaction('u-a-expense', 'EUR', '45.67', '49.53', { ...p('A'), Classification: 'Expense' }),
+      transaction('u-b-time', 'EUR', '299.97', '325.32', p('B')),
+      transaction('u-b-item', 'EUR', '0.01', '0.01', { ...p('B'), Classification: 'Material' }),
+      transaction('u-b-nc', 'EUR', '0.00', '0.00', p('B')),
+      transaction('u-c-fee', 'EUR', '12.34', '13.38', { ...p('C'), Classification: 'Fee' }),
+    ];
+    const total = sum(lines.map((l) => l.LineAmount)).toFixed(2);
+    const plan = planned({
+      ...eurInput(),
+      proposal: proposal('EUR', { ExpectedLineCount: lines.length, ExpectedAmount: total }),
+      lines,
+      unbilledTransactions,
+    });
+
+    // The detailed voucher (one entry per invoiced transaction and per line), from the same plan.
+    const detailed: { MainAccount: string; ProjectId?: string; Amount: string }[] = [
+      ...plan.transactionsInvoiced.flatMap((t) => [
+        { MainAccount: 'AccruedRevenue', ProjectId: t.ProjectId, Amount: t.AccountingAmount },
+        { MainAccount: 'WIPSalesValue', ProjectId: t.ProjectId, Amount: negate(t.AccountingAmount) },
+      ]),
+      { MainAccount: 'CustomerBalance', Amount: plan.customerInvoice.AccountingAmount },
+      ...plan.accounting.map((d) => ({ MainAccount: 'Revenue', ProjectId: lines.find((l) => l.ActualId === d.actualId)!.ProjectId, Amount: negate(d.accountingAmount) })),
+      { MainAccount: 'SalesTaxPayable', Amount: negate(toAccounting(plan.customerInvoice.SalesTaxAmount, '1.102300')) },
+    ];
+    const totals = (entries: readonly { MainAccount: string; ProjectId?: string; Amount: string }[], key: (e: { MainAccount: string; ProjectId?: string }) => string) => {
+      const out = new Map<string, string>();
+      for (const e of entries) out.set(key(e), sum([out.get(key(e)) ?? '0', e.Amount]).toFixed(2));
+      return Object.fromEntries([...out].filter(([, v]) => v !== '0.00').sort());
+    };
+    const perAccount = (e: { MainAccount: string }) => e.MainAccount;
+    const perAccountAndProject = (e: { MainAccount: string; ProjectId?: string }) => `${e.MainAccount} ${e.ProjectId ?? '-'}`;
+
+    expect(balance(detailed.map((e) => ({ Amount: e.Amount })))).toBe('0.00');
+    expect(balance(plan.ledger)).toBe('0.00');
+    expect(totals(plan.ledger, perAccount)).toEqual(totals(detailed, perAccount));
+    expect(totals(plan.ledger, perAccountAndProject)).toEqual(totals(detailed, perAccountAndProject));
+    // 6 transactions x 2 + 8 lines + 2 = 22 detailed entries (20 not zero) become 3 x 2 + 3 + 2 = 11.
+    expect(detailed).toHaveLength(22);
+    expect(plan.ledger).toHaveLength(11);
+    expect(new Set(plan.ledger.map((e) => `${e.MainAccount} ${e.ProjectId ?? '-'}`)).size).toBe(11);
+    expect(plan.ledger.map((e) => e.LineNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(totals(plan.ledger, perAccount)).toEqual({
+      AccruedRevenue: '1472.74',
+      CustomerBalance: '5485.75', // (4191.32 + 785.32 tax) x 1.1023
+      Revenue: '-4620.09',
+      SalesTaxPayable: '-865.66',
+      WIPSalesValue: '-1472.74',
+    });
+    // A project's revenue entry is the sum of its lines' accounting amounts (the rounding cent included).
+    const revenueOf = (project: string) => plan.ledger.find((e) => e.MainAccount === 'Revenue' && e.ProjectId === id(`project-${project}`));
+    expect(revenueOf('B')).toMatchObject({ Amount: '-330.67', Reference: 'CIV-000001', Text: 'Revenue of 3 lines (Hour 2, Item 1) 299.98 EUR on CIV-000001 (proposal INV-01001)' });
+    expect(revenueOf('C')?.Text).toBe('Revenue of 2 lines (Fee 1, OnAccount 1) 345.67 EUR on CIV-000001 (proposal INV-01001)');
+    // Projects in ascending id order.
+    const projects = ['A', 'B', 'C'].sort((a, b) => (id(`project-${a}`) < id(`project-${b}`) ? -1 : 1));
+    const counts: Record<string, string> = { A: '2 unbilled transactions', B: '3 unbilled transactions', C: '1 unbilled transaction' };
+    expect(plan.ledger.filter((e) => e.MainAccount === 'AccruedRevenue').map((e) => [e.ProjectId, e.Text])).toEqual(
+      projects.map((n) => [id(`project-${n}`), `Reverse accrued revenue of ${counts[n]} invoiced on CIV-000001 (proposal INV-01001)`]),
+    );
+    // Deterministic whatever order the lines and transactions come in.
+    const shuffled = planned({ ...eurInput(), proposal: proposal('EUR', { ExpectedLineCount: lines.length, ExpectedAmount: total }), lines: [...lines].reverse(), unbilledTransactions: [...unbilledTransactions].reverse() });
+    expect(shuffled.ledger).toEqual(plan.ledger);
   });
 
   it('balances for many odd amounts and rates', () => {
@@ -265,7 +344,9 @@ describe('planPosting', () => {
       t.TransId === id('u-time') ? { ...t, FullyInvoiced: true, CustomerInvoiceId: 'CIV-000000' } : t,
     );
     const plan = planned(input);
-    expect(plan.ledger.filter((e) => e.Reference === id('u-time'))).toEqual([]);
+    // only u-expense (10.90) and the zero u-nc are reversed, not u-time (1735.20)
+    expect(plan.ledger.filter((e) => e.MainAccount === 'AccruedRevenue').map((e) => e.Amount)).toEqual(['10.90']);
+    expect(plan.ledger.find((e) => e.MainAccount === 'AccruedRevenue')?.Text).toContain('2 unbilled transactions');
     expect(plan.transactionsInvoiced.map((t) => t.TransId)).toEqual([id('u-expense'), id('u-nc')]);
     expect(balance(plan.ledger)).toBe('0.00');
   });
