@@ -5,11 +5,15 @@
  * 1. Load the rows that `needsImport` (Pending, Waiting, Error) and sort them with
  *    `orderForImport`: cost and unbilled sales rows come before billed sales rows, so a new
  *    unbilled actual and its billed twin complete in the same run.
- * 2. Cost / unbilled row: `postTransaction`. "posted": write the project transaction and the
- *    ledger entries create-if-absent (TransId = ActualId, voucher derived from the ActualId, so a
- *    retried or overlapping run writes the very same records), then merge `rowUpdate` into the
- *    staging row and publish `accounting` on `actuals-accounting`. "error": merge `rowUpdate`
- *    (ImportStatus Error, the reason); the row is retried on later runs.
+ * 2. Cost / unbilled row: `postTransaction` decides "posted" or "error". The posted rows of a run
+ *    are journalized: `planJournals` gives each row a slot (voucher + first line number) in a
+ *    journal voucher of at most JOURNAL_MAX_ROWS rows; the run pins the slots (a row that has one
+ *    keeps it, see shared/finance/journals.ts) and calls `postTransaction` again with the pinned
+ *    slot: the ledger entries (create-if-absent, keyed by voucher and line), the project transaction
+ *    (TransId = ActualId) and `accounting` all name that voucher, so a retried or overlapping run
+ *    writes the very same records. Then merge `rowUpdate` into the staging row and publish
+ *    `accounting` on `actuals-accounting`. "error": merge `rowUpdate` (ImportStatus Error, the
+ *    reason); the row is retried on later runs.
  * 3. Billed row: resolve its proposal (`proposalKey`): by ProposalId when the row has
  *    InvoiceProposalId, otherwise by InvoiceId (query foProposals with `InvoiceId eq '<row.InvoiceId>'`;
  *    the proposal id is the invoice number, which an actual does not carry). Then `decideBilled`,
@@ -40,9 +44,83 @@ export const WaitingReason = {
 } as const;
 export type WaitingReason = (typeof WaitingReason)[keyof typeof WaitingReason];
 
-/** The voucher of the project transaction of one actual: the same on every retry. */
+/**
+ * The one-row voucher of one actual, `PJV-` + 10 hex digits of a hash of the ActualId. Import used
+ * it before rows were journalized (transactions posted then still name it); `postTransaction`
+ * falls back to it when it is given no journal slot (seeding, pure unit tests).
+ */
 export function transactionVoucher(actualId: string): string {
   return `PJV-${shortHash(10, actualId)}`;
+}
+
+/** Rows (each a balanced debit/credit pair) one journal voucher holds at most: 100 ledger entries, one table transaction. */
+export const JOURNAL_MAX_ROWS = 50;
+/** Ledger lines a row's slot reserves: its debit and its credit. */
+export const LINES_PER_ROW = 2;
+
+/** Where a row's ledger entries go: its journal voucher and the line number of its first entry. */
+export interface JournalSlot {
+  voucher: string;
+  firstLine: number;
+}
+
+/** A row's pinned slot (what shared/finance/journals.ts stores per ActualId). */
+export interface JournalReservation extends JournalSlot {
+  actualId: string;
+  /** Line numbers reserved from firstLine on: 2, or 0 for a row whose amount is zero (no ledger lines). */
+  lineCount: number;
+}
+
+/**
+ * The prefix of one run's journal vouchers: `PJV-<yyyyMMddHHmmss>-<8 hex>`, the run's start (UTC)
+ * and the first 8 hex digits of its random run id. Vouchers are `<prefix>-<nnnn>` (`nnnn` = 0001,
+ * 0002, ... within the run, more digits past 9999), e.g. `PJV-20240401080000-3FA9C21B-0001`: a
+ * fresh number no other run can produce (it would need the same second and the same 32 random bits;
+ * the ledger writer also checks every entry it finds against the row that owns its line).
+ */
+export function journalVoucherPrefix(startedAt: Date, runId: string): string {
+  const stamp = startedAt.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const random = runId.replace(/[^0-9a-fA-F]/g, '').slice(0, 8).toUpperCase();
+  if (random.length !== 8) throw new Error(`Run id ${runId} has fewer than 8 hex digits`);
+  return `PJV-${stamp}-${random}`;
+}
+
+export function journalVoucher(prefix: string, n: number): string {
+  return `${prefix}-${String(n).padStart(4, '0')}`;
+}
+
+/** Ledger lines a row reserves: none for a zero amount (no zero lines are posted), else its pair. Depends only on the row. */
+export function ledgerLineCount(row: Pick<StagingRow, 'Amount'>): number {
+  return dec(row.Amount).isZero() ? 0 : LINES_PER_ROW;
+}
+
+/**
+ * Slots for `rows` in the given order: consecutive rows share a voucher, at most `maxRows` rows
+ * (and so at most 2 x maxRows lines) per voucher; line numbers run 1, 2, 3, ... within a voucher,
+ * a zero-amount row taking none. `nextVoucher` hands out fresh voucher numbers.
+ */
+export function planJournals(
+  rows: ReadonlyArray<Pick<StagingRow, 'ActualId' | 'Amount'>>,
+  nextVoucher: () => string,
+  maxRows: number = JOURNAL_MAX_ROWS,
+): JournalReservation[] {
+  if (!Number.isInteger(maxRows) || maxRows < 1 || maxRows > JOURNAL_MAX_ROWS) throw new Error(`A journal holds 1 to ${JOURNAL_MAX_ROWS} rows, not ${maxRows}`);
+  const out: JournalReservation[] = [];
+  let voucher = '';
+  let rowsIn = maxRows;
+  let nextLine = 1;
+  for (const row of rows) {
+    if (rowsIn === maxRows) {
+      voucher = nextVoucher();
+      rowsIn = 0;
+      nextLine = 1;
+    }
+    const lineCount = ledgerLineCount(row);
+    out.push({ actualId: row.ActualId, voucher, firstLine: nextLine, lineCount });
+    nextLine += lineCount;
+    rowsIn++;
+  }
+  return out;
 }
 
 /** Rows an import run still has to handle (Imported rows are done). */
@@ -94,17 +172,18 @@ export function waitingRowUpdate(reason: string): Partial<StagingRow> {
 }
 
 /**
- * Post a cost or unbilled sales row as a project transaction with its voucher:
+ * Post a cost or unbilled sales row as a project transaction with its voucher (`slot`: the
+ * row's journal voucher and first line; without it, the row's own one-row voucher, lines 1-2):
  * - cost: debit ProjectCost, credit CostOffset; unbilled sales: debit WIPSalesValue, credit AccruedRevenue;
  * - by the accounting-currency amount (row amount x rate on the posting date, 2 decimals), so a
  *   negative row (an adjustment reversal) simply posts negative amounts;
- * - a zero amount posts the transaction with an empty voucher (no zero ledger lines).
+ * - a zero amount posts the transaction naming the voucher but writes no ledger lines.
  * No rate from the row's currency to the accounting currency on the posting date: "error" with
  * the reason "No exchange rate from EUR to USD on or before 2026-03-01"; the row stays in staging
  * as Error and is retried on later runs.
  * Throws for a billed sales row (those become proposal lines: `decideBilled`).
  */
-export function postTransaction(row: StagingRow, options: ImportOptions): PostTransactionResult {
+export function postTransaction(row: StagingRow, options: ImportOptions, slot?: JournalSlot): PostTransactionResult {
   if (row.TransType === 'BilledSales') {
     throw new Error(`Staging row ${row.ActualId} is billed sales; it becomes a proposal line, not a project transaction`);
   }
@@ -115,7 +194,9 @@ export function postTransaction(row: StagingRow, options: ImportOptions): PostTr
   }
   const exchangeRate = found.rate;
   const accountingAmount = toAccounting(row.Amount, exchangeRate);
-  const voucher = transactionVoucher(row.ActualId);
+  const voucher = slot?.voucher ?? transactionVoucher(row.ActualId);
+  const firstLine = slot?.firstLine ?? 1;
+  if (!Number.isInteger(firstLine) || firstLine < 1) throw new Error(`Journal slot of ${row.ActualId} starts at line ${firstLine}`);
   const extra = {
     projectId: row.ProjectId,
     reference: row.ActualId,
@@ -160,7 +241,9 @@ export function postTransaction(row: StagingRow, options: ImportOptions): PostTr
     ExchangeRate: exchangeRate,
   };
   if (options.importedOn !== undefined) rowUpdate.ImportedOn = options.importedOn;
-  return { kind: 'posted', transaction, ledger: buildVoucher(voucher, postingDate, lines), accounting, rowUpdate };
+  // The row's own entries, balanced on their own, numbered from its slot's first line.
+  const ledger = buildVoucher(voucher, postingDate, lines).map((e, i) => ({ ...e, LineNumber: firstLine + i }));
+  return { kind: 'posted', transaction, ledger, accounting, rowUpdate };
 }
 
 /** How to find a billed row's proposal: by ProposalId when the row names it, else by InvoiceId. */

@@ -17,14 +17,18 @@
  *   Waiting and Error rows keep their index row (with the new status) and are retried every run.
  * - An index row may exist for a row that is Imported already (an actual re-sent after import).
  *   Import notices because the transaction or line it would create exists already; it then reads
- *   the staging row, and if it is Imported only deletes the index row.
+ *   the staging row, and if it is Imported only deletes the index row. (Its ledger entries are
+ *   not posted again: the row's journal slot is pinned for good in foVoucherReservations, which
+ *   outlives the index entry; see journals.ts.)
  */
 import { z } from 'zod';
 import { stagingRowSchema, type StagingRow } from '../domain/finance';
+import type { JournalReservation } from '../domain/foImport';
 import { shortHash } from '../domain/ids';
 import { timestampString } from '../domain/schemas';
 import { chunk, mapLimit } from '../storage/concurrency';
 import { fieldsOf, isStatus, MAX_BATCH, TableStore, WRITE_CONCURRENCY, type Row, type Stored } from '../storage/tables';
+import { VoucherReservations } from './journals';
 
 export const STAGING_WORK_TABLE = 'foStagingWork';
 export const STAGING_WORK_SHARDS = 8;
@@ -55,6 +59,11 @@ export interface StagingWorkPort {
   setStatus(rows: ReadonlyArray<Pick<StagingRow, 'ActualId' | 'ImportStatus' | 'ImportMessage'>>): Promise<void>;
   /** Forget finished items (already-deleted ones are fine). */
   remove(items: ReadonlyArray<Pick<StagingRow, 'ActualId'>>): Promise<void>;
+  /**
+   * Pin the journal slots of rows about to be posted (journals.ts): every row's reservation, the
+   * one wanted or the one it had already (which wins, for good).
+   */
+  reserveJournals(wanted: readonly JournalReservation[], reservedOn: Date): Promise<Map<string, JournalReservation>>;
 }
 
 function byThenActualId(a: StagingWorkItem, b: StagingWorkItem): number {
@@ -62,23 +71,30 @@ function byThenActualId(a: StagingWorkItem, b: StagingWorkItem): number {
   return a.ActualId < b.ActualId ? -1 : a.ActualId > b.ActualId ? 1 : 0;
 }
 
-function isMissing(error: unknown): boolean {
+export function isMissing(error: unknown): boolean {
   return isStatus(error, 404) || (error instanceof Error && /ResourceNotFound|not ?found|does not exist/i.test(error.message));
 }
 
-function isConflict(error: unknown): boolean {
+export function isConflict(error: unknown): boolean {
   return isStatus(error, 409) || (error instanceof Error && /EntityAlreadyExists|already exists/i.test(error.message));
 }
 
-function isPrecondition(error: unknown): boolean {
+export function isPrecondition(error: unknown): boolean {
   return isStatus(error, 412) || (error instanceof Error && /UpdateConditionNotSatisfied|precondition/i.test(error.message));
 }
 
 export class StagingWork implements StagingWorkPort {
   readonly store: TableStore<StagingWorkItem>;
+  /** The journal slots of posted rows (foVoucherReservations), kept after the index entry goes. */
+  readonly journals: VoucherReservations;
 
   constructor(connectionString: string) {
     this.store = new TableStore(connectionString, STAGING_WORK_TABLE, stagingWorkSchema, (r) => ({ partitionKey: r.Shard, rowKey: r.ActualId }));
+    this.journals = new VoucherReservations(connectionString);
+  }
+
+  reserveJournals(wanted: readonly JournalReservation[], reservedOn: Date): Promise<Map<string, JournalReservation>> {
+    return this.journals.reserve(wanted, reservedOn);
   }
 
   async add(rows: readonly StagingRow[], queuedAt: Date): Promise<void> {
@@ -160,7 +176,7 @@ export function stagingWorkFor(connectionString: string): StagingWork {
   return work;
 }
 
-function entityOf<T>(store: TableStore<T>, record: T): Row {
+export function entityOf<T>(store: TableStore<T>, record: T): Row {
   const row = store.toRow(record);
   return { partitionKey: row.partitionKey, rowKey: row.rowKey, ...fieldsOf(row) };
 }
@@ -303,4 +319,17 @@ export async function createGroupsIfAbsent<T>(store: TableStore<T>, groups: Read
     }
   });
   return created.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The RowKeys of the rows matching `filter` (only that column is transferred), page by page. Stops
+ * early when `visit` returns false; answers whether the listing ran to its end.
+ */
+export async function scanRowKeys<T>(store: TableStore<T>, filter: string, visit: (rowKey: string) => boolean): Promise<boolean> {
+  await store.ready();
+  const pages = store.client.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['RowKey'] } }).byPage({ maxPageSize: 1_000 });
+  for await (const page of pages) {
+    for (const entity of page) if (!visit(String(entity.rowKey))) return false;
+  }
+  return true;
 }

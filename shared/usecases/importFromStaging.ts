@@ -9,20 +9,36 @@
  *    entry or a proposal line.
  * 2. Lists the pending index (stagingWork.ts): every Pending, Waiting and Error row (Error rows are
  *    retried), as copies of the staging rows. The cost follows the work, not the staging table.
- * 3. Cost and unbilled sales rows first (`orderForImport`): ledger entries, then the project
- *    transaction (its existence is what "posted" means to billed rows), create-if-absent with ids
- *    derived from the ActualId; then the accounting details go out on `actuals-accounting` (at most
- *    100 per message, message id derived from the actual ids); then the staging rows become
- *    Imported with their accounting details; then their index rows are deleted. A row without an
- *    exchange rate becomes Error with the reason and is retried by later runs.
+ * 3. Cost and unbilled sales rows first (`orderForImport`), posted as journals: the run's rows
+ *    share vouchers, at most 50 rows (100 ledger entries, one all-or-nothing table transaction)
+ *    per voucher, each row keeping its own balanced debit/credit pair (ProjectId, Reference =
+ *    ActualId), so every voucher balances. In order:
+ *    a. pin each row's journal slot (voucher + first line) in foVoucherReservations, create-if-
+ *       absent per ActualId (shared/finance/journals.ts): a row pinned before (a crash, an
+ *       overlapping run, a re-sent actual) keeps its slot for good, whatever else is pending now;
+ *       new vouchers are fresh numbers `PJV-<yyyyMMddHHmmss>-<8 hex of the run id>-<nnnn>`;
+ *    b. ledger entries, per voucher one create transaction, a row's pair never split, entries
+ *       found already checked to be that row's;
+ *    c. the project transaction (its existence is what "posted" means to billed rows),
+ *       create-if-absent, TransId = ActualId, Voucher = the pinned voucher (a transaction exists
+ *       only with its ledger entries written, in the voucher it names);
+ *    then the accounting details go out on `actuals-accounting` (at most 100 per message, message
+ *    id derived from the actual ids), naming that voucher; then the staging rows become Imported
+ *    with their accounting details; then their index rows are deleted. A row without an exchange
+ *    rate becomes Error with the reason (and no slot) and is retried by later runs.
  * 4. Billed sales rows next: the proposal is found by InvoiceProposalId or InvoiceId, and the
- *    unbilled transaction must be posted (by this run or before). Lines are created if absent
+ *    unbilled transaction must be posted (by this run or before: point reads, or one listing of
+ *    the project's unbilled transactions when many rows of a project ask). Lines are created if absent
  *    (LineId = ActualId); each touched proposal's ImportedLineCount / ImportedAmount are then
  *    recomputed from its stored lines under the header's ETag (exact under overlapping runs);
  *    then the staging rows and the index as above. Otherwise the row waits with the exact reason.
  * 5. One log line: rows read, posted, lines created, waiting, errors, duration (and phase times).
  *
  * Guards against a second run (or a stale index entry):
+ * - Ledger entries that exist already on a row's pinned lines are that row's (checked): they are
+ *   kept, and if their amount differs from today's (a rate changed) the transaction, the row and
+ *   the accounting details take the posted figures. So no row is ever posted twice or in two
+ *   vouchers, and no voucher is ever unbalanced, whatever crashed or overlapped.
  * - A transaction or line that exists already means someone posted it: the staging row is read,
  *   and if it is Imported nothing is rewritten or re-published (the index entry is dropped);
  *   otherwise (a crash after the write) the row is completed from the stored records.
@@ -34,11 +50,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LedgerEntry, Proposal, ProposalLine, ProjectTransaction, StagingRow } from '../domain/finance';
-import { decideBilled, orderForImport, postTransaction, proposalKey, reconcileFromLines } from '../domain/foImport';
+import type { JournalReservation } from '../domain/foImport';
+import { decideBilled, journalVoucher, journalVoucherPrefix, orderForImport, planJournals, postTransaction, proposalKey, reconcileFromLines } from '../domain/foImport';
 import { deterministicGuid } from '../domain/ids';
 import { dec, rate } from '../domain/money';
-import type { FinanceTables } from '../finance/tables';
-import { createGroupsIfAbsent, createManyReportingExisting, mergeMany, replaceManyIfMatch, stagingRowOf, type StagingWorkPort } from '../finance/stagingWork';
+import { ledgerRowKey, type FinanceTables } from '../finance/tables';
+import { postedAccountingAmount, writeJournalEntries } from '../finance/journals';
+import { createManyReportingExisting, mergeMany, replaceManyIfMatch, scanRowKeys, stagingRowOf, type StagingWorkPort } from '../finance/stagingWork';
 import type { LeasePort } from '../integration/lease';
 import { MAX_RECORDS_PER_MESSAGE, Queues, type AccountingDetail, type ActualsAccountingMessage, type Publisher } from '../messaging/schemas';
 import { chunk, mapLimit } from '../storage/concurrency';
@@ -48,8 +66,12 @@ export const IMPORT_FROM_STAGING = 'importFromStaging';
 export const IMPORT_LEASE = 'importFromStaging';
 /** Point reads in flight at once. */
 export const READ_CONCURRENCY = 32;
-/** Ledger vouchers are one partition (one transaction) each: this many in flight. */
-const LEDGER_CONCURRENCY = 32;
+/** Journal vouchers are one partition (one 100-entry transaction) each: this many in flight. */
+const LEDGER_CONCURRENCY = 16;
+/** From this many unbilled transactions to look up in one project, its unbilled transactions are listed instead of read one by one. */
+export const PROJECT_LISTING_THRESHOLD = 100;
+/** A listing stops after this many rows per looked-up id (a huge project history) and the rest are read one by one. */
+const LISTING_ROWS_PER_LOOKUP = 20;
 const HEADER_ATTEMPTS = 20;
 
 export interface ImportFromStagingDeps {
@@ -67,6 +89,8 @@ export interface ImportFromStagingOptions {
   maxRows?: number;
   /** Lease timing (tests shorten it). */
   leaseTtlMs?: number;
+  /** Lookups in one project from which resolvePosted lists the project (tuning; default PROJECT_LISTING_THRESHOLD). */
+  projectListingThreshold?: number;
 }
 
 export interface ImportRunResult {
@@ -79,6 +103,8 @@ export interface ImportRunResult {
   read: number;
   /** Cost / unbilled rows this run made Imported as project transactions. */
   posted: number;
+  /** Journal vouchers this run wrote ledger entries to. */
+  vouchers: number;
   /** Proposal lines this run created (no line is ever created twice). */
   linesCreated: number;
   /** Billed rows this run made Imported as proposal lines. */
@@ -113,6 +139,31 @@ function changes(row: StagingRow, update: Partial<StagingRow>): boolean {
   return false;
 }
 
+/** A cost / unbilled row on its way to Imported. */
+interface Posting {
+  row: StagingRow;
+  slot: JournalReservation;
+  transaction: ProjectTransaction;
+  ledger: LedgerEntry[];
+  accounting: AccountingDetail;
+  update: Partial<StagingRow>;
+}
+
+/** Make a posting say what was posted before (voucher, date, accounting amount): transaction, accounting details, staging row. */
+function adopt(p: Posting, kept: Pick<ProjectTransaction, 'Voucher' | 'PostingDate' | 'AccountingAmount'>): void {
+  const exchangeRate = dec(p.row.Amount).isZero() ? p.accounting.exchangeRate : rate(dec(kept.AccountingAmount).div(dec(p.row.Amount)));
+  p.transaction = { ...p.transaction, Voucher: kept.Voucher, PostingDate: kept.PostingDate, AccountingAmount: kept.AccountingAmount };
+  p.accounting = { ...p.accounting, voucher: kept.Voucher, postingDate: kept.PostingDate, accountingAmount: kept.AccountingAmount, exchangeRate };
+  p.update = {
+    ...p.update,
+    ImportMessage: `Posted as project transaction with voucher ${kept.Voucher} on ${kept.PostingDate}`,
+    VoucherNumber: kept.Voucher,
+    PostingDate: kept.PostingDate,
+    AccountingAmount: kept.AccountingAmount,
+    ExchangeRate: exchangeRate,
+  };
+}
+
 /** The message id of one accounting message: derived from the details it carries. */
 export function accountingMessageId(details: readonly AccountingDetail[]): string {
   return deterministicGuid(Queues.actualsAccounting, IMPORT_FROM_STAGING, ...details.map((d) => d.actualId));
@@ -129,6 +180,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     leaseLost: false,
     read: 0,
     posted: 0,
+    vouchers: 0,
     linesCreated: 0,
     linesImported: 0,
     waiting: 0,
@@ -149,7 +201,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     result.durationMs = Date.now() - started;
     log(
       `[${IMPORT_FROM_STAGING}] run=${result.runId} ${note} read=${result.read} posted=${result.posted} ` +
-        `linesCreated=${result.linesCreated} waiting=${result.waiting} errors=${result.errors} cleaned=${result.cleaned} ` +
+        `linesCreated=${result.linesCreated} waiting=${result.waiting} errors=${result.errors} vouchers=${result.vouchers} cleaned=${result.cleaned} ` +
         `conflicts=${result.conflicts} accountingMessages=${result.accountingMessages} durationMs=${result.durationMs}` +
         (Object.keys(result.phases).length ? ` phases=${Object.entries(result.phases).map(([k, v]) => `${k}:${v}`).join(',')}` : ''),
     );
@@ -225,22 +277,50 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     if (transactional.length) {
       if (!stillHeld()) return finish('stopped: lease lost');
       const rates = await finance.allRates();
+      const postOptions = { accountingCurrency: deps.accountingCurrency, rates, importedOn };
       const outcomes: Outcome[] = [];
-      const posted = new Map<string, { row: StagingRow; transaction: ProjectTransaction; ledger: LedgerEntry[]; accounting: AccountingDetail; update: Partial<StagingRow> }>();
+      const toPost: StagingRow[] = [];
       for (const row of transactional) {
-        const outcome = postTransaction(row, { accountingCurrency: deps.accountingCurrency, rates, importedOn });
-        if (outcome.kind === 'posted') {
-          posted.set(row.ActualId, { row, transaction: outcome.transaction, ledger: outcome.ledger, accounting: outcome.accounting, update: outcome.rowUpdate });
-        } else {
+        const outcome = postTransaction(row, postOptions);
+        if (outcome.kind === 'posted') toPost.push(row);
+        else {
           result.errors++;
           outcomes.push({ kind: 'unfinished', row, update: outcome.rowUpdate });
         }
       }
       phase('decidePost');
-      // Ledger first, then the transaction: a transaction exists only with its voucher written.
-      // Each voucher is its own partition, written as one all-or-nothing transaction.
-      await createGroupsIfAbsent(finance.ledgerEntries, [...posted.values()].map((p) => p.ledger), LEDGER_CONCURRENCY);
+      // a. Pin every row's journal slot before anything is written; a row pinned before keeps its slot.
+      const prefix = journalVoucherPrefix(new Date(started), result.runId);
+      let vouchersPlanned = 0;
+      const planned = planJournals(toPost, () => journalVoucher(prefix, ++vouchersPlanned));
+      const pinned = await deps.work.reserveJournals(planned, now);
+      phase('reserve');
+      const posted = new Map<string, Posting>();
+      for (const row of toPost) {
+        const slot = pinned.get(row.ActualId);
+        if (slot === undefined) throw new Error(`No journal slot was pinned for ${row.ActualId}`);
+        const outcome = postTransaction(row, postOptions, slot);
+        if (outcome.kind !== 'posted') throw new Error(`Row ${row.ActualId} could not be posted a second time: ${outcome.reason}`);
+        posted.set(row.ActualId, { row, slot, transaction: outcome.transaction, ledger: outcome.ledger, accounting: outcome.accounting, update: outcome.rowUpdate });
+      }
+      // b. Ledger first, then the transaction: a transaction exists only with its entries written.
+      const journal = await writeJournalEntries(
+        finance.ledgerEntries,
+        [...posted.values()].map((p) => ({ actualId: p.row.ActualId, reservation: p.slot, entries: p.ledger })),
+        LEDGER_CONCURRENCY,
+      );
+      result.vouchers += journal.vouchers;
+      for (const [actualId, entries] of journal.existing) {
+        // posted before with other figures (a rate changed since): what was posted stands
+        const p = posted.get(actualId)!;
+        const postedAmount = postedAccountingAmount(entries);
+        const postingDate = entries[0]?.PostingDate ?? p.transaction.PostingDate;
+        if (postedAmount !== undefined && (postedAmount !== p.transaction.AccountingAmount || postingDate !== p.transaction.PostingDate)) {
+          adopt(p, { Voucher: p.slot.voucher, PostingDate: postingDate, AccountingAmount: postedAmount });
+        }
+      }
       phase('ledger');
+      // c. The transactions.
       const tx = await createManyReportingExisting(finance.projectTransactions, [...posted.values()].map((p) => p.transaction));
       for (const id of posted.keys()) postedThisRun.add(id);
       phase('transactions');
@@ -249,6 +329,17 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
       const alreadyImported = new Set<string>();
       if (tx.existing.size) {
         const existingRows = [...posted.values()].filter((p) => tx.existing.has(`${p.transaction.ProjectId}/${p.transaction.TransId}`));
+        // A transaction posted by the one-voucher-per-row import of old (data from before journals
+        // whose slot was not backfilled, journals.ts): its entries are in that voucher, so the pair
+        // just put on the row's journal lines is a second posting and goes again (the journal stays
+        // balanced; the slot is never used by another row). A crash before this delete leaves the
+        // index entry, and the next run gets here again.
+        const legacy = existingRows.filter((p) => tx.existing.get(`${p.transaction.ProjectId}/${p.transaction.TransId}`)!.Voucher !== p.slot.voucher);
+        await mapLimit(
+          legacy.flatMap((p) => p.ledger),
+          READ_CONCURRENCY,
+          (e) => finance.ledgerEntries.delete(e.Voucher, ledgerRowKey(e.LineNumber)),
+        );
         const stored = await readStaging(existingRows.map((p) => p.row));
         for (const p of existingRows) {
           if (stored.get(p.row.ActualId)?.ImportStatus === 'Imported') {
@@ -258,10 +349,8 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
           }
           const kept = tx.existing.get(`${p.transaction.ProjectId}/${p.transaction.TransId}`)!;
           if (kept.Voucher !== p.transaction.Voucher || kept.PostingDate !== p.transaction.PostingDate || kept.AccountingAmount !== p.transaction.AccountingAmount) {
-            // posted earlier with other figures (a rate changed since): what was posted stands
-            const exchangeRate = dec(p.row.Amount).isZero() ? p.accounting.exchangeRate : rate(dec(kept.AccountingAmount).div(dec(p.row.Amount)));
-            p.accounting = { ...p.accounting, voucher: kept.Voucher, postingDate: kept.PostingDate, accountingAmount: kept.AccountingAmount, exchangeRate };
-            p.update = { ...p.update, VoucherNumber: kept.Voucher, PostingDate: kept.PostingDate, AccountingAmount: kept.AccountingAmount, ExchangeRate: exchangeRate };
+            // posted earlier with other figures (another voucher or rate): what was posted stands
+            adopt(p, kept);
           }
         }
       }
@@ -283,7 +372,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     if (billed.length) {
       if (!stillHeld()) return finish('stopped: lease lost');
       const proposals = await resolveProposals(deps, billed);
-      const unbilledPosted = await resolvePosted(deps, billed, postedThisRun);
+      const unbilledPosted = await resolvePosted(deps, billed, postedThisRun, options.projectListingThreshold ?? PROJECT_LISTING_THRESHOLD);
       phase('resolveBilled');
       const outcomes: Outcome[] = [];
       const lines = new Map<string, { row: StagingRow; line: ProposalLine; update: Partial<StagingRow> }>();
@@ -372,16 +461,44 @@ async function resolveProposals(deps: ImportFromStagingDeps, billed: readonly St
   return { byId, byInvoice };
 }
 
-/** Which unbilled actuals the billed rows bill have a posted project transaction (this run's, or stored). */
-async function resolvePosted(deps: ImportFromStagingDeps, billed: readonly StagingRow[], postedThisRun: ReadonlySet<string>): Promise<Set<string>> {
+/**
+ * Which unbilled actuals the billed rows bill have a posted project transaction (this run's, or
+ * stored). A project with `threshold` or more ids to look up has its unbilled transactions listed
+ * once (paged, RowKey only); a listing that grows past LISTING_ROWS_PER_LOOKUP rows per id (a long
+ * history) stops, and the ids still unresolved are read one by one like those of smaller projects.
+ */
+async function resolvePosted(deps: ImportFromStagingDeps, billed: readonly StagingRow[], postedThisRun: ReadonlySet<string>, threshold: number): Promise<Set<string>> {
   const posted = new Set<string>(postedThisRun);
-  const lookups = new Map<string, { projectId: string; actualId: string }>();
+  const byProject = new Map<string, Set<string>>();
   for (const row of billed) {
     const id = row.UnbilledActualId;
-    if (id !== undefined && !posted.has(id) && !lookups.has(id)) lookups.set(id, { projectId: row.ProjectId, actualId: id });
+    if (id === undefined || posted.has(id)) continue;
+    let ids = byProject.get(row.ProjectId);
+    if (!ids) byProject.set(row.ProjectId, (ids = new Set()));
+    ids.add(id);
   }
-  await mapLimit([...lookups.values()], READ_CONCURRENCY, async ({ projectId, actualId }) => {
-    if (await deps.finance.projectTransactions.get(projectId, actualId)) posted.add(actualId);
+  const reads: { projectId: string; actualId: string }[] = [];
+  const listed: [string, Set<string>][] = [];
+  for (const [projectId, ids] of byProject) {
+    if (ids.size >= threshold) listed.push([projectId, ids]);
+    else for (const actualId of ids) reads.push({ projectId, actualId });
+  }
+  const store = deps.finance.projectTransactions;
+  await mapLimit(listed, 4, async ([projectId, ids]) => {
+    let left = ids.size;
+    let seen = 0;
+    const budget = ids.size * LISTING_ROWS_PER_LOOKUP;
+    await scanRowKeys(store, odata`PartitionKey eq ${projectId} and TransType eq ${'UnbilledSales'}`, (transId) => {
+      if (ids.has(transId) && !posted.has(transId)) {
+        posted.add(transId);
+        left--;
+      }
+      return left > 0 && ++seen < budget;
+    });
+    if (left > 0 && seen >= budget) for (const actualId of ids) if (!posted.has(actualId)) reads.push({ projectId, actualId });
+  });
+  await mapLimit(reads, READ_CONCURRENCY, async ({ projectId, actualId }) => {
+    if (await store.get(projectId, actualId)) posted.add(actualId);
   });
   return posted;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
 import { isBalanced } from '../../../shared/domain/foLedger';
-import { WaitingReason, transactionVoucher } from '../../../shared/domain/foImport';
+import { postTransaction, transactionVoucher, WaitingReason } from '../../../shared/domain/foImport';
 import { actualsAccountingMessage } from '../../../shared/messaging/schemas';
 import { runImportFromStaging } from '../../../shared/usecases/importFromStaging';
 import { syncActuals } from '../../../shared/usecases/syncActuals';
@@ -9,6 +9,7 @@ import { syncInvoiceProposal } from '../../../shared/usecases/syncInvoiceProposa
 import {
   alwaysGranted,
   billedActual,
+  checkJournals,
   costActual,
   financeSide,
   id,
@@ -43,8 +44,8 @@ async function stagingRow(contractId: string, actualId: string) {
   return row;
 }
 
-async function voucherEntries(voucher: string) {
-  return side.finance.ledgerEntries.listPartition(voucher);
+async function voucherEntries(voucher: string, reference?: string) {
+  return (await side.finance.ledgerEntries.listPartition(voucher)).filter((e) => reference === undefined || e.Reference === reference);
 }
 
 describe('importFromStaging on Azurite', () => {
@@ -64,14 +65,16 @@ describe('importFromStaging on Azurite', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^\[importFromStaging\] run=\S+ done read=3 posted=2 linesCreated=1 waiting=0 errors=0 .*durationMs=\d+ phases=\S+$/);
 
-    // unbilled: project transaction, balanced voucher, accounting details on the row
+    // unbilled: project transaction, its entries in the run's journal voucher, accounting details on the row
     const trans = await side.finance.projectTransactions.get(s.projectId, unbilled.msdyn_actualid);
-    const voucher = transactionVoucher(unbilled.msdyn_actualid);
+    const voucher = trans!.Voucher;
+    expect(voucher).toMatch(/^PJV-\d{14}-[0-9A-F]{8}-0001$/);
+    expect(result.vouchers).toBe(1);
     expect(trans).toMatchObject({ TransType: 'UnbilledSales', Amount: '800.00', AccountingAmount: '800.00', CurrencyCode: 'USD', Voucher: voucher, PostingDate: '2024-03-10', FullyInvoiced: false });
-    const entries = await voucherEntries(voucher);
-    expect(entries.map((e) => [e.MainAccount, e.Amount])).toEqual([
-      ['WIPSalesValue', '800.00'],
-      ['AccruedRevenue', '-800.00'],
+    const entries = await voucherEntries(voucher, unbilled.msdyn_actualid);
+    expect(entries.map((e) => [e.MainAccount, e.Amount, e.ProjectId])).toEqual([
+      ['WIPSalesValue', '800.00', s.projectId],
+      ['AccruedRevenue', '-800.00', s.projectId],
     ]);
     expect(await stagingRow(s.contractId, unbilled.msdyn_actualid)).toMatchObject({
       ImportStatus: 'Imported',
@@ -82,8 +85,10 @@ describe('importFromStaging on Azurite', () => {
       ExchangeRate: '1.000000',
       ImportedOn: '2024-04-01T08:00:00.000Z',
     });
-    // cost
-    const costEntries = await voucherEntries(transactionVoucher(cost.msdyn_actualid));
+    // cost: the same journal voucher (one run), its own balanced pair
+    expect((await side.finance.projectTransactions.get(s.projectId, cost.msdyn_actualid))?.Voucher).toBe(voucher);
+    expect(isBalanced(await voucherEntries(voucher))).toBe(true);
+    const costEntries = await voucherEntries(voucher, cost.msdyn_actualid);
     expect(costEntries.map((e) => [e.MainAccount, e.Amount])).toEqual([
       ['ProjectCost', '400.00'],
       ['CostOffset', '-400.00'],
@@ -174,7 +179,7 @@ describe('importFromStaging on Azurite', () => {
     expect(await run()).toMatchObject({ read: 2, posted: 1, linesCreated: 1, errors: 0, waiting: 0 });
     const row = await stagingRow(s.contractId, unbilled.msdyn_actualid);
     expect(row).toMatchObject({ ImportStatus: 'Imported', AccountingCurrency: 'USD', ExchangeRate: '1.084500', AccountingAmount: '1084.50' });
-    const entries = await voucherEntries(row.VoucherNumber!);
+    const entries = await voucherEntries(row.VoucherNumber!, unbilled.msdyn_actualid);
     expect(entries.map((e) => e.Amount)).toEqual(['1084.50', '-1084.50']);
     expect((await side.finance.projectTransactions.get(s.projectId, unbilled.msdyn_actualid))?.AccountingAmount).toBe('1084.50');
     expect(await side.finance.proposals.get(s.proposalId, s.proposalId)).toMatchObject({ ImportedLineCount: 1, ImportedAmount: '1000.00' });
@@ -190,13 +195,16 @@ describe('importFromStaging on Azurite', () => {
       staging(costActual(s, id('v', 5), '-10.01')),
     ];
     await side.stage(rows);
-    expect(await run()).toMatchObject({ read: 5, posted: 5, errors: 0 });
+    expect(await run()).toMatchObject({ read: 5, posted: 5, errors: 0, vouchers: 1 });
     const all = await side.finance.ledgerEntries.query();
     const byVoucher = new Map<string, typeof all>();
     for (const e of all) byVoucher.set(e.Voucher, [...(byVoucher.get(e.Voucher) ?? []), e]);
-    expect(byVoucher.size).toBe(4);
+    expect(byVoucher.size).toBe(1); // one journal: 4 rows with lines, 8 entries
+    expect(all).toHaveLength(8);
     for (const entries of byVoucher.values()) expect(isBalanced(entries)).toBe(true);
-    expect(await voucherEntries(transactionVoucher(id('v', 3)))).toEqual([]);
+    const zeroTx = await side.finance.projectTransactions.get(s.projectId, id('v', 3));
+    expect(await voucherEntries(zeroTx!.Voucher, id('v', 3))).toEqual([]);
+    expect(await checkJournals(side.finance)).toEqual({ vouchers: 1, entries: 8, transactions: 5 });
     expect((await side.finance.projectTransactions.get(s.projectId, id('v', 3)))?.AccountingAmount).toBe('0.00');
   });
 
@@ -214,9 +222,13 @@ describe('importFromStaging on Azurite', () => {
     expect(await side.work.list()).toHaveLength(1);
     const again = await stagingRow(s.contractId, unbilled.msdyn_actualid);
     expect(again.etag).toBe(imported.etag);
-    expect(await run()).toMatchObject({ read: 1, cleaned: 1, posted: 0 });
+    expect(await run()).toMatchObject({ read: 1, cleaned: 1, posted: 0, vouchers: 0 });
     expect(await side.work.list()).toEqual([]);
     expect(side.publisher.sent).toHaveLength(1);
+    // its journal slot was pinned for good: no second pair anywhere
+    expect(await side.finance.ledgerEntries.query()).toHaveLength(2);
+    expect((await side.work.journals.get(unbilled.msdyn_actualid))?.voucher).toBe(imported.VoucherNumber);
+    await checkJournals(side.finance);
   });
 
   it('completes after a crash between writing the transaction and updating the staging row, without duplicates', async () => {
@@ -347,5 +359,196 @@ describe('importFromStaging on Azurite', () => {
     expect(results.find((r) => r.ran)).toMatchObject({ read: 30, posted: 30, conflicts: 0 });
     expect(await side.finance.projectTransactions.query()).toHaveLength(30);
     expect(await side.finance.ledgerEntries.query()).toHaveLength(60);
+  });
+});
+
+/** `store` with `submit` failing from its (n+1)-th call on ("the process died"); optionally held at a gate first. */
+function failingAfter<T extends object>(store: T, n: number, gate?: { reached: () => void; wait: Promise<void> }): T {
+  let calls = 0;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'submit') {
+        return async (...args: unknown[]) => {
+          if (gate) {
+            gate.reached();
+            await gate.wait;
+          }
+          if (++calls > n) throw new Error('injected crash');
+          return (Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+function financeWith(overrides: Partial<Record<'ledgerEntries' | 'projectTransactions', object>>): FinanceSide['finance'] {
+  return Object.create(side.finance, Object.fromEntries(Object.entries(overrides).map(([k, v]) => [k, { value: v }]))) as FinanceSide['finance'];
+}
+
+/** Each voucher's distinct rows, and whether any row has entries in two vouchers. */
+async function ledgerShape() {
+  const all = await side.finance.ledgerEntries.query();
+  const rowsByVoucher = new Map<string, Set<string>>();
+  const voucherOfRow = new Map<string, Set<string>>();
+  for (const e of all) {
+    rowsByVoucher.set(e.Voucher, (rowsByVoucher.get(e.Voucher) ?? new Set()).add(e.Reference!));
+    voucherOfRow.set(e.Reference!, (voucherOfRow.get(e.Reference!) ?? new Set()).add(e.Voucher));
+  }
+  const byVoucher = new Map<string, typeof all>();
+  for (const e of all) byVoucher.set(e.Voucher, [...(byVoucher.get(e.Voucher) ?? []), e]);
+  return {
+    entries: all.length,
+    rowsPerVoucher: [...rowsByVoucher.values()].map((r) => r.size),
+    allBalanced: [...byVoucher.values()].every((e) => isBalanced(e)),
+    rowsInTwoVouchers: [...voucherOfRow.values()].filter((v) => v.size > 1).length,
+  };
+}
+
+describe('importFromStaging journals (many rows per voucher)', () => {
+  const mixed = (key: string, n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => staging(i % 3 === 0 ? costActual(scenario(key), id(key, from + i), `${40 + i}.25`) : unbilledActual(scenario(key), id(key, from + i), `${100 + i}.10`)));
+
+  it('puts at most 50 rows in a voucher, every voucher balances, and each transaction, staging row and accounting detail names the voucher holding its entries', async () => {
+    const rows = mixed('journal', 120);
+    await side.stage(rows);
+    const result = await run();
+    expect(result).toMatchObject({ read: 120, posted: 120, vouchers: 3, errors: 0 });
+    expect(await checkJournals(side.finance)).toEqual({ vouchers: 3, entries: 240, transactions: 120 });
+    expect((await ledgerShape()).rowsPerVoucher.sort()).toEqual([20, 50, 50]);
+    const details = side.publisher.sent.flatMap(({ message }) => actualsAccountingMessage.parse(message.body).details);
+    expect(details).toHaveLength(120);
+    const s = scenario('journal');
+    for (const d of details) {
+      const tx = await side.finance.projectTransactions.get(s.projectId, d.actualId);
+      expect(d.voucher).toBe(tx!.Voucher);
+      expect((await stagingRow(s.contractId, d.actualId)).VoucherNumber).toBe(tx!.Voucher);
+      expect((await voucherEntries(tx!.Voucher, d.actualId)).map((e) => e.LineNumber)).toEqual([expect.any(Number), expect.any(Number)]);
+      expect((await side.work.journals.get(d.actualId))?.voucher).toBe(tx!.Voucher);
+    }
+    // pinned slots: two per row, 1..100 in a full voucher
+    const lines = (await side.finance.ledgerEntries.listPartition(details[0]!.voucher)).map((e) => e.LineNumber);
+    expect(lines).toEqual(Array.from({ length: lines.length }, (_, i) => i + 1));
+  });
+
+  it('a crash after pinning the slots, then a rerun with new rows and a smaller maxRows: the old rows keep their slots, nothing twice, nothing orphaned', async () => {
+    const first = mixed('crash-pin', 80);
+    await side.stage(first);
+    const crashed = runImportFromStaging(side.deps({ finance: financeWith({ ledgerEntries: failingAfter(side.finance.ledgerEntries, 0) }) }), { now: new Date() });
+    await expect(crashed).rejects.toThrow(/injected crash/);
+    expect(await side.finance.ledgerEntries.query()).toEqual([]);
+    const pinned = new Map<string, string>();
+    for (const r of first) pinned.set(r.ActualId, (await side.work.journals.get(r.ActualId))!.voucher);
+    expect(new Set(pinned.values()).size).toBe(2);
+
+    await new Promise((r) => setTimeout(r, 5)); // later rows queue later
+    await side.stage(mixed('crash-pin', 30, 1000));
+    expect(await runImportFromStaging(side.deps(), { now: new Date(), maxRows: 60 })).toMatchObject({ read: 60, posted: 60 });
+    expect(await runImportFromStaging(side.deps(), { now: new Date() })).toMatchObject({ read: 50, posted: 50 });
+    expect(await checkJournals(side.finance)).toMatchObject({ entries: 220, transactions: 110 });
+    const s = scenario('crash-pin');
+    for (const r of first) expect((await side.finance.projectTransactions.get(s.projectId, r.ActualId))?.Voucher).toBe(pinned.get(r.ActualId));
+    expect(await side.work.list()).toEqual([]);
+  });
+
+  it('a crash after part of the ledger, then reruns that each see another set of rows: no duplicate, no orphan, every voucher balanced at every step', async () => {
+    const first = mixed('crash-part', 160); // 4 vouchers
+    await side.stage(first);
+    const crashed = runImportFromStaging(side.deps({ finance: financeWith({ ledgerEntries: failingAfter(side.finance.ledgerEntries, 2) }) }), { now: new Date() });
+    await expect(crashed).rejects.toThrow(/injected crash/);
+    const afterCrash = await ledgerShape();
+    expect(afterCrash).toMatchObject({ entries: 200, allBalanced: true, rowsInTwoVouchers: 0 });
+    expect(await side.finance.projectTransactions.query()).toEqual([]);
+
+    await new Promise((r) => setTimeout(r, 5));
+    await side.stage(mixed('crash-part', 45, 1000));
+    // 70 oldest rows: one and a half vouchers of the crashed run, whatever was written of them
+    expect(await runImportFromStaging(side.deps(), { now: new Date(), maxRows: 70 })).toMatchObject({ read: 70, posted: 70 });
+    expect(await ledgerShape()).toMatchObject({ allBalanced: true, rowsInTwoVouchers: 0 });
+    expect(await runImportFromStaging(side.deps(), { now: new Date() })).toMatchObject({ read: 135, posted: 135, errors: 0 });
+    expect(await checkJournals(side.finance)).toMatchObject({ entries: 410, transactions: 205 });
+    expect(await side.work.list()).toEqual([]);
+  });
+
+  it('a crash after the whole ledger (no transaction yet) and a rate changed meanwhile: the rerun posts what the ledger holds', async () => {
+    const s = scenario('crash-ledger', 'EUR');
+    await side.finance.exchangeRates.upsert({ FromCurrency: 'EUR', ToCurrency: 'USD', Rate: '1.1', ValidFrom: '2024-01-01' });
+    const rows = Array.from({ length: 60 }, (_, i) => staging(unbilledActual(s, id('crash-ledger', i), '100.00')));
+    await side.stage(rows);
+    const crashed = runImportFromStaging(side.deps({ finance: financeWith({ projectTransactions: failingAfter(side.finance.projectTransactions, 0) }) }), { now: new Date() });
+    await expect(crashed).rejects.toThrow(/injected crash/);
+    expect(await side.finance.ledgerEntries.query()).toHaveLength(120);
+
+    await side.finance.exchangeRates.upsert({ FromCurrency: 'EUR', ToCurrency: 'USD', Rate: '1.2', ValidFrom: '2024-01-01' });
+    await new Promise((r) => setTimeout(r, 5));
+    const extra = staging(unbilledActual(s, id('crash-ledger', 'new'), '100.00'));
+    await side.stage([extra]);
+    expect(await runImportFromStaging(side.deps(), { now: new Date() })).toMatchObject({ read: 61, posted: 61 });
+    expect(await checkJournals(side.finance, /^PJV-\d{14}-[0-9A-F]{8}-\d{4}$/)).toMatchObject({ entries: 122, transactions: 61 });
+    const old = await side.finance.projectTransactions.get(s.projectId, rows[0]!.ActualId);
+    expect(old).toMatchObject({ AccountingAmount: '110.00' });
+    expect(await stagingRow(s.contractId, rows[0]!.ActualId)).toMatchObject({ AccountingAmount: '110.00', ExchangeRate: '1.100000', VoucherNumber: old!.Voucher });
+    expect((await side.finance.projectTransactions.get(s.projectId, extra.ActualId))?.AccountingAmount).toBe('120.00');
+    const details = side.publisher.sent.flatMap(({ message }) => actualsAccountingMessage.parse(message.body).details);
+    expect(details.find((d) => d.actualId === rows[0]!.ActualId)).toMatchObject({ accountingAmount: '110.00', exchangeRate: '1.100000', voucher: old!.Voucher });
+  });
+
+  it('two overlapping runs: the one that pins later takes the other one\'s slots, writes into its vouchers, and nothing is posted twice', async () => {
+    const rows = mixed('overlap', 100);
+    await side.stage(rows);
+    // Run A pins its slots, then stalls before its first ledger write.
+    let reached!: () => void;
+    const atLedger = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const wait = new Promise<void>((r) => (release = r));
+    const a = runImportFromStaging(side.deps({ leases: alwaysGranted, finance: financeWith({ ledgerEntries: failingAfter(side.finance.ledgerEntries, Infinity, { reached, wait }) }) }), { now: new Date() });
+    await atLedger;
+    const pinnedByA = (await side.work.journals.get(rows[0]!.ActualId))!.voucher;
+    await side.stage(mixed('overlap', 20, 1000));
+    const b = await runImportFromStaging(side.deps({ leases: alwaysGranted }), { now: new Date() });
+    expect(b).toMatchObject({ read: 120, posted: 120 });
+    release();
+    const late = await a;
+    expect(late).toMatchObject({ posted: 0, cleaned: 100, vouchers: 0 });
+    expect(await checkJournals(side.finance)).toMatchObject({ entries: 240, transactions: 120 });
+    const s = scenario('overlap');
+    for (const r of rows) expect((await side.finance.projectTransactions.get(s.projectId, r.ActualId))?.Voucher.slice(0, 28)).toBe(pinnedByA.slice(0, 28));
+    expect(await side.work.list()).toEqual([]);
+  });
+
+  it('two runs pinning the same rows at the same moment: each row gets exactly one slot, and both runs are told the same one', async () => {
+    const rows = mixed('pin-race', 300);
+    const plan = (tag: string) => rows.map((r, i) => ({ actualId: r.ActualId, voucher: `PJV-${tag}-${String(1 + Math.floor(i / 50)).padStart(4, '0')}`, firstLine: 1 + 2 * (i % 50), lineCount: 2 }));
+    const [x, y] = await Promise.all([side.work.reserveJournals(plan('X'), new Date()), side.work.reserveJournals(plan('Y'), new Date())]);
+    expect([...x.entries()].sort()).toEqual([...y.entries()].sort());
+    expect(x.size).toBe(300);
+    let stored = 0;
+    for await (const _ of side.work.journals.store.client.listEntities()) stored++;
+    expect(stored).toBe(300);
+  });
+
+  it('data posted before journals (one voucher per row): a re-sent actual is not posted again, before or after the backfill', async () => {
+    const s = scenario('legacy');
+    const legacyRows = [0, 1].map((i) => staging(unbilledActual(s, id('legacy', i), '70.00')));
+    for (const row of legacyRows) {
+      const old = postTransaction(row, { accountingCurrency: 'USD', rates: [] }); // no slot: the old PJV-<hash> voucher
+      if (old.kind !== 'posted') throw new Error(old.reason);
+      await side.finance.ledgerEntries.createManyIfAbsent(old.ledger);
+      await side.finance.projectTransactions.createIfAbsent(old.transaction);
+      await side.finance.staging.createIfAbsent({ ...row, ...old.rowUpdate });
+    }
+    const legacyPattern = /^PJV-([0-9A-F]{10}|\d{14}-[0-9A-F]{8}-\d{4})$/;
+    // re-sent without a backfill: the journal pair made before the transaction was seen goes again
+    await side.work.add([legacyRows[0]!], new Date());
+    expect(await run()).toMatchObject({ read: 1, posted: 0, cleaned: 1 });
+    expect(await checkJournals(side.finance, legacyPattern)).toEqual({ vouchers: 2, entries: 4, transactions: 2 });
+    // after the backfill the slot is the old voucher: nothing is written at all
+    const transactions = side.finance.projectTransactions.query();
+    expect(await side.work.journals.backfillFromTransactions((async function* () { yield* await transactions; })())).toBe(2);
+    expect((await side.work.journals.get(legacyRows[1]!.ActualId))?.voucher).toBe(transactionVoucher(legacyRows[1]!.ActualId));
+    await side.work.add([legacyRows[1]!], new Date());
+    expect(await run()).toMatchObject({ read: 1, posted: 0, cleaned: 1, vouchers: 0 });
+    expect(await checkJournals(side.finance, legacyPattern)).toEqual({ vouchers: 2, entries: 4, transactions: 2 });
   });
 });

@@ -7,7 +7,9 @@ import type { Actual } from '../../../shared/domain/dataverse';
 import type { StagingRow } from '../../../shared/domain/finance';
 import { toStagingRow } from '../../../shared/domain/foStagingMap';
 import { deterministicGuid } from '../../../shared/domain/ids';
-import { amount, sum } from '../../../shared/domain/money';
+import { isBalanced } from '../../../shared/domain/foLedger';
+import { JOURNAL_MAX_ROWS } from '../../../shared/domain/foImport';
+import { amount, dec, sum } from '../../../shared/domain/money';
 import { BillingStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/domain/options';
 import { ErrorLog } from '../../../shared/errorLog';
 import { StagingWork } from '../../../shared/finance/stagingWork';
@@ -150,7 +152,12 @@ export function financeSide(connectionString: string): FinanceSide {
 
 /** Delete every row of the F&O tables, the index and the leases (between tests on one Azurite). */
 export async function resetFinanceSide(side: FinanceSide): Promise<void> {
-  const stores = [...side.finance.all(), side.work.store as unknown as ReturnType<FinanceTables['all']>[number], side.leases.store as unknown as ReturnType<FinanceTables['all']>[number]];
+  const stores = [
+    ...side.finance.all(),
+    side.work.store as unknown as ReturnType<FinanceTables['all']>[number],
+    side.work.journals.store as unknown as ReturnType<FinanceTables['all']>[number],
+    side.leases.store as unknown as ReturnType<FinanceTables['all']>[number],
+  ];
   for (const store of stores) {
     await store.ready();
     const keys: { partitionKey: string; rowKey: string }[] = [];
@@ -159,4 +166,47 @@ export async function resetFinanceSide(side: FinanceSide): Promise<void> {
     }
     await store.submit(keys.map((k) => ['delete', k]));
   }
+}
+
+export interface JournalCheck {
+  vouchers: number;
+  entries: number;
+  transactions: number;
+}
+
+/**
+ * The import's journal invariants over everything stored: every voucher balances and holds at most
+ * 50 rows; every entry has a project transaction (no orphan), and every transaction with a
+ * non-zero accounting amount has exactly its debit/credit pair (no duplicate), in the voucher the
+ * transaction names, summing to zero and matching its accounting amount. Throws with the first
+ * violation; answers the counts.
+ */
+export async function checkJournals(finance: FinanceTables, voucherPattern = /^PJV-\d{14}-[0-9A-F]{8}-\d{4,}$/): Promise<JournalCheck> {
+  const ledger = (await finance.ledgerEntries.query()).filter((e) => e.Voucher.startsWith('PJV-'));
+  const transactions = await finance.projectTransactions.query();
+  const byVoucher = new Map<string, typeof ledger>();
+  const byRow = new Map<string, typeof ledger>();
+  for (const e of ledger) {
+    byVoucher.set(e.Voucher, [...(byVoucher.get(e.Voucher) ?? []), e]);
+    byRow.set(e.Reference ?? '?', [...(byRow.get(e.Reference ?? '?') ?? []), e]);
+  }
+  for (const [voucher, entries] of byVoucher) {
+    if (!voucherPattern.test(voucher)) throw new Error(`voucher ${voucher} does not have the journal format`);
+    if (!isBalanced(entries)) throw new Error(`voucher ${voucher} does not balance`);
+    const rows = new Set(entries.map((e) => e.Reference));
+    if (rows.size > JOURNAL_MAX_ROWS || entries.length > 2 * JOURNAL_MAX_ROWS) throw new Error(`voucher ${voucher} holds ${rows.size} rows, ${entries.length} entries`);
+  }
+  const txIds = new Set(transactions.map((t) => t.TransId));
+  for (const reference of byRow.keys()) if (!txIds.has(reference)) throw new Error(`ledger entries of ${reference} have no project transaction (orphans)`);
+  for (const t of transactions) {
+    const entries = byRow.get(t.TransId) ?? [];
+    const expected = dec(t.AccountingAmount).isZero() ? 0 : 2;
+    if (entries.length !== expected) throw new Error(`transaction ${t.TransId} has ${entries.length} ledger entries, not ${expected}`);
+    if (entries.some((e) => e.Voucher !== t.Voucher || e.ProjectId !== t.ProjectId)) throw new Error(`entries of ${t.TransId} are not (all) in its voucher ${t.Voucher}`);
+    const debit = [...entries].sort((a, b) => a.LineNumber - b.LineNumber)[0];
+    if (debit && (!isBalanced(entries) || amount(debit.Amount) !== t.AccountingAmount)) {
+      throw new Error(`entries of ${t.TransId} do not post its accounting amount ${t.AccountingAmount}`);
+    }
+  }
+  return { vouchers: byVoucher.size, entries: ledger.length, transactions: transactions.length };
 }

@@ -5,7 +5,12 @@ import {
   applyLines,
   decideBilled,
   isComplete,
+  JOURNAL_MAX_ROWS,
+  journalVoucher,
+  journalVoucherPrefix,
+  ledgerLineCount,
   needsImport,
+  planJournals,
   orderForImport,
   postTransaction,
   proposalKey,
@@ -15,7 +20,7 @@ import {
   WaitingReason,
 } from '../../../shared/domain/foImport';
 import { deterministicGuid, shortHash } from '../../../shared/domain/ids';
-import { sum } from '../../../shared/domain/money';
+import { amount, sum } from '../../../shared/domain/money';
 import { accountingDetail } from '../../../shared/messaging/schemas';
 
 const id = (name: string) => deterministicGuid('fo-import-test', name);
@@ -362,6 +367,71 @@ describe('ordering and a whole run', () => {
 
   it('needsImport: everything but Imported', () => {
     expect(['Pending', 'Waiting', 'Error', 'Imported'].map((s) => needsImport({ ImportStatus: s as StagingRow['ImportStatus'] }))).toEqual([true, true, true, false]);
+  });
+});
+
+describe('journals: planJournals, journal vouchers, postTransaction with a slot', () => {
+  const numbered = () => {
+    let n = 0;
+    return () => journalVoucher('PJV-20240401080000-3FA9C21B', ++n);
+  };
+
+  it('voucher numbers: PJV-<yyyyMMddHHmmss>-<8 hex of the run id>-<nnnn>', () => {
+    const prefix = journalVoucherPrefix(new Date('2024-04-01T08:00:59.123Z'), '3fa9c21b-77aa-4bcd-9e00-112233445566');
+    expect(prefix).toBe('PJV-20240401080059-3FA9C21B');
+    expect(journalVoucher(prefix, 1)).toBe('PJV-20240401080059-3FA9C21B-0001');
+    expect(journalVoucher(prefix, 12345)).toBe('PJV-20240401080059-3FA9C21B-12345');
+    expect(journalVoucherPrefix(new Date('2024-04-01T08:00:59Z'), 'f'.repeat(32))).not.toBe(prefix);
+    expect(() => journalVoucherPrefix(new Date(), 'xyz')).toThrow(/8 hex/);
+  });
+
+  it('at most 50 rows per voucher, two lines per row from line 1, zero-amount rows taking none', () => {
+    const rows = Array.from({ length: 120 }, (_, i) => row(`p${i}`, { Amount: i === 3 || i === 60 ? '0.00' : amount(10 + i) }));
+    const plan = planJournals(rows, numbered());
+    expect(plan).toHaveLength(120);
+    const byVoucher = new Map<string, typeof plan>();
+    for (const r of plan) byVoucher.set(r.voucher, [...(byVoucher.get(r.voucher) ?? []), r]);
+    expect([...byVoucher.values()].map((v) => v.length)).toEqual([JOURNAL_MAX_ROWS, JOURNAL_MAX_ROWS, 20]);
+    expect([...byVoucher.keys()]).toEqual(['PJV-20240401080000-3FA9C21B-0001', 'PJV-20240401080000-3FA9C21B-0002', 'PJV-20240401080000-3FA9C21B-0003']);
+    expect(plan.slice(0, 5).map((r) => [r.firstLine, r.lineCount])).toEqual([
+      [1, 2],
+      [3, 2],
+      [5, 2],
+      [7, 0],
+      [7, 2],
+    ]);
+    expect(plan[50]).toMatchObject({ firstLine: 1, lineCount: 2 });
+    expect(plan[60]).toMatchObject({ firstLine: 21, lineCount: 0 });
+    // lines never overlap and never pass 100 in a voucher
+    for (const v of byVoucher.values()) {
+      const lines = v.flatMap((r) => Array.from({ length: r.lineCount }, (_, i) => r.firstLine + i));
+      expect(new Set(lines).size).toBe(lines.length);
+      expect(Math.max(...lines)).toBeLessThanOrEqual(100);
+    }
+    expect(ledgerLineCount({ Amount: '-0.00' })).toBe(0);
+    expect(planJournals([], numbered())).toEqual([]);
+    expect(() => planJournals(rows, numbered(), 51)).toThrow(/1 to 50 rows/);
+    expect(planJournals(rows.slice(0, 5), numbered(), 2).map((r) => r.voucher.slice(-4))).toEqual(['0001', '0001', '0002', '0002', '0003']);
+  });
+
+  it('postTransaction with a slot: the row balances on its own, on its lines, and everything names the journal voucher', () => {
+    const voucher = 'PJV-20240401080000-3FA9C21B-0007';
+    const result = postTransaction(row('slot', { TransType: 'UnbilledSales', TransactionCurrencyId: 'EUR', Amount: '-1234.56' }), options, { voucher, firstLine: 41 });
+    if (result.kind !== 'posted') throw new Error(result.reason);
+    expect(accountsAndAmounts(result.ledger)).toEqual([
+      [41, 'WIPSalesValue', '-1338.88'],
+      [42, 'AccruedRevenue', '1338.88'],
+    ]);
+    expect(balance(result.ledger)).toBe('0.00');
+    expect(result.ledger.every((e) => e.Voucher === voucher && e.Reference === id('slot') && e.ProjectId === id('project'))).toBe(true);
+    expect(result.transaction.Voucher).toBe(voucher);
+    expect(result.accounting.voucher).toBe(voucher);
+    expect(result.rowUpdate).toMatchObject({ VoucherNumber: voucher, ImportMessage: `Posted as project transaction with voucher ${voucher} on 2026-02-28` });
+    // the same row and slot give the very same records (a rerun)
+    expect(postTransaction(row('slot', { TransType: 'UnbilledSales', TransactionCurrencyId: 'EUR', Amount: '-1234.56' }), options, { voucher, firstLine: 41 })).toEqual(result);
+    const zero = postTransaction(row('slot0', { Amount: '0.00' }), options, { voucher, firstLine: 43 });
+    expect(zero).toMatchObject({ kind: 'posted', ledger: [], transaction: { Voucher: voucher, AccountingAmount: '0.00' } });
+    expect(() => postTransaction(row('bad'), options, { voucher, firstLine: 0 })).toThrow(/starts at line 0/);
   });
 });
 
