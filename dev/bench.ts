@@ -84,6 +84,7 @@ async function withSystem(run: Run, label: string, body: ScenarioBody): Promise<
   const system = await startBenchSystem({
     logFile: run.logFile,
     onHostError: (line) => run.progress.log(`  host error: ${line.split('\n')[0]?.slice(0, 300) ?? ''}`),
+    onNote: (line) => run.progress.log(`  ${line}`),
   });
   const env: ScenarioEnv = { system, progress: run.progress, deadline: run.deadline, stallMs: STALL_MS, label, baselineCap: run.options.baselineCap };
   const rec = new PhaseRecorder(label, system, run.progress);

@@ -6,7 +6,7 @@
 import { scaleBaseline, type PhaseMeasure } from './figures';
 import { executionsBetween } from './hostProtocol';
 import type { Progress } from './progress';
-import { countWritten, measureBaseline } from './storage';
+import { measureBaseline } from './storage';
 import type { BenchSystem } from './system';
 
 export interface PhaseEnd {
@@ -79,7 +79,7 @@ export class PhaseRecorder {
     if (this.#pending.length === 0) return;
     this.progress.phase(`${this.scenario} | counting entities written`);
     const pending = this.#pending.splice(0);
-    const counts = await countWritten(this.system.connectionString, pending.map((p) => ({ from: p.from, to: p.to })));
+    const counts = await this.system.countWritten(pending.map((p) => ({ from: p.from, to: p.to })));
     pending.forEach((p, i) => {
       const count = counts[i];
       p.measure.entities = count?.total ?? 0;

@@ -16,11 +16,16 @@ import { ErrorLog, type ErrorRow } from '../../shared/errorLog';
 import { FinanceTables } from '../../shared/finance/tables';
 import { Queues, type QueueName } from '../../shared/messaging/schemas';
 import { startHostChild, type HostChild, type HostStats } from './hostClient';
+import { countWritten as countByQuery, BASELINE_TABLE_PREFIX, type Window, type WrittenCount } from './storage';
+import { countWrittenInAzurite, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from './writeCounter';
+import { freePort } from '../ports';
 import { ACCOUNTING_CURRENCY } from './seed';
 
 /** A schedule that never fires during the benchmark (1 January, midnight). */
 export const NEVER = '0 0 0 1 1 *';
 export const IMPORT_FUNCTION = 'importFromStaging';
+/** Azurite's one storage account. */
+const ACCOUNT_NAME = 'devstoreaccount1';
 
 export interface OutgoingMessage {
   body: unknown;
@@ -55,16 +60,23 @@ export interface BenchSystem {
   /** Fire the import timer function now (admin API); resolves when that invocation has finished. */
   runImport(options: { timeoutMs: number; onPoll?: () => void }): Promise<'Succeeded' | 'Failed'>;
   integrationErrors(): Promise<ErrorRow[]>;
+  /**
+   * Entities of every pipeline table last written inside each window: asked of Azurite's write
+   * counter (writeCounter.ts), or by Timestamp queries when the counter does not answer.
+   */
+  countWritten(windows: readonly Window[]): Promise<WrittenCount[]>;
   stop(): Promise<void>;
 }
 
-export async function startBenchSystem(options: { logFile: string; onHostError?: (line: string) => void }): Promise<BenchSystem> {
+export async function startBenchSystem(options: { logFile: string; onHostError?: (line: string) => void; onNote?: (line: string) => void }): Promise<BenchSystem> {
   let azurite: LocalAzurite | undefined;
   let broker: LocalServiceBus | undefined;
   let host: HostChild | undefined;
   let client: ServiceBusClient | undefined;
+  let counterPort = 0;
   try {
-    azurite = await startAzurite({ services: 'table' });
+    counterPort = await freePort();
+    azurite = await startAzurite({ services: 'table', preloads: [writeCounterPreload()], env: { [WRITE_COUNTER_PORT_ENV]: String(counterPort) } });
     broker = await startServiceBus();
     const settings: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
@@ -110,6 +122,14 @@ export async function startBenchSystem(options: { logFile: string; onHostError?:
 
   const system: BenchSystem = {
     connectionString: cs,
+    async countWritten(windows) {
+      try {
+        return await countWrittenInAzurite(counterPort, ACCOUNT_NAME, windows, BASELINE_TABLE_PREFIX);
+      } catch (error) {
+        options.onNote?.(`the Azurite write counter failed (${error instanceof Error ? error.message : String(error)}); counting by Timestamp queries`);
+        return countByQuery(cs, windows);
+      }
+    },
     host: h,
     dataverse: new DataverseTables(cs),
     finance: new FinanceTables(cs),
