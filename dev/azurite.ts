@@ -60,9 +60,20 @@ export function azuriteConnectionString(tablePort: number, blobPort?: number, qu
  *   string/number/boolean: the index then stays sorted over the same positions; only the order
  *   among equal values can differ, which nothing observes (each lookup matches at most one row,
  *   and queries sort explicitly).
+ * - Replace (and upsert-Replace) updates the stored document in place. Azurite replaces an entity
+ *   by removing the stored document and inserting the new one, and each LokiJS remove rewrites
+ *   every later position of the RowKey index (O(n) per row): replacing all 50,000 actuals of a
+ *   contract cost time quadratic in the partition. Azurite's own code still runs (its lookup,
+ *   ETag check, rollback bookkeeping: the old document object is kept for a failed transaction
+ *   to restore, as before); only its remove(old) + insert(new) pair becomes update(new) with the
+ *   old document's $loki. The stored entity is the same object Azurite would have inserted, so
+ *   every read is unchanged (queries sort by PartitionKey and RowKey, never by $loki).
+ *   The patch lives on the collection only for the synchronous body of that one call.
  */
 function indexedLookupPreload(): string {
-  const lokiPath = require.resolve('lokijs', { paths: [path.dirname(require.resolve('azurite/package.json'))] });
+  const azuriteRoot = path.dirname(require.resolve('azurite/package.json'));
+  const lokiPath = require.resolve('lokijs', { paths: [azuriteRoot] });
+  const storePath = path.join(azuriteRoot, 'dist/src/table/persistence/LokiTableMetadataStore.js');
   const source = [
     `import { createRequire } from 'node:module';`,
     `const Loki = createRequire(${JSON.stringify(lokiPath)})(${JSON.stringify(lokiPath)});`,
@@ -91,6 +102,27 @@ function indexedLookupPreload(): string {
     `    if (before === current[name] && (type === 'string' || type === 'number' || type === 'boolean')) return;`,
     `  }`,
     `  return indexUpdate.call(this, position, name);`,
+    `};`,
+    // Replace updates the stored document in place instead of remove + insert (see above).
+    `const Store = createRequire(${JSON.stringify(storePath)})(${JSON.stringify(storePath)}).default;`,
+    `const replaceEntity = Store.prototype.updateTableEntity;`,
+    `Store.prototype.updateTableEntity = function (context, table, account, entity, ifMatch, batchId) {`,
+    `  let coll;`,
+    `  try { coll = this.getEntityCollection(account, table, context); } catch (error) { return Promise.reject(error); }`,
+    `  let removed;`,
+    `  coll.remove = function (doc) {`,
+    `    if (removed === undefined && doc && Number.isInteger(doc.$loki)) { removed = doc; return doc; }`,
+    `    return proto.remove.call(this, doc);`,
+    `  };`,
+    `  coll.insert = function (doc) {`,
+    `    if (removed && doc && typeof doc === 'object' && !Array.isArray(doc) && doc.$loki === undefined) {`,
+    `      doc.$loki = removed.$loki; if (removed.meta) doc.meta = { ...removed.meta }; removed = null;`,
+    `      proto.update.call(this, doc); return doc;`,
+    `    }`,
+    `    return proto.insert.call(this, doc);`,
+    `  };`,
+    `  try { return replaceEntity.call(this, context, table, account, entity, ifMatch, batchId); }`,
+    `  finally { delete coll.remove; delete coll.insert; }`,
     `};`,
   ].join('\n');
   return `--import=data:text/javascript,${encodeURIComponent(source)}`;
