@@ -68,8 +68,17 @@ export const IMPORT_LEASE = 'importFromStaging';
 export const READ_CONCURRENCY = 32;
 /** Journal vouchers are one partition (one 100-entry transaction) each: this many in flight. */
 const LEDGER_CONCURRENCY = 16;
-/** From this many unbilled transactions to look up in one project, its unbilled transactions are listed instead of read one by one. */
-export const PROJECT_LISTING_THRESHOLD = 100;
+/**
+ * From this many unbilled transactions to look up in one project, its unbilled transactions are
+ * listed instead of read one by one: one paged query instead of (at least) ten round trips, and
+ * the listing is capped (LISTING_ROWS_PER_LOOKUP) so a long project history cannot make it
+ * costlier than the reads it replaces by more than that factor.
+ */
+export const PROJECT_LISTING_THRESHOLD = 10;
+/** Project listings in flight at once. */
+const LISTING_CONCURRENCY = 8;
+/** Proposal recounts in flight at once (three round trips each). */
+const RECOUNT_CONCURRENCY = 8;
 /** A listing stops after this many rows per looked-up id (a huge project history) and the rest are read one by one. */
 const LISTING_ROWS_PER_LOOKUP = 20;
 const HEADER_ATTEMPTS = 20;
@@ -413,7 +422,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
       const created = await createManyReportingExisting(finance.proposalLines, [...lines.values()].map((l) => l.line));
       result.linesCreated += created.created;
       phase('lines');
-      await mapLimit([...touched], 4, (id) => recountProposal(deps, id));
+      await mapLimit([...touched], RECOUNT_CONCURRENCY, (id) => recountProposal(deps, id));
       phase('recount');
 
       // Lines that existed already: their staging row may be Imported (then it is left alone).
@@ -484,7 +493,7 @@ async function resolvePosted(deps: ImportFromStagingDeps, billed: readonly Stagi
     else for (const actualId of ids) reads.push({ projectId, actualId });
   }
   const store = deps.finance.projectTransactions;
-  await mapLimit(listed, 4, async ([projectId, ids]) => {
+  await mapLimit(listed, LISTING_CONCURRENCY, async ([projectId, ids]) => {
     let left = ids.size;
     let seen = 0;
     const budget = ids.size * LISTING_ROWS_PER_LOOKUP;
