@@ -42,7 +42,8 @@
  * project transactions (409).
  *
  * Reads: the proposal's lines are one partition query; the unbilled transactions they bill are
- * read per project with one query when a project has many (QUERY_PROJECT_TRANSACTIONS_FROM),
+ * read per project with one query when a project has many (QUERY_PROJECT_TRANSACTIONS_FROM; at
+ * most 20 rows per transaction looked for, so a long contract history is not read whole),
  * point reads otherwise and for anything the query did not return.
  *
  * Posting date: the message's `postingDate`, else the proposal's InvoiceDate (the confirmed
@@ -219,6 +220,12 @@ interface Loaded {
  * return is still point-read, so a missing transaction is found missing exactly as before.
  */
 export const QUERY_PROJECT_TRANSACTIONS_FROM = 20;
+/**
+ * The query reads at most this many rows per transaction looked for: a contract with a long
+ * history in the project (every earlier invoice's transactions) cannot make a posting read all of
+ * it; what the capped query missed is point-read like the rest.
+ */
+const QUERY_ROWS_PER_TRANSACTION = 20;
 
 async function loadLinesAndTransactions(finance: FinancePort, proposal: Pick<Proposal, 'ProposalId' | 'ContractId'>): Promise<Loaded> {
   const lines = (await finance.proposalLines.listPartition(proposal.ProposalId)).map(withoutEtag);
@@ -236,6 +243,7 @@ async function loadLinesAndTransactions(finance: FinancePort, proposal: Pick<Pro
   await mapLimit(queried, 4, async ([projectId, ids]) => {
     const rows = await finance.projectTransactions.query(
       odata`PartitionKey eq ${projectId} and ContractId eq ${proposal.ContractId} and TransType eq ${'UnbilledSales'}`,
+      { top: ids.size * QUERY_ROWS_PER_TRANSACTION },
     );
     for (const row of rows) if (ids.has(row.TransId)) found.set(row.TransId, withoutEtag(row));
   });

@@ -5,6 +5,7 @@ import { amount, dec, sum } from '../../../shared/domain/money';
 import { deterministicGuid } from '../../../shared/domain/ids';
 import { parseCustomerInvoiceId, postingVoucher } from '../../../shared/domain/foPosting';
 import { FinanceTables } from '../../../shared/finance/tables';
+import { odata } from '../../../shared/storage/tables';
 import { BusinessError, NotFoundError } from '../../../shared/functions/errors';
 import { TableSequenceStore } from '../../../shared/integration/sequence';
 import { actualsAccountingMessage, Queues } from '../../../shared/messaging/schemas';
@@ -230,6 +231,27 @@ describe('postInvoiceProposal on Azurite', () => {
       new RegExp(`the project transactions ${gone.transactions[3]!.TransId} that its lines bill were not found`),
     );
     expect(await sequences.find(CUSTOMER_INVOICE_SEQUENCE, gone.proposalId)).toBeUndefined();
+  });
+
+  it('a long history of the contract in the project is not read whole: what the capped query misses is point-read', async () => {
+    // 40 lines, and 1,000 earlier (already invoiced) unbilled transactions of the same contract in
+    // the project: the query stops at 800 rows, so some of the 40 come from point reads.
+    const sc = buildScenario('HISTORY', { lines: 40 });
+    await seedScenario(finance, sc);
+    const template = sc.transactions[0]!;
+    const history = Array.from({ length: 1_000 }, (_, i) => ({
+      ...template,
+      TransId: deterministicGuid('posting-test', 'history', String(i)),
+      FullyInvoiced: true,
+      CustomerInvoiceId: 'CIV-OLD',
+    }));
+    await finance.projectTransactions.upsertMany(history);
+    const result = await postInvoiceProposal(deps(), { proposalId: sc.proposalId });
+    expect(result.outcome).toBe('posted');
+    const invoiced = await finance.projectTransactions.query(odata`PartitionKey eq ${sc.projectId} and CustomerInvoiceId eq ${result.customerInvoiceId}`);
+    expect(invoiced.map((t) => t.TransId).sort()).toEqual(sc.transactions.map((t) => t.TransId).sort());
+    const ledger = await finance.ledgerEntries.listPartition(result.voucher);
+    expect(ledger.filter((e) => e.MainAccount === 'AccruedRevenue').map((e) => e.Amount)).toEqual([amount(sum(sc.transactions.map((t) => t.AccountingAmount)))]);
   });
 
   describe('refusals write nothing and use no number', () => {
