@@ -21,7 +21,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Table from 'cli-table3';
-import { MAX_BATCH, WRITE_CONCURRENCY } from '../shared/storage/tables';
+import { MAX_BATCH, WRITE_CONCURRENCY } from '../shared/storage/tableStore';
 import {
   figuresOf,
   formatInt,

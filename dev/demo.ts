@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import Table from 'cli-table3';
 import { z } from 'zod';
-import { deterministicGuid } from '../shared/domain/ids';
+import { deterministicGuid } from '../shared/core/ids';
 import { DEMO_IDS } from './demoData';
 
 export interface DemoOptions {

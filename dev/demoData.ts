@@ -16,17 +16,17 @@
  *   first Import from staging posts them and sends their accounting details back, and the billed
  *   actuals of an invoice over them can become proposal lines.
  */
-import type { ExchangeRate } from '../shared/domain/finance';
-import { deterministicGuid } from '../shared/domain/ids';
-import { BillingMethod, MilestoneStatus } from '../shared/domain/options';
-import type { DataverseTables, StoredMilestone } from '../shared/dataverse/tables';
-import type { FinanceTables } from '../shared/finance/tables';
-import { stagingWorkFor } from '../shared/finance/stagingWork';
-import type { ErrorLogPort } from '../shared/errorLog';
-import { syncActuals } from '../shared/usecases/syncActuals';
-import type { Publisher } from '../shared/messaging/schemas';
-import { approveEntries, type ApprovalEntry } from '../shared/usecases/dataverseApprovals';
-import { setReadyToInvoice } from '../shared/usecases/dataverseBacklog';
+import type { ExchangeRate } from '../shared/finance/records';
+import { deterministicGuid } from '../shared/core/ids';
+import { BillingMethod, MilestoneStatus } from '../shared/core/options';
+import type { DataverseTables, StoredMilestone } from '../shared/dataverse/dataverseStore';
+import type { FinanceTables } from '../shared/finance/financeStore';
+import { stagingWorkFor } from '../shared/finance/import/stagingIndexStore';
+import type { ErrorLogPort } from '../shared/operations/errorLog';
+import { syncActuals } from '../shared/finance/syncActuals';
+import type { Publisher } from '../shared/bridge/messages';
+import { approveEntries, type ApprovalEntry } from '../shared/dataverse/approvals';
+import { setReadyToInvoice } from '../shared/dataverse/backlog';
 
 const id = (...parts: string[]) => deterministicGuid('demo', ...parts);
 

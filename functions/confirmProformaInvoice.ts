@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { handleQueueMessage } from '../shared/functions/queueMessage';
-import { invoiceConfirmationMessage, Queues } from '../shared/messaging/schemas';
-import { confirmProformaInvoice } from '../shared/usecases/confirmProformaInvoice';
+import type { Container } from '../shared/compositionRoot';
+import { handleQueueMessage } from '../shared/triggers/queueMessage';
+import { invoiceConfirmationMessage, Queues } from '../shared/bridge/messages';
+import { confirmProformaInvoice } from '../shared/bridge/confirmProformaInvoice';
 
 export const CONFIRM_PROFORMA_INVOICE = 'confirmProformaInvoice';
 

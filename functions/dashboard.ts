@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { json, route } from '../shared/functions/http';
-import { dashboard } from '../shared/usecases/dataverseOperations';
+import type { Container } from '../shared/compositionRoot';
+import { json, route } from '../shared/triggers/http';
+import { dashboard } from '../shared/operations/dashboard';
 
 export const GET_DASHBOARD = 'getDashboard';
 

@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { retryOnConflict } from '../shared/functions/errors';
-import { json, problem, readJson, route } from '../shared/functions/http';
-import { readyRequestSchema, setReadyToInvoice } from '../shared/usecases/dataverseBacklog';
+import type { Container } from '../shared/compositionRoot';
+import { retryOnConflict } from '../shared/core/errors';
+import { json, problem, readJson, route } from '../shared/triggers/http';
+import { readyRequestSchema, setReadyToInvoice } from '../shared/dataverse/backlog';
 
 export const MARK_ACTUALS_READY = 'markActualsReady';
 export const REFUSE_ACTUAL_CHANGE = 'refuseActualChange';

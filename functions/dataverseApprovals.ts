@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { json, readJson, route } from '../shared/functions/http';
-import { approvalRequestSchema, approveEntries } from '../shared/usecases/dataverseApprovals';
+import type { Container } from '../shared/compositionRoot';
+import { json, readJson, route } from '../shared/triggers/http';
+import { approvalRequestSchema, approveEntries } from '../shared/dataverse/approvals';
 
 export const APPROVE_ENTRIES = 'approveEntries';
 

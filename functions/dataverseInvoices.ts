@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { retryOnConflict } from '../shared/functions/errors';
-import { guidParam, json, problem, readJson, readOptionalJson, route } from '../shared/functions/http';
+import type { Container } from '../shared/compositionRoot';
+import { retryOnConflict } from '../shared/core/errors';
+import { guidParam, json, problem, readJson, readOptionalJson, route } from '../shared/triggers/http';
 import {
   addDetailRequestSchema,
   addInvoiceLineDetail,
@@ -14,7 +14,7 @@ import {
   sequenceInvoiceNumbers,
   updateDetailRequestSchema,
   updateInvoiceLineDetail,
-} from '../shared/usecases/dataverseInvoices';
+} from '../shared/dataverse/invoices/invoices';
 
 export const CREATE_PROFORMA_INVOICE = 'createProformaInvoice';
 export const GET_PROFORMA_INVOICE = 'getProformaInvoice';

@@ -1,9 +1,9 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { describeZodError } from '../shared/domain/schemas';
-import { ValidationError } from '../shared/functions/errors';
-import { json, route } from '../shared/functions/http';
-import { errorsQuerySchema, listErrors } from '../shared/usecases/dataverseOperations';
+import type { Container } from '../shared/compositionRoot';
+import { describeZodError } from '../shared/core/fields';
+import { ValidationError } from '../shared/core/errors';
+import { json, route } from '../shared/triggers/http';
+import { errorsQuerySchema, listErrors } from '../shared/operations/dashboard';
 
 export const LIST_INTEGRATION_ERRORS = 'listIntegrationErrors';
 

@@ -1,11 +1,11 @@
 import { app, type HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import type { Proposal, ProposalLine, StagingRow } from '../shared/domain/finance';
-import { reconcile } from '../shared/domain/foImport';
-import type { Container } from '../shared/container';
-import { NotFoundError, ValidationError } from '../shared/functions/errors';
-import { json, problem, route } from '../shared/functions/http';
-import { odata } from '../shared/storage/tables';
+import type { Proposal, ProposalLine, StagingRow } from '../shared/finance/records';
+import { reconcile } from '../shared/finance/rules/import';
+import type { Container } from '../shared/compositionRoot';
+import { NotFoundError, ValidationError } from '../shared/core/errors';
+import { json, problem, route } from '../shared/triggers/http';
+import { odata } from '../shared/storage/tableStore';
 
 const PROPOSALS = 'finance/proposals';
 const PROPOSAL = 'finance/proposals/{proposalId}';

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
+import type { Container } from '../shared/compositionRoot';
 
 /** GET api/health: storage and broker reachability, and the version. 503 when something is down. */
 export function registerHealth(container: Container): void {

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { IMPORT_FROM_STAGING, runImportFromStaging } from '../shared/usecases/importFromStaging';
+import type { Container } from '../shared/compositionRoot';
+import { IMPORT_FROM_STAGING, runImportFromStaging } from '../shared/finance/import/importFromStaging';
 
 /** Most index entries one run takes on (oldest first), so a run fits well within functionTimeout; the rest go next run. */
 const MAX_ROWS_PER_RUN = 50_000;

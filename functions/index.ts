@@ -4,7 +4,7 @@
  * all load this one module, so they run exactly the same registrations.
  */
 import { app } from '@azure/functions';
-import { getContainer } from '../shared/container';
+import { getContainer } from '../shared/compositionRoot';
 import { registerHealth } from './health';
 import { registerConfirmProformaInvoice } from './confirmProformaInvoice';
 import { registerSyncInvoiceProposal } from './syncInvoiceProposal';

@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { guidParam, json, route } from '../shared/functions/http';
-import { traceInvoice } from '../shared/usecases/dataverseInvoiceTrace';
+import type { Container } from '../shared/compositionRoot';
+import { guidParam, json, route } from '../shared/triggers/http';
+import { traceInvoice } from '../shared/operations/trace';
 
 export const GET_INVOICE_TRACE = 'getInvoiceTrace';
 

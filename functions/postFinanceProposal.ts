@@ -1,11 +1,11 @@
 import { app, type HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import type { Container } from '../shared/container';
-import { dateString, describeZodError } from '../shared/domain/schemas';
-import { ValidationError } from '../shared/functions/errors';
-import { json, route } from '../shared/functions/http';
-import { reconcile } from '../shared/domain/foImport';
-import { checkProposalId, requestProposalPosting } from '../shared/usecases/postInvoiceProposal';
+import type { Container } from '../shared/compositionRoot';
+import { dateString, describeZodError } from '../shared/core/fields';
+import { ValidationError } from '../shared/core/errors';
+import { json, route } from '../shared/triggers/http';
+import { reconcile } from '../shared/finance/rules/import';
+import { checkProposalId, requestProposalPosting } from '../shared/finance/posting/postInvoiceProposal';
 
 export const POST_FINANCE_PROPOSAL = 'postFinanceProposal';
 

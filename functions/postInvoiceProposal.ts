@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { handleQueueMessage } from '../shared/functions/queueMessage';
-import { proposalPostingMessage, Queues } from '../shared/messaging/schemas';
-import { postInvoiceProposal } from '../shared/usecases/postInvoiceProposal';
+import type { Container } from '../shared/compositionRoot';
+import { handleQueueMessage } from '../shared/triggers/queueMessage';
+import { proposalPostingMessage, Queues } from '../shared/bridge/messages';
+import { postInvoiceProposal } from '../shared/finance/posting/postInvoiceProposal';
 
 export const POST_INVOICE_PROPOSAL = 'postInvoiceProposal';
 

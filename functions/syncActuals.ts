@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { handleQueueMessage } from '../shared/functions/queueMessage';
-import { actualsMessageEnvelope, Queues } from '../shared/messaging/schemas';
-import { SYNC_ACTUALS, syncActuals } from '../shared/usecases/syncActuals';
+import type { Container } from '../shared/compositionRoot';
+import { handleQueueMessage } from '../shared/triggers/queueMessage';
+import { actualsMessageEnvelope, Queues } from '../shared/bridge/messages';
+import { SYNC_ACTUALS, syncActuals } from '../shared/finance/syncActuals';
 
 /** Queue `actuals`: write each synchronizable actual to F&O actuals staging (bad records logged one by one). */
 export function registerSyncActuals(container: Container): void {

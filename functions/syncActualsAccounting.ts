@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { handleQueueMessage } from '../shared/functions/queueMessage';
-import { actualsAccountingMessage, Queues } from '../shared/messaging/schemas';
-import { syncActualsAccounting } from '../shared/usecases/syncActualsAccounting';
+import type { Container } from '../shared/compositionRoot';
+import { handleQueueMessage } from '../shared/triggers/queueMessage';
+import { actualsAccountingMessage, Queues } from '../shared/bridge/messages';
+import { syncActualsAccounting } from '../shared/bridge/syncActualsAccounting';
 
 export const SYNC_ACTUALS_ACCOUNTING = 'syncActualsAccounting';
 

@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
-import type { Container } from '../shared/container';
-import { handleQueueMessage } from '../shared/functions/queueMessage';
-import { invoiceProposalMessage, Queues } from '../shared/messaging/schemas';
-import { syncInvoiceProposal } from '../shared/usecases/syncInvoiceProposal';
+import type { Container } from '../shared/compositionRoot';
+import { handleQueueMessage } from '../shared/triggers/queueMessage';
+import { invoiceProposalMessage, Queues } from '../shared/bridge/messages';
+import { syncInvoiceProposal } from '../shared/finance/syncInvoiceProposal';
 
 /** Queue `invoice-proposals`: upsert the F&O invoice proposal header of a confirmed invoice. */
 export function registerSyncInvoiceProposal(container: Container): void {

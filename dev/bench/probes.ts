@@ -10,8 +10,8 @@
  * error lines and the integration error log.
  */
 import { TableClient } from '@azure/data-tables';
-import { eq } from '../../shared/domain/money';
-import { clientOptionsFor } from '../../shared/storage/tables';
+import { eq } from '../../shared/core/money';
+import { clientOptionsFor } from '../../shared/storage/tableStore';
 import type { Progress } from './progress';
 import { sleep, StallError, type BenchSystem } from './system';
 

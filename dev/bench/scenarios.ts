@@ -23,12 +23,12 @@
  * printed notes say so.
  */
 import { z } from 'zod';
-import type { Actual } from '../../shared/domain/dataverse';
-import { BillingStatus, InvoiceStatus, TransactionType } from '../../shared/domain/options';
-import { Queues } from '../../shared/messaging/schemas';
+import type { Actual } from '../../shared/dataverse/records';
+import { BillingStatus, InvoiceStatus, TransactionType } from '../../shared/core/options';
+import { Queues } from '../../shared/bridge/messages';
 import { chunk, mapLimit } from '../../shared/storage/concurrency';
-import { odata } from '../../shared/storage/tables';
-import { approvalActualId } from '../../shared/usecases/dataverseApprovals';
+import { odata } from '../../shared/storage/tableStore';
+import { approvalActualId } from '../../shared/dataverse/approvals';
 import type { PhaseMeasure } from './figures';
 import { countRows, lastWrite, proposalState, selectRows, settle, tableClient, waitUntil, type ProbeResult, type WaitEnv } from './probes';
 import type { PhaseRecorder } from './recorder';

@@ -14,15 +14,15 @@
  * - `draftInvoice`: the proforma invoice "create invoice" makes (domain step 5): one line per
  *   contract line, one unchanged ILD per actual, 10 % sales tax, totals summed.
  */
-import type { Account, Actual, Contract, ContractLine, Invoice, InvoiceLine, InvoiceLineDetail } from '../../shared/domain/dataverse';
-import type { ExchangeRate, ProjectTransaction, StagingRow } from '../../shared/domain/finance';
-import { postTransaction } from '../../shared/domain/foImport';
-import { toStagingRow } from '../../shared/domain/foStagingMap';
-import { deterministicGuid } from '../../shared/domain/ids';
-import { amount, dec, extend, sum } from '../../shared/domain/money';
-import { BillingMethod, BillingStatus, BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../shared/domain/options';
-import { approvalActualId } from '../../shared/usecases/dataverseApprovals';
-import { accountingFields } from '../../shared/usecases/syncActualsAccounting';
+import type { Account, Actual, Contract, ContractLine, Invoice, InvoiceLine, InvoiceLineDetail } from '../../shared/dataverse/records';
+import type { ExchangeRate, ProjectTransaction, StagingRow } from '../../shared/finance/records';
+import { postTransaction } from '../../shared/finance/rules/import';
+import { toStagingRow } from '../../shared/finance/rules/stagingMap';
+import { deterministicGuid } from '../../shared/core/ids';
+import { amount, dec, extend, sum } from '../../shared/core/money';
+import { BillingMethod, BillingStatus, BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../shared/core/options';
+import { approvalActualId } from '../../shared/dataverse/approvals';
+import { accountingFields } from '../../shared/bridge/syncActualsAccounting';
 
 export const CURRENCY = 'EUR';
 export const ACCOUNTING_CURRENCY = 'USD';

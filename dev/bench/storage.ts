@@ -7,8 +7,8 @@
  */
 import { odata, TableClient, TableServiceClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { deterministicGuid } from '../../shared/domain/ids';
-import { clientOptionsFor, TableStore } from '../../shared/storage/tables';
+import { deterministicGuid } from '../../shared/core/ids';
+import { clientOptionsFor, TableStore } from '../../shared/storage/tableStore';
 import { extrapolateBaseline, type BaselineMeasure } from './figures';
 
 /** Tables the benchmark itself writes (never counted as pipeline work). */

@@ -11,10 +11,10 @@
 import { ServiceBusClient, type ServiceBusMessage, type ServiceBusSender } from '@azure/service-bus';
 import { startAzurite, type LocalAzurite } from '../azurite';
 import { startServiceBus, type LocalServiceBus } from '../servicebus';
-import { DataverseTables } from '../../shared/dataverse/tables';
-import { ErrorLog, type ErrorRow } from '../../shared/errorLog';
-import { FinanceTables } from '../../shared/finance/tables';
-import { Queues, type QueueName } from '../../shared/messaging/schemas';
+import { DataverseTables } from '../../shared/dataverse/dataverseStore';
+import { ErrorLog, type ErrorRow } from '../../shared/operations/errorLog';
+import { FinanceTables } from '../../shared/finance/financeStore';
+import { Queues, type QueueName } from '../../shared/bridge/messages';
 import { startHostChild, type HostChild, type HostStats } from './hostClient';
 import { countWritten as countByQuery, BASELINE_TABLE_PREFIX, type Window, type WrittenCount } from './storage';
 import { countWrittenInAzurite, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from './writeCounter';

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_IDS, seedDemoData } from '../../dev/demoData';
 import { runDemo } from '../../dev/demo';
-import { amount, dec } from '../../shared/domain/money';
-import { InvoiceStatus, TransactionType } from '../../shared/domain/options';
-import { odata } from '../../shared/storage/tables';
+import { amount, dec } from '../../shared/core/money';
+import { InvoiceStatus, TransactionType } from '../../shared/core/options';
+import { odata } from '../../shared/storage/tableStore';
 import { startSystem, type TestSystem } from '../support/system';
 
 let system: TestSystem;

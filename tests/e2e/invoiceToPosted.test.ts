@@ -6,21 +6,21 @@
  * The import timer never fires in tests; the test runs the import use case between steps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Actual } from '../../shared/domain/dataverse';
-import { isBalanced } from '../../shared/domain/foLedger';
-import { toAccounting } from '../../shared/domain/foExchange';
-import { isComplete } from '../../shared/domain/foImport';
-import { postingVoucher } from '../../shared/domain/foPosting';
-import { deterministicGuid } from '../../shared/domain/ids';
-import { amount, dec, extend, sum } from '../../shared/domain/money';
-import { InvoiceStatus, TransactionClass, TransactionType } from '../../shared/domain/options';
-import { stagingWorkFor } from '../../shared/finance/stagingWork';
-import { leasesFor } from '../../shared/integration/lease';
-import { TableSequenceStore } from '../../shared/integration/sequence';
-import { ServiceBusPublisher } from '../../shared/messaging/publisher';
-import { Queues } from '../../shared/messaging/schemas';
-import { runImportFromStaging } from '../../shared/usecases/importFromStaging';
-import { CUSTOMER_INVOICE_SEQUENCE, postInvoiceProposal, postingRequestId } from '../../shared/usecases/postInvoiceProposal';
+import type { Actual } from '../../shared/dataverse/records';
+import { isBalanced } from '../../shared/finance/rules/ledger';
+import { toAccounting } from '../../shared/finance/rules/exchange';
+import { isComplete } from '../../shared/finance/rules/import';
+import { postingVoucher } from '../../shared/finance/rules/posting';
+import { deterministicGuid } from '../../shared/core/ids';
+import { amount, dec, extend, sum } from '../../shared/core/money';
+import { InvoiceStatus, TransactionClass, TransactionType } from '../../shared/core/options';
+import { stagingWorkFor } from '../../shared/finance/import/stagingIndexStore';
+import { leasesFor } from '../../shared/storage/leases';
+import { TableSequenceStore } from '../../shared/storage/sequences';
+import { ServiceBusPublisher } from '../../shared/servicebus/publisher';
+import { Queues } from '../../shared/bridge/messages';
+import { runImportFromStaging } from '../../shared/finance/import/importFromStaging';
+import { CUSTOMER_INVOICE_SEQUENCE, postInvoiceProposal, postingRequestId } from '../../shared/finance/posting/postInvoiceProposal';
 import { seedActuals, seedContract, seedDraftInvoice, seedMilestones, type ContractFixture, type InvoiceFixture } from '../support/fixtures';
 import { startSystem, waitFor, type TestSystem } from '../support/system';
 

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { TransactionAction } from '@azure/data-tables';
-import type { DataverseTables, StoredMilestone } from '../../shared/dataverse/tables';
+import type { DataverseTables, StoredMilestone } from '../../shared/dataverse/dataverseStore';
 import type {
   Account,
   Actual,
@@ -25,9 +25,9 @@ import type {
   InvoiceLine,
   InvoiceLineDetail,
   Milestone,
-} from '../../shared/domain/dataverse';
-import { deterministicGuid } from '../../shared/domain/ids';
-import { amount, dec, extend, sum } from '../../shared/domain/money';
+} from '../../shared/dataverse/records';
+import { deterministicGuid } from '../../shared/core/ids';
+import { amount, dec, extend, sum } from '../../shared/core/money';
 import {
   BillingMethod,
   BillingStatus,
@@ -36,7 +36,7 @@ import {
   MilestoneStatus,
   TransactionClass,
   TransactionType,
-} from '../../shared/domain/options';
+} from '../../shared/core/options';
 
 export const DEFAULT_DOCUMENT_DATE = '2024-03-10';
 export const DEFAULT_INVOICE_DATE = '2024-03-31';

@@ -8,10 +8,10 @@ import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import { startAzurite, type LocalAzurite } from '../../dev/azurite';
 import { startFunctionsHost, type FunctionsHost } from '../../dev/host';
 import { startServiceBus, type LocalServiceBus, type QueueInput } from '../../dev/servicebus';
-import { DataverseTables } from '../../shared/dataverse/tables';
-import { ErrorLog } from '../../shared/errorLog';
-import { FinanceTables } from '../../shared/finance/tables';
-import { Queues } from '../../shared/messaging/schemas';
+import { DataverseTables } from '../../shared/dataverse/dataverseStore';
+import { ErrorLog } from '../../shared/operations/errorLog';
+import { FinanceTables } from '../../shared/finance/financeStore';
+import { Queues } from '../../shared/bridge/messages';
 
 export const APP_ENTRY = path.resolve(__dirname, '../../functions/index.ts');
 /** A schedule that never fires during a test (1 January, midnight); tests run the import on demand. */

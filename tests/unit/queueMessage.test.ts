@@ -1,9 +1,9 @@
 import { InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ErrorLogPort, ErrorReport, ErrorRow } from '../../shared/errorLog';
-import { BusinessError } from '../../shared/functions/errors';
-import { handleQueueMessage } from '../../shared/functions/queueMessage';
+import type { ErrorLogPort, ErrorReport, ErrorRow } from '../../shared/operations/errorLog';
+import { BusinessError } from '../../shared/core/errors';
+import { handleQueueMessage } from '../../shared/triggers/queueMessage';
 
 /** A fake error log that keeps what it was told. */
 function fakeErrorLog(): ErrorLogPort & { reports: ErrorReport[] } {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BusinessError, ConcurrencyConflict, retryOnConflict } from '../../shared/functions/errors';
+import { BusinessError, ConcurrencyConflict, retryOnConflict } from '../../shared/core/errors';
 
 describe('retryOnConflict', () => {
   it('runs the work again after a concurrency conflict and returns its result', async () => {

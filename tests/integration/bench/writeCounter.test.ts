@@ -4,7 +4,7 @@ import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
 import { freePort } from '../../../dev/ports';
 import { BASELINE_TABLE_PREFIX, countWritten } from '../../../dev/bench/storage';
 import { countWrittenInAzurite, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../dev/bench/writeCounter';
-import { TableStore } from '../../../shared/storage/tables';
+import { TableStore } from '../../../shared/storage/tableStore';
 
 const rowSchema = z.object({ P: z.string(), R: z.string(), V: z.string() });
 type Row = z.infer<typeof rowSchema>;

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actualSchema, type Actual } from '../../../shared/domain/dataverse';
-import { BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/domain/options';
-import { invoiceProposalMessage, Queues } from '../../../shared/messaging/schemas';
+import { actualSchema, type Actual } from '../../../shared/dataverse/records';
+import { BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
+import { invoiceProposalMessage, Queues } from '../../../shared/bridge/messages';
 import { startSystem, waitFor, type TestSystem } from '../../support/system';
 import {
   dataverseState,

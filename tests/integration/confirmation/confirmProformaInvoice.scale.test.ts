@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amount, sum } from '../../../shared/domain/money';
-import { BillingStatus, InvoiceStatus, TransactionType } from '../../../shared/domain/options';
-import { Queues } from '../../../shared/messaging/schemas';
+import { amount, sum } from '../../../shared/core/money';
+import { BillingStatus, InvoiceStatus, TransactionType } from '../../../shared/core/options';
+import { Queues } from '../../../shared/bridge/messages';
 import { seedActuals, seedContract, seedDraftInvoice, type ActualSpec } from '../../support/fixtures';
 import { startSystem, waitFor, type TestSystem } from '../../support/system';
 

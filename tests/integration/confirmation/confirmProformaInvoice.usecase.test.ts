@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { DataverseTables } from '../../../shared/dataverse/tables';
-import { confirmationActualId, ConfirmationRole, planConfirmation } from '../../../shared/domain/confirmation';
-import { actualSchema, type Actual } from '../../../shared/domain/dataverse';
+import { DataverseTables } from '../../../shared/dataverse/dataverseStore';
+import { confirmationActualId, ConfirmationRole, planConfirmation } from '../../../shared/bridge/confirmation/plan';
+import { actualSchema, type Actual } from '../../../shared/dataverse/records';
 import {
   AdjustmentStatus,
   BillingMethod,
@@ -16,14 +16,14 @@ import {
   MilestoneStatus,
   TransactionClass,
   TransactionType,
-} from '../../../shared/domain/options';
-import { BusinessError, NotFoundError } from '../../../shared/functions/errors';
-import { invoiceProposalMessage, type OutboundMessage, type Publisher, type QueueName } from '../../../shared/messaging/schemas';
+} from '../../../shared/core/options';
+import { BusinessError, NotFoundError } from '../../../shared/core/errors';
+import { invoiceProposalMessage, type OutboundMessage, type Publisher, type QueueName } from '../../../shared/bridge/messages';
 import {
   confirmProformaInvoice,
   ConfirmationStep,
   type ConfirmProformaInvoiceDeps,
-} from '../../../shared/usecases/confirmProformaInvoice';
+} from '../../../shared/bridge/confirmProformaInvoice';
 import {
   clearDataverse,
   dataverseState,

@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deterministicGuid } from '../../../shared/domain/ids';
-import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass } from '../../../shared/domain/options';
-import { odata } from '../../../shared/storage/tables';
+import { deterministicGuid } from '../../../shared/core/ids';
+import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass } from '../../../shared/core/options';
+import { odata } from '../../../shared/storage/tableStore';
 import { startSystem, waitFor, type TestSystem } from '../../support/system';
 
 let system: TestSystem;

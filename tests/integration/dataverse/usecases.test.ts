@@ -5,19 +5,19 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { DataverseTables } from '../../../shared/dataverse/tables';
-import type { Actual } from '../../../shared/domain/dataverse';
-import { deterministicGuid } from '../../../shared/domain/ids';
-import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass, TransactionType } from '../../../shared/domain/options';
-import { ErrorLog } from '../../../shared/errorLog';
-import { FinanceTables } from '../../../shared/finance/tables';
-import { BusinessError, NotFoundError, ValidationError } from '../../../shared/functions/errors';
-import { TableSequenceStore } from '../../../shared/integration/sequence';
-import type { OutboundMessage, Publisher, QueueName } from '../../../shared/messaging/schemas';
-import { odata } from '../../../shared/storage/tables';
-import { approvalActualId, approveEntries, type ApprovalEntry } from '../../../shared/usecases/dataverseApprovals';
-import { setReadyToInvoice } from '../../../shared/usecases/dataverseBacklog';
-import { rescaledTax } from '../../../shared/usecases/dataverseCommon';
+import { DataverseTables } from '../../../shared/dataverse/dataverseStore';
+import type { Actual } from '../../../shared/dataverse/records';
+import { deterministicGuid } from '../../../shared/core/ids';
+import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
+import { ErrorLog } from '../../../shared/operations/errorLog';
+import { FinanceTables } from '../../../shared/finance/financeStore';
+import { BusinessError, NotFoundError, ValidationError } from '../../../shared/core/errors';
+import { TableSequenceStore } from '../../../shared/storage/sequences';
+import type { OutboundMessage, Publisher, QueueName } from '../../../shared/bridge/messages';
+import { odata } from '../../../shared/storage/tableStore';
+import { approvalActualId, approveEntries, type ApprovalEntry } from '../../../shared/dataverse/approvals';
+import { setReadyToInvoice } from '../../../shared/dataverse/backlog';
+import { rescaledTax } from '../../../shared/dataverse/invoices/common';
 import {
   addInvoiceLineDetail,
   createProformaInvoice,
@@ -26,9 +26,9 @@ import {
   sequenceInvoiceNumbers,
   updateInvoiceLineDetail,
   type InvoiceNumbers,
-} from '../../../shared/usecases/dataverseInvoices';
-import { traceInvoice } from '../../../shared/usecases/dataverseInvoiceTrace';
-import { dashboard, listErrors } from '../../../shared/usecases/dataverseOperations';
+} from '../../../shared/dataverse/invoices/invoices';
+import { traceInvoice } from '../../../shared/operations/trace';
+import { dashboard, listErrors } from '../../../shared/operations/dashboard';
 
 let azurite: LocalAzurite;
 let dv: DataverseTables;

@@ -4,10 +4,10 @@
  * stored in Azurite; HTTP through the host's routes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransactionClass, TransactionType } from '../../../shared/domain/options';
-import { StagingWork } from '../../../shared/finance/stagingWork';
-import { TableLeases } from '../../../shared/integration/lease';
-import { runImportFromStaging } from '../../../shared/usecases/importFromStaging';
+import { TransactionClass, TransactionType } from '../../../shared/core/options';
+import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
+import { TableLeases } from '../../../shared/storage/leases';
+import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
 import { startSystem, waitFor, type TestSystem } from '../../support/system';
 import { billedActual, costActual, id, proposalMessage, RecordingPublisher, scenario, unbilledActual } from './support';
 

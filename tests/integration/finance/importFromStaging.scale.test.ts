@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import type { StagingRow } from '../../../shared/domain/finance';
-import { amount, sum } from '../../../shared/domain/money';
-import { runImportFromStaging } from '../../../shared/usecases/importFromStaging';
-import { syncInvoiceProposal } from '../../../shared/usecases/syncInvoiceProposal';
+import type { StagingRow } from '../../../shared/finance/records';
+import { amount, sum } from '../../../shared/core/money';
+import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
+import { syncInvoiceProposal } from '../../../shared/finance/syncInvoiceProposal';
 import {
   alwaysGranted,
   billedActual,

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { isBalanced } from '../../../shared/domain/foLedger';
-import { postTransaction, transactionVoucher, WaitingReason } from '../../../shared/domain/foImport';
-import { actualsAccountingMessage } from '../../../shared/messaging/schemas';
-import { runImportFromStaging } from '../../../shared/usecases/importFromStaging';
-import { syncActuals } from '../../../shared/usecases/syncActuals';
-import { syncInvoiceProposal } from '../../../shared/usecases/syncInvoiceProposal';
+import { isBalanced } from '../../../shared/finance/rules/ledger';
+import { postTransaction, transactionVoucher, WaitingReason } from '../../../shared/finance/rules/import';
+import { actualsAccountingMessage } from '../../../shared/bridge/messages';
+import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
+import { syncActuals } from '../../../shared/finance/syncActuals';
+import { syncInvoiceProposal } from '../../../shared/finance/syncInvoiceProposal';
 import {
   alwaysGranted,
   billedActual,

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { createGroupsIfAbsent, createManyReportingExisting, mergeMany, replaceManyIfMatch, StagingWork } from '../../../shared/finance/stagingWork';
-import { TableLeases } from '../../../shared/integration/lease';
-import { TableStore } from '../../../shared/storage/tables';
+import { createGroupsIfAbsent, createManyReportingExisting, mergeMany, replaceManyIfMatch, StagingWork } from '../../../shared/finance/import/stagingIndexStore';
+import { TableLeases } from '../../../shared/storage/leases';
+import { TableStore } from '../../../shared/storage/tableStore';
 import { waitFor } from '../../support/system';
 import { id, scenario, staging, unbilledActual } from './support';
 

@@ -3,20 +3,20 @@
  * header messages, a recording Publisher, and the F&O tables on one Azurite.
  */
 import { randomUUID } from 'node:crypto';
-import type { Actual } from '../../../shared/domain/dataverse';
-import type { StagingRow } from '../../../shared/domain/finance';
-import { toStagingRow } from '../../../shared/domain/foStagingMap';
-import { deterministicGuid } from '../../../shared/domain/ids';
-import { isBalanced } from '../../../shared/domain/foLedger';
-import { JOURNAL_MAX_ROWS } from '../../../shared/domain/foImport';
-import { amount, dec, sum } from '../../../shared/domain/money';
-import { BillingStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/domain/options';
-import { ErrorLog } from '../../../shared/errorLog';
-import { StagingWork } from '../../../shared/finance/stagingWork';
-import { FinanceTables } from '../../../shared/finance/tables';
-import { TableLeases, type LeaseHandle, type LeasePort } from '../../../shared/integration/lease';
-import type { InvoiceProposalMessage, OutboundMessage, Publisher, QueueName } from '../../../shared/messaging/schemas';
-import type { ImportFromStagingDeps } from '../../../shared/usecases/importFromStaging';
+import type { Actual } from '../../../shared/dataverse/records';
+import type { StagingRow } from '../../../shared/finance/records';
+import { toStagingRow } from '../../../shared/finance/rules/stagingMap';
+import { deterministicGuid } from '../../../shared/core/ids';
+import { isBalanced } from '../../../shared/finance/rules/ledger';
+import { JOURNAL_MAX_ROWS } from '../../../shared/finance/rules/import';
+import { amount, dec, sum } from '../../../shared/core/money';
+import { BillingStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/core/options';
+import { ErrorLog } from '../../../shared/operations/errorLog';
+import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
+import { FinanceTables } from '../../../shared/finance/financeStore';
+import { TableLeases, type LeaseHandle, type LeasePort } from '../../../shared/storage/leases';
+import type { InvoiceProposalMessage, OutboundMessage, Publisher, QueueName } from '../../../shared/bridge/messages';
+import type { ImportFromStagingDeps } from '../../../shared/finance/import/importFromStaging';
 
 export const id = (...parts: (string | number)[]) => deterministicGuid('finance-test', ...parts.map(String));
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { BusinessError } from '../../../shared/functions/errors';
-import { syncInvoiceProposal } from '../../../shared/usecases/syncInvoiceProposal';
+import { BusinessError } from '../../../shared/core/errors';
+import { syncInvoiceProposal } from '../../../shared/finance/syncInvoiceProposal';
 import { financeSide, id, proposalMessage, scenario, type FinanceSide } from './support';
 
 let azurite: LocalAzurite;

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { isBalanced } from '../../../shared/domain/foLedger';
-import { amount, dec, sum } from '../../../shared/domain/money';
-import { deterministicGuid } from '../../../shared/domain/ids';
-import { parseCustomerInvoiceId, postingVoucher } from '../../../shared/domain/foPosting';
-import { FinanceTables } from '../../../shared/finance/tables';
-import { odata } from '../../../shared/storage/tables';
-import { BusinessError, NotFoundError } from '../../../shared/functions/errors';
-import { TableSequenceStore } from '../../../shared/integration/sequence';
-import { actualsAccountingMessage, Queues } from '../../../shared/messaging/schemas';
+import { isBalanced } from '../../../shared/finance/rules/ledger';
+import { amount, dec, sum } from '../../../shared/core/money';
+import { deterministicGuid } from '../../../shared/core/ids';
+import { parseCustomerInvoiceId, postingVoucher } from '../../../shared/finance/rules/posting';
+import { FinanceTables } from '../../../shared/finance/financeStore';
+import { odata } from '../../../shared/storage/tableStore';
+import { BusinessError, NotFoundError } from '../../../shared/core/errors';
+import { TableSequenceStore } from '../../../shared/storage/sequences';
+import { actualsAccountingMessage, Queues } from '../../../shared/bridge/messages';
 import {
   CUSTOMER_INVOICE_SEQUENCE,
   POSTING_STEPS,
@@ -17,7 +17,7 @@ import {
   requestProposalPosting,
   type PostInvoiceProposalDeps,
   type PostingStep,
-} from '../../../shared/usecases/postInvoiceProposal';
+} from '../../../shared/finance/posting/postInvoiceProposal';
 import { buildScenario, RecordingPublisher, seedScenario, snapshot, type Scenario } from './seed';
 
 let azurite: LocalAzurite;

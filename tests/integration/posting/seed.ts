@@ -4,17 +4,17 @@
  * Ids derive from the scenario name, so a snapshot can replace them with role names and two
  * scenarios (a clean run and a crashed-then-redelivered one) can be compared as equal.
  */
-import type { FinanceTables } from '../../../shared/finance/tables';
-import type { ExchangeRate, Proposal, ProposalLine, ProjectTransaction, StagingRow } from '../../../shared/domain/finance';
-import { deterministicGuid } from '../../../shared/domain/ids';
-import { amount, dec, extend, sum } from '../../../shared/domain/money';
-import { toAccounting } from '../../../shared/domain/foExchange';
-import { transactionVoucher } from '../../../shared/domain/foImport';
-import { postingVoucher } from '../../../shared/domain/foPosting';
-import type { OutboundMessage, Publisher, QueueName } from '../../../shared/messaging/schemas';
-import { odata } from '../../../shared/storage/tables';
-import type { SequencePort } from '../../../shared/integration/sequence';
-import { CUSTOMER_INVOICE_SEQUENCE } from '../../../shared/usecases/postInvoiceProposal';
+import type { FinanceTables } from '../../../shared/finance/financeStore';
+import type { ExchangeRate, Proposal, ProposalLine, ProjectTransaction, StagingRow } from '../../../shared/finance/records';
+import { deterministicGuid } from '../../../shared/core/ids';
+import { amount, dec, extend, sum } from '../../../shared/core/money';
+import { toAccounting } from '../../../shared/finance/rules/exchange';
+import { transactionVoucher } from '../../../shared/finance/rules/import';
+import { postingVoucher } from '../../../shared/finance/rules/posting';
+import type { OutboundMessage, Publisher, QueueName } from '../../../shared/bridge/messages';
+import { odata } from '../../../shared/storage/tableStore';
+import type { SequencePort } from '../../../shared/storage/sequences';
+import { CUSTOMER_INVOICE_SEQUENCE } from '../../../shared/finance/posting/postInvoiceProposal';
 
 export const RATES: ExchangeRate[] = [
   { FromCurrency: 'EUR', ToCurrency: 'USD', Rate: '1.084500', ValidFrom: '2026-01-01' },

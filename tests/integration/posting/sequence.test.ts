@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { formatCustomerInvoiceId } from '../../../shared/domain/foPosting';
-import { TableSequenceStore } from '../../../shared/integration/sequence';
+import { formatCustomerInvoiceId } from '../../../shared/finance/rules/posting';
+import { TableSequenceStore } from '../../../shared/storage/sequences';
 
 let azurite: LocalAzurite;
 let sequences: TableSequenceStore;

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { DataverseTables } from '../../../shared/dataverse/tables';
-import type { Actual, Invoice } from '../../../shared/domain/dataverse';
-import { deterministicGuid } from '../../../shared/domain/ids';
-import { BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/domain/options';
-import { BusinessError } from '../../../shared/functions/errors';
-import type { AccountingDetail, ActualsAccountingMessage } from '../../../shared/messaging/schemas';
-import { syncActualsAccounting } from '../../../shared/usecases/syncActualsAccounting';
+import { DataverseTables } from '../../../shared/dataverse/dataverseStore';
+import type { Actual, Invoice } from '../../../shared/dataverse/records';
+import { deterministicGuid } from '../../../shared/core/ids';
+import { BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
+import { BusinessError } from '../../../shared/core/errors';
+import type { AccountingDetail, ActualsAccountingMessage } from '../../../shared/bridge/messages';
+import { syncActualsAccounting } from '../../../shared/bridge/syncActualsAccounting';
 
 let azurite: LocalAzurite;
 let dataverse: DataverseTables;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { TableStore, odata } from '../../../shared/storage/tables';
+import { TableStore, odata } from '../../../shared/storage/tableStore';
 
 const rowSchema = z.object({ group: z.string(), id: z.string(), value: z.number() });
 type Rec = z.infer<typeof rowSchema>;

@@ -8,7 +8,7 @@ import {
   planConfirmation,
   type ConfirmationInput,
   type ConfirmationPlan,
-} from '../../../shared/domain/confirmation';
+} from '../../../shared/bridge/confirmation/plan';
 import type {
   Account,
   Actual,
@@ -18,9 +18,9 @@ import type {
   InvoiceLine,
   InvoiceLineDetail,
   Milestone,
-} from '../../../shared/domain/dataverse';
-import { actualSchema, invoiceLineSchema, invoiceSchema, milestoneSchema } from '../../../shared/domain/dataverse';
-import { deterministicGuid } from '../../../shared/domain/ids';
+} from '../../../shared/dataverse/records';
+import { actualSchema, invoiceLineSchema, invoiceSchema, milestoneSchema } from '../../../shared/dataverse/records';
+import { deterministicGuid } from '../../../shared/core/ids';
 import {
   AdjustmentStatus,
   BillingMethod,
@@ -30,8 +30,8 @@ import {
   MilestoneStatus,
   TransactionClass,
   TransactionType,
-} from '../../../shared/domain/options';
-import { invoiceProposalMessage } from '../../../shared/messaging/schemas';
+} from '../../../shared/core/options';
+import { invoiceProposalMessage } from '../../../shared/bridge/messages';
 
 // ---- fixtures ---------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ExchangeRate } from '../../../shared/domain/finance';
-import { findRate, lookupRate, missingRateReason, toAccounting } from '../../../shared/domain/foExchange';
+import type { ExchangeRate } from '../../../shared/finance/records';
+import { findRate, lookupRate, missingRateReason, toAccounting } from '../../../shared/finance/rules/exchange';
 
 const rates: ExchangeRate[] = [
   { FromCurrency: 'EUR', ToCurrency: 'USD', Rate: '1.0845', ValidFrom: '2026-01-01' },

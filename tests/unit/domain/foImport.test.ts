@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ExchangeRate, Proposal, ProposalLine, StagingRow } from '../../../shared/domain/finance';
-import { ledgerEntrySchema, projectTransactionSchema, proposalLineSchema } from '../../../shared/domain/finance';
+import type { ExchangeRate, Proposal, ProposalLine, StagingRow } from '../../../shared/finance/records';
+import { ledgerEntrySchema, projectTransactionSchema, proposalLineSchema } from '../../../shared/finance/records';
 import {
   applyLines,
   decideBilled,
@@ -18,10 +18,10 @@ import {
   reconcileFromLines,
   transactionVoucher,
   WaitingReason,
-} from '../../../shared/domain/foImport';
-import { deterministicGuid, shortHash } from '../../../shared/domain/ids';
-import { amount, sum } from '../../../shared/domain/money';
-import { accountingDetail } from '../../../shared/messaging/schemas';
+} from '../../../shared/finance/rules/import';
+import { deterministicGuid, shortHash } from '../../../shared/core/ids';
+import { amount, sum } from '../../../shared/core/money';
+import { accountingDetail } from '../../../shared/bridge/messages';
 
 const id = (name: string) => deterministicGuid('fo-import-test', name);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildVoucher, credit, debit, isBalanced, voucherBalance } from '../../../shared/domain/foLedger';
+import { buildVoucher, credit, debit, isBalanced, voucherBalance } from '../../../shared/finance/rules/ledger';
 
 describe('ledger vouchers', () => {
   it('debit keeps the sign, credit negates it', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ExchangeRate, ProjectTransaction, Proposal, ProposalLine } from '../../../shared/domain/finance';
-import { customerInvoiceSchema, ledgerEntrySchema } from '../../../shared/domain/finance';
+import type { ExchangeRate, ProjectTransaction, Proposal, ProposalLine } from '../../../shared/finance/records';
+import { customerInvoiceSchema, ledgerEntrySchema } from '../../../shared/finance/records';
 import {
   billedRowAccounting,
   formatCustomerInvoiceId,
@@ -8,11 +8,11 @@ import {
   planPosting,
   postingVoucher,
   type PostingInput,
-} from '../../../shared/domain/foPosting';
-import { deterministicGuid, shortHash } from '../../../shared/domain/ids';
-import { negate, sum } from '../../../shared/domain/money';
-import { toAccounting } from '../../../shared/domain/foExchange';
-import { accountingDetail } from '../../../shared/messaging/schemas';
+} from '../../../shared/finance/rules/posting';
+import { deterministicGuid, shortHash } from '../../../shared/core/ids';
+import { negate, sum } from '../../../shared/core/money';
+import { toAccounting } from '../../../shared/finance/rules/exchange';
+import { accountingDetail } from '../../../shared/bridge/messages';
 
 const id = (name: string) => deterministicGuid('fo-posting-test', name);
 const balance = (entries: { Amount: string }[]) => sum(entries.map((e) => e.Amount)).toFixed(2);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Actual } from '../../../shared/domain/dataverse';
-import type { Proposal } from '../../../shared/domain/finance';
-import { stagingRowSchema } from '../../../shared/domain/finance';
+import type { Actual } from '../../../shared/dataverse/records';
+import type { Proposal } from '../../../shared/finance/records';
+import { stagingRowSchema } from '../../../shared/finance/records';
 import {
   proposalFromMessage,
   toLineProperty,
@@ -11,10 +11,10 @@ import {
   toStagingRow,
   toStagingTransType,
   UnmappedValueError,
-} from '../../../shared/domain/foStagingMap';
-import { deterministicGuid } from '../../../shared/domain/ids';
-import { AdjustmentStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/domain/options';
-import type { InvoiceProposalMessage } from '../../../shared/messaging/schemas';
+} from '../../../shared/finance/rules/stagingMap';
+import { deterministicGuid } from '../../../shared/core/ids';
+import { AdjustmentStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/core/options';
+import type { InvoiceProposalMessage } from '../../../shared/bridge/messages';
 
 const id = (name: string) => deterministicGuid('fo-staging-map-test', name);
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { StagingRow } from '../../../shared/domain/finance';
-import type { ErrorReport, ErrorRow } from '../../../shared/errorLog';
-import { shardOf, STAGING_WORK_SHARDS } from '../../../shared/finance/stagingWork';
-import { accountingMessageId } from '../../../shared/usecases/importFromStaging';
-import { syncActuals } from '../../../shared/usecases/syncActuals';
+import type { StagingRow } from '../../../shared/finance/records';
+import type { ErrorReport, ErrorRow } from '../../../shared/operations/errorLog';
+import { shardOf, STAGING_WORK_SHARDS } from '../../../shared/finance/import/stagingIndexStore';
+import { accountingMessageId } from '../../../shared/finance/import/importFromStaging';
+import { syncActuals } from '../../../shared/finance/syncActuals';
 import { billedActual, costActual, id, scenario, unbilledActual } from '../../integration/finance/support';
 
 /** In-memory stand-ins for the staging table, the index and the error log, recording the order of writes. */

@@ -1,0 +1,350 @@
+/**
+ * Confirm a proforma invoice (domain.md step 6; contract.md `confirmProformaInvoice` on queue
+ * `invoice-confirmations`): load the invoice and everything its ILDs point at, apply the pure plan
+ * (shared/domain/confirmation.ts `planConfirmation`), persist it, then publish the proposal header
+ * to `invoice-proposals` and the new synced actuals to `actuals`.
+ *
+ * CRASH SAFETY AND IDEMPOTENCE (how a redelivery ends in exactly the state of one clean run)
+ * - Every new actual has a deterministic id (invoice, ILD, role), so the plan of a redelivery is
+ *   the same list of records; they are written create-if-absent, so re-writing is harmless.
+ * - Write order: (1) new actuals, (2) changed source actuals, (3) changed milestones, (4) invoice
+ *   lines (totals), (5) the invoice itself (Confirmed, msdyn_confirmedon, totals) LAST. Changes to
+ *   existing rows are ETag-guarded replaces of the full planned record (a row changed by someone
+ *   else between our read and our write fails the write; the message is redelivered and re-planned
+ *   from what is stored then). Rows already in their planned state are not written again.
+ * - A crash before (5) leaves the invoice Draft / In Review, so the redelivery plans again. The
+ *   plan runs in `resume` mode: a source actual or milestone already in exactly the state this plan
+ *   gives it is accepted, and the plan is identical (same ids, same records). To stop `resume` from
+ *   accepting a source that something else invoiced, an already-updated source or milestone is
+ *   accepted only when every new actual of the plan already exists (they are written in step 1,
+ *   before any update).
+ * - msdyn_confirmedon is the message's confirmedOn (normalized to ISO UTC) or else its enqueued
+ *   time, so a redelivery of the same message computes the same value. New actuals do not depend
+ *   on it, so even a different message finishing a crashed confirmation writes the same actuals.
+ * - After (5) the proposal and the actuals are published with deterministic message ids
+ *   (`proposal-<invoiceid>`, `actuals-<invoiceid>-<chunk#>`, chunks of 100 in the plan's stable
+ *   order). A crash during publishing is repaired by the "already confirmed" path below.
+ *
+ * ALREADY CONFIRMED (a repeat confirmation or a redelivery after step 5)
+ * - The Dataverse side is complete (the invoice write is the last one), so nothing is written.
+ * - The messages are republished with the same ids and bodies: the plan is recomputed in resume
+ *   mode from the stored invoice (its stored msdyn_confirmedon), ILDs (read-only once confirmed)
+ *   and source actuals (now Customer Invoice Posted / Adjusted, which resume accepts). The new
+ *   actuals are built only from fields a confirmation never changes (quantity, price, class,
+ *   dates, ...), so the recomputed records equal the first publish exactly; reading the stored new
+ *   actuals back instead would pick up fields F&O wrote later (voucher, posting date, ...).
+ * - "Confirmed by this integration" is checked: every planned new actual must exist. An invoice
+ *   Confirmed some other way (its billed actuals missing) is refused as a Business error.
+ *
+ * REFUSALS (thrown as BusinessError / NotFoundError: recorded in integrationErrors, completed):
+ * unknown invoice, contract or account; status Posted, Paid or anything but Draft / In Review /
+ * Confirmed; every ConfirmationRefused of the plan. Storage and broker faults are thrown as they
+ * are, so Service Bus redelivers.
+ */
+import type { Stored, TableStore } from '../storage/tableStore';
+import type {
+  Account,
+  Actual,
+  Contract,
+  ContractLine,
+  Invoice,
+  InvoiceLine,
+  InvoiceLineDetail,
+  Milestone,
+} from '../dataverse/records';
+import type { StoredMilestone } from '../dataverse/dataverseStore';
+import { ConfirmationRefused, planConfirmation, type ConfirmationPlan } from './confirmation/plan';
+import { labelOf } from './confirmation/refusals';
+import { InvoiceStatus } from '../core/options';
+import {
+  MAX_RECORDS_PER_MESSAGE,
+  Queues,
+  type InvoiceConfirmationMessage,
+  type OutboundMessage,
+  type Publisher,
+} from './messages';
+import { BusinessError, NotFoundError } from '../core/errors';
+
+/** The Dataverse tables the confirmation reads and writes (DataverseTables satisfies it). */
+export interface ConfirmationRepository {
+  invoices: Pick<TableStore<Invoice>, 'get' | 'replaceIfMatch'>;
+  invoiceLines: Pick<TableStore<InvoiceLine>, 'listPartition' | 'replaceManyIfMatch'>;
+  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'listPartition'>;
+  actuals: Pick<TableStore<Actual>, 'createManyIfAbsent' | 'replaceManyIfMatch'>;
+  milestones: Pick<TableStore<StoredMilestone>, 'listPartition' | 'replaceManyIfMatch'>;
+  contracts: Pick<TableStore<Contract>, 'get'>;
+  contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
+  accounts: Pick<TableStore<Account>, 'get'>;
+  actualsOfContract(contractId: string): Promise<Map<string, Stored<Actual>>>;
+}
+
+/** The points between writes where a test may inject a crash (in this order). */
+export const ConfirmationStep = {
+  NewActuals: 'newActuals',
+  SourceActuals: 'sourceActuals',
+  Milestones: 'milestones',
+  InvoiceLines: 'invoiceLines',
+  Invoice: 'invoice',
+  ProposalPublished: 'proposalPublished',
+  ActualsPublished: 'actualsPublished',
+} as const;
+export type ConfirmationStep = (typeof ConfirmationStep)[keyof typeof ConfirmationStep];
+
+export interface ConfirmProformaInvoiceDeps {
+  dataverse: ConfirmationRepository;
+  publisher: Publisher;
+  /** Clock for msdyn_confirmedon when the message has neither confirmedOn nor an enqueued time. */
+  now?: () => Date;
+  log?: (line: string) => void;
+  /** Fault injection for tests: called after each write step; throwing there simulates a crash. */
+  afterStep?: (step: ConfirmationStep) => void | Promise<void>;
+}
+
+export interface ConfirmationMeta {
+  /** When the message was enqueued: the same on every redelivery of one message. */
+  enqueuedAt?: Date;
+}
+
+export interface ConfirmationOutcome {
+  outcome: 'confirmed' | 'alreadyConfirmed';
+  invoiceNumber: string;
+  /** New actuals written by this delivery (0 on a repeat). */
+  created: number;
+  /** Existing rows (actuals, milestones, lines, invoice) replaced by this delivery. */
+  updated: number;
+  /** Messages published: 1 proposal + the actuals chunks. */
+  published: number;
+}
+
+export function proposalMessageId(invoiceId: string): string {
+  return `proposal-${invoiceId}`;
+}
+
+export function actualsMessageId(invoiceId: string, chunk: number): string {
+  return `actuals-${invoiceId}-${chunk}`;
+}
+
+/** The messages a confirmation publishes, with deterministic ids (also used by the "already confirmed" path). */
+export function confirmationMessages(plan: ConfirmationPlan): { proposal: OutboundMessage; actuals: OutboundMessage[] } {
+  const invoiceId = plan.invoice.invoiceid;
+  const actuals: OutboundMessage[] = [];
+  for (let i = 0, n = 1; i < plan.actualsToPublish.length; i += MAX_RECORDS_PER_MESSAGE, n += 1) {
+    actuals.push({
+      messageId: actualsMessageId(invoiceId, n),
+      body: { actuals: plan.actualsToPublish.slice(i, i + MAX_RECORDS_PER_MESSAGE) },
+      subject: plan.invoice.invoicenumber,
+      correlationId: invoiceId,
+    });
+  }
+  return {
+    proposal: {
+      messageId: proposalMessageId(invoiceId),
+      body: plan.proposal,
+      subject: plan.invoice.invoicenumber,
+      correlationId: invoiceId,
+    },
+    actuals,
+  };
+}
+
+function withoutEtag<T extends { etag: string }>(row: T): Omit<T, 'etag'> {
+  const { etag: _etag, ...rest } = row;
+  return rest;
+}
+
+/** Same stored fields (undefined dropped, key order ignored). */
+function sameRecord(a: object, b: object): boolean {
+  const fields = (o: object) =>
+    Object.entries(o)
+      .filter(([k, v]) => k !== 'etag' && v !== undefined && v !== null)
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return JSON.stringify(fields(a)) === JSON.stringify(fields(b));
+}
+
+function confirmationTime(message: InvoiceConfirmationMessage, meta: ConfirmationMeta, now: () => Date): string {
+  if (message.confirmedOn !== undefined) return new Date(message.confirmedOn).toISOString();
+  return (meta.enqueuedAt ?? now()).toISOString();
+}
+
+export async function confirmProformaInvoice(
+  deps: ConfirmProformaInvoiceDeps,
+  message: InvoiceConfirmationMessage,
+  meta: ConfirmationMeta = {},
+): Promise<ConfirmationOutcome> {
+  const dv = deps.dataverse;
+  const log = deps.log ?? (() => undefined);
+  const step = async (s: ConfirmationStep) => {
+    if (deps.afterStep) await deps.afterStep(s);
+  };
+  const invoiceId = message.invoiceId;
+
+  // Load --------------------------------------------------------------------------------------
+  const storedInvoice = await dv.invoices.get(invoiceId, invoiceId);
+  if (!storedInvoice) {
+    throw new NotFoundError(
+      `Invoice ${invoiceId} was not found in Dataverse; check the invoice id of the confirmation request.`,
+      invoiceId,
+    );
+  }
+  const invoiceNumber = storedInvoice.invoicenumber;
+  const status = storedInvoice.msdyn_projectinvoicestatus;
+  const alreadyConfirmed = status === InvoiceStatus.Confirmed;
+  if (status !== InvoiceStatus.Draft && status !== InvoiceStatus.InReview && !alreadyConfirmed) {
+    throw new BusinessError(
+      `Invoice ${invoiceNumber} is ${labelOf.invoiceStatus(status)}; only a Draft or In Review invoice can be confirmed. Nothing was changed.`,
+      { reference: invoiceNumber },
+    );
+  }
+  const contractId = storedInvoice.salesorderid;
+  const [lines, details, contract, account, contractLines, milestones, actuals] = await Promise.all([
+    dv.invoiceLines.listPartition(invoiceId),
+    dv.invoiceLineDetails.listPartition(invoiceId),
+    dv.contracts.get(contractId, contractId),
+    dv.accounts.get(storedInvoice.customerid, storedInvoice.customerid),
+    dv.contractLines.listPartition(contractId),
+    dv.milestones.listPartition(contractId),
+    dv.actualsOfContract(contractId),
+  ]);
+  if (!contract) {
+    throw new NotFoundError(`Invoice ${invoiceNumber}: its contract ${contractId} was not found; nothing was changed.`, invoiceNumber);
+  }
+  if (!account) {
+    throw new NotFoundError(
+      `Invoice ${invoiceNumber}: its customer account ${storedInvoice.customerid} was not found; nothing was changed.`,
+      invoiceNumber,
+    );
+  }
+
+  const sourceIds = new Set<string>();
+  const milestoneIds = new Set<string>();
+  for (const d of details) {
+    if (d.msdyn_sourceactual !== undefined) sourceIds.add(d.msdyn_sourceactual);
+    if (d.msdyn_milestone !== undefined) milestoneIds.add(d.msdyn_milestone);
+  }
+  const sourceActuals = new Map<string, Actual>();
+  for (const id of sourceIds) {
+    const a = actuals.get(id);
+    if (a) sourceActuals.set(id, withoutEtag(a));
+  }
+  const storedMilestones = new Map<string, Stored<StoredMilestone>>();
+  const milestoneInput = new Map<string, Milestone>();
+  for (const m of milestones) {
+    if (!milestoneIds.has(m.msdyn_contractlinescheduleofvalueid)) continue;
+    storedMilestones.set(m.msdyn_contractlinescheduleofvalueid, m);
+    const { etag: _etag, salesorderid: _contract, ...milestone } = m;
+    milestoneInput.set(m.msdyn_contractlinescheduleofvalueid, milestone);
+  }
+
+  // Plan --------------------------------------------------------------------------------------
+  let plan: ConfirmationPlan;
+  try {
+    plan = planConfirmation({
+      invoice: withoutEtag(storedInvoice),
+      lines: lines.map(withoutEtag),
+      details: details.map(withoutEtag),
+      sourceActuals,
+      milestones: milestoneInput,
+      contract: withoutEtag(contract),
+      contractLines: new Map(contractLines.map((l) => [l.salesorderdetailid, withoutEtag(l)])),
+      account: withoutEtag(account),
+      confirmedOn: confirmationTime(message, meta, deps.now ?? (() => new Date())),
+      resume: true,
+    });
+  } catch (error) {
+    if (error instanceof ConfirmationRefused) {
+      const note = alreadyConfirmed ? ' (The invoice is already Confirmed; its confirmation cannot be replayed.)' : '';
+      throw new BusinessError(`${error.reason}${note} Nothing was changed.`, { reference: invoiceNumber });
+    }
+    throw error;
+  }
+
+  const missing = plan.newActuals.filter((a) => !actuals.has(a.msdyn_actualid));
+  const sourcesDone = plan.updatedActuals.filter((u) => {
+    const stored = actuals.get(u.msdyn_actualid);
+    return stored !== undefined && sameRecord(stored, u);
+  });
+  const milestonesDone = plan.updatedMilestones.filter((u) => {
+    const stored = storedMilestones.get(u.msdyn_contractlinescheduleofvalueid);
+    return stored !== undefined && stored.msdyn_invoicestatus === u.msdyn_invoicestatus;
+  });
+  const messages = confirmationMessages(plan);
+
+  if (alreadyConfirmed) {
+    if (missing.length > 0) {
+      throw new BusinessError(
+        `Invoice ${invoiceNumber} is already Confirmed, but not by this integration: ${missing.length} of the ${plan.newActuals.length} actuals its confirmation creates do not exist (for example ${missing[0]!.msdyn_actualid}). Nothing was changed or published; check how the invoice was confirmed.`,
+        { reference: invoiceNumber },
+      );
+    }
+    await publish(deps, messages, step);
+    log(`invoice ${invoiceNumber} was already confirmed: nothing written, ${1 + messages.actuals.length} messages republished`);
+    return { outcome: 'alreadyConfirmed', invoiceNumber, created: 0, updated: 0, published: 1 + messages.actuals.length };
+  }
+
+  if ((sourcesDone.length > 0 || milestonesDone.length > 0) && missing.length > 0) {
+    // Resume accepted an already-invoiced source or milestone, but this confirmation did not get
+    // that far (its new actuals are written before any update): something else invoiced it.
+    const what =
+      sourcesDone.length > 0
+        ? `actual ${sourcesDone[0]!.msdyn_actualid}`
+        : `milestone ${milestonesDone[0]!.msdyn_contractlinescheduleofvalueid}`;
+    throw new BusinessError(
+      `Invoice ${invoiceNumber}: ${what} is already Customer Invoice Posted by another confirmation; delete its detail from the invoice before confirming. Nothing was changed.`,
+      { reference: invoiceNumber },
+    );
+  }
+
+  // Write (the invoice last) --------------------------------------------------------------------
+  const sourcesDoneSet = new Set(sourcesDone);
+  const milestonesDoneSet = new Set(milestonesDone);
+  const created = missing.length > 0 ? await dv.actuals.createManyIfAbsent(missing) : 0;
+  await step(ConfirmationStep.NewActuals);
+
+  const actualUpdates = plan.updatedActuals
+    .filter((u) => !sourcesDoneSet.has(u))
+    .map((record) => ({ record, etag: actuals.get(record.msdyn_actualid)!.etag }));
+  if (actualUpdates.length > 0) await dv.actuals.replaceManyIfMatch(actualUpdates);
+  await step(ConfirmationStep.SourceActuals);
+
+  const milestoneUpdates = plan.updatedMilestones
+    .filter((u) => !milestonesDoneSet.has(u))
+    .map((m) => {
+      const stored = storedMilestones.get(m.msdyn_contractlinescheduleofvalueid)!;
+      return { record: { ...m, salesorderid: stored.salesorderid }, etag: stored.etag };
+    });
+  if (milestoneUpdates.length > 0) await dv.milestones.replaceManyIfMatch(milestoneUpdates);
+  await step(ConfirmationStep.Milestones);
+
+  const storedLines = new Map(lines.map((l) => [l.invoicedetailid, l]));
+  const lineUpdates = plan.lines.flatMap((l) => {
+    const stored = storedLines.get(l.invoicedetailid);
+    return stored && !sameRecord(stored, l) ? [{ record: l, etag: stored.etag }] : [];
+  });
+  if (lineUpdates.length > 0) await dv.invoiceLines.replaceManyIfMatch(lineUpdates);
+  await step(ConfirmationStep.InvoiceLines);
+
+  if (!(await dv.invoices.replaceIfMatch(plan.invoice, storedInvoice.etag))) {
+    // Changed since we read it (another delivery, an edit): throw so the message is redelivered
+    // and re-planned from what is stored now.
+    throw new Error(`Invoice ${invoiceNumber} changed while it was being confirmed; the confirmation will be retried.`);
+  }
+  await step(ConfirmationStep.Invoice);
+
+  await publish(deps, messages, step);
+  const updated = actualUpdates.length + milestoneUpdates.length + lineUpdates.length + 1;
+  log(
+    `invoice ${invoiceNumber} confirmed: ${created} actuals created, ${updated} rows updated, proposal and ${plan.actualsToPublish.length} actuals published in ${messages.actuals.length} messages`,
+  );
+  return { outcome: 'confirmed', invoiceNumber, created, updated, published: 1 + messages.actuals.length };
+}
+
+async function publish(
+  deps: ConfirmProformaInvoiceDeps,
+  messages: { proposal: OutboundMessage; actuals: OutboundMessage[] },
+  step: (s: ConfirmationStep) => Promise<void>,
+): Promise<void> {
+  await deps.publisher.publish(Queues.invoiceProposals, [messages.proposal]);
+  await step(ConfirmationStep.ProposalPublished);
+  await deps.publisher.publish(Queues.actuals, messages.actuals);
+  await step(ConfirmationStep.ActualsPublished);
+}

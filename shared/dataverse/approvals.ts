@@ -1,0 +1,217 @@
+/**
+ * Approval of time, expense and material entries (domain.md step 1), behind
+ * `POST api/dataverse/approvals`.
+ *
+ * REQUEST
+ *   { "entries": [ {
+ *       "entryId"?: "<guid>",            // the entry's id; send it to make retries safe
+ *       "contractLineId": "<guid>",      // the contract line the work is charged to
+ *       "classification": "Time" | "Expense" | "Material",
+ *       "quantity": "8",                 // > 0, at most 6 decimals (hours, units)
+ *       "price": "150.00",               // sales price per unit, in the contract's currency
+ *       "costPrice"?: "90.00",           // cost per unit; defaults to the sales price
+ *       "documentDate": "2026-11-02",    // the day the work or expense happened
+ *       "accountingDate"?: "2026-11-02", // defaults to documentDate
+ *       "description"?: "..."            // echoed back; dvActuals has no description field
+ *   } ] }                                 // 1 to 1000 entries
+ *
+ * WHAT IT CREATES (per entry)
+ * - A Cost actual: quantity, cost price, amount = quantity x cost price, billing type Chargeable
+ *   on a time-and-material line and Non Chargeable on a fixed-price line, no billing status.
+ * - On a time-and-material line also a chargeable Unbilled Sales actual: quantity, price,
+ *   amount = quantity x price, billing status Unbilled Sales Created. Fixed price: cost only
+ *   (fixed-price lines are billed through milestones).
+ * - Currency, customer and project come from the contract and the contract line; skip-sync false.
+ * - Ids: deterministicGuid('approval', entryId, 'cost' | 'unbilled'). An entry without entryId
+ *   gets a new random one (returned), so only requests that send entryId are idempotent.
+ *
+ * IDEMPOTENCE AND ORDER
+ * - Everything is validated before anything is written: unknown contract lines (404), duplicate
+ *   entry ids (400), an entry id approved before with other values (409).
+ * - Actuals are written create-if-absent (an entry approved before is left as it is), then every
+ *   actual of the request is published to `actuals`, at most 100 per message, message id
+ *   deterministicGuid('approval-actuals', ids of the message...). A retry after a crash anywhere
+ *   rewrites nothing and republishes the same messages (dropped as duplicates or applied
+ *   idempotently by syncActuals).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Actual, Contract, ContractLine } from './records';
+import { deterministicGuid } from '../core/ids';
+import { eq, extend } from '../core/money';
+import { BillingMethod, BillingStatus, BillingType, TransactionClass, TransactionType } from '../core/options';
+import { guid } from '../core/fields';
+import type { DataverseTables } from './dataverseStore';
+import { BusinessError, NotFoundError, ValidationError } from '../core/errors';
+import { MAX_RECORDS_PER_MESSAGE, Queues, type OutboundMessage, type Publisher } from '../bridge/messages';
+import { chunk } from '../storage/concurrency';
+import { dateString, findByRowKeys, nonNegativeDecimal, plain, positiveDecimal } from './invoices/common';
+
+export const MAX_ENTRIES_PER_APPROVAL = 1000;
+
+export const approvalEntrySchema = z.strictObject({
+  entryId: guid.optional(),
+  contractLineId: guid,
+  classification: z.enum(['Time', 'Expense', 'Material'], { message: 'must be "Time", "Expense" or "Material"' }),
+  quantity: positiveDecimal,
+  price: nonNegativeDecimal,
+  costPrice: nonNegativeDecimal.optional(),
+  documentDate: dateString,
+  accountingDate: dateString.optional(),
+  description: z.string().max(1000).optional(),
+});
+export type ApprovalEntry = z.infer<typeof approvalEntrySchema>;
+
+export const approvalRequestSchema = z.strictObject({
+  entries: z.array(approvalEntrySchema).min(1, { message: 'send at least one entry' }).max(MAX_ENTRIES_PER_APPROVAL, {
+    message: `send at most ${MAX_ENTRIES_PER_APPROVAL} entries per request`,
+  }),
+});
+export type ApprovalRequest = z.infer<typeof approvalRequestSchema>;
+
+export interface ApprovedEntry {
+  entryId: string;
+  contractId: string;
+  contractLineId: string;
+  costActualId: string;
+  /** Absent on a fixed-price line. */
+  unbilledActualId?: string;
+  description?: string;
+}
+
+export interface ApprovalResult {
+  entries: ApprovedEntry[];
+  actuals: Actual[];
+  /** How many actuals were new (the rest existed from an earlier approval of the same entries). */
+  created: number;
+  messageIds: string[];
+}
+
+export interface ApprovalDeps {
+  dataverse: DataverseTables;
+  publisher: Publisher;
+  newId?: () => string;
+}
+
+export function approvalActualId(entryId: string, role: 'cost' | 'unbilled'): string {
+  return deterministicGuid('approval', entryId, role);
+}
+
+const CLASS: Record<ApprovalEntry['classification'], TransactionClass> = {
+  Time: TransactionClass.Time,
+  Expense: TransactionClass.Expense,
+  Material: TransactionClass.Material,
+};
+
+/** The money facts an entry makes: compared with what is stored when the entry was approved before. */
+function sameFacts(a: Actual, b: Actual): boolean {
+  return (
+    a.msdyn_transactiontypecode === b.msdyn_transactiontypecode &&
+    a.msdyn_transactionclassification === b.msdyn_transactionclassification &&
+    a.msdyn_salescontractlineid === b.msdyn_salescontractlineid &&
+    a.msdyn_documentdate === b.msdyn_documentdate &&
+    eq(a.msdyn_quantity, b.msdyn_quantity) &&
+    eq(a.msdyn_price, b.msdyn_price)
+  );
+}
+
+export async function approveEntries(deps: ApprovalDeps, request: ApprovalRequest): Promise<ApprovalResult> {
+  const { dataverse } = deps;
+  const newId = deps.newId ?? randomUUID;
+
+  // Entry ids: given ones must be unique within the request.
+  const entries = request.entries.map((e) => ({ ...e, entryId: e.entryId ?? newId() }));
+  const seen = new Set<string>();
+  for (const [i, e] of entries.entries()) {
+    if (seen.has(e.entryId)) throw new ValidationError(`entries.${i}.entryId: entry ${e.entryId} appears more than once in the request; each entry is approved once.`);
+    seen.add(e.entryId);
+  }
+
+  // Contract lines and their contracts; all must exist.
+  const lineRows = await findByRowKeys(dataverse.contractLines, entries.map((e) => e.contractLineId));
+  const lines = new Map<string, ContractLine>(lineRows.map((l) => [l.salesorderdetailid, plain(l)]));
+  const missingLines = [...new Set(entries.map((e) => e.contractLineId).filter((id) => !lines.has(id)))];
+  if (missingLines.length) {
+    throw new NotFoundError(`Contract line${missingLines.length > 1 ? 's' : ''} ${missingLines.join(', ')} ${missingLines.length > 1 ? 'were' : 'was'} not found; approve entries only against existing contract lines.`);
+  }
+  const contracts = new Map<string, Contract>();
+  for (const line of lines.values()) {
+    if (contracts.has(line.salesorderid)) continue;
+    const contract = await dataverse.contracts.get(line.salesorderid, line.salesorderid);
+    if (!contract) throw new NotFoundError(`Contract ${line.salesorderid} of contract line ${line.salesorderdetailid} was not found.`, line.salesorderid);
+    contracts.set(line.salesorderid, plain(contract));
+  }
+
+  // The actuals each entry makes.
+  const approved: ApprovedEntry[] = [];
+  const actuals: Actual[] = [];
+  for (const e of entries) {
+    const line = lines.get(e.contractLineId)!;
+    const contract = contracts.get(line.salesorderid)!;
+    const timeAndMaterial = line.msdyn_billingmethod === BillingMethod.TimeAndMaterial;
+    const common = {
+      msdyn_transactionclassification: CLASS[e.classification],
+      msdyn_quantity: e.quantity,
+      transactioncurrencyid: contract.transactioncurrencyid,
+      msdyn_documentdate: e.documentDate,
+      msdyn_accountingdate: e.accountingDate ?? e.documentDate,
+      msdyn_project: line.msdyn_project,
+      msdyn_salescontract: contract.salesorderid,
+      msdyn_salescontractlineid: line.salesorderdetailid,
+      msdyn_accountcustomer: contract.customerid,
+      msdyn_skipsync: false,
+    };
+    const costPrice = e.costPrice ?? e.price;
+    const cost: Actual = {
+      ...common,
+      msdyn_actualid: approvalActualId(e.entryId, 'cost'),
+      msdyn_transactiontypecode: TransactionType.Cost,
+      msdyn_billingtype: timeAndMaterial ? BillingType.Chargeable : BillingType.NonChargeable,
+      msdyn_price: costPrice,
+      msdyn_amount: extend(e.quantity, costPrice),
+    };
+    actuals.push(cost);
+    const entry: ApprovedEntry = { entryId: e.entryId, contractId: contract.salesorderid, contractLineId: line.salesorderdetailid, costActualId: cost.msdyn_actualid };
+    if (timeAndMaterial) {
+      const unbilled: Actual = {
+        ...common,
+        msdyn_actualid: approvalActualId(e.entryId, 'unbilled'),
+        msdyn_transactiontypecode: TransactionType.UnbilledSales,
+        msdyn_billingtype: BillingType.Chargeable,
+        msdyn_billingstatus: BillingStatus.UnbilledSalesCreated,
+        msdyn_price: e.price,
+        msdyn_amount: extend(e.quantity, e.price),
+      };
+      actuals.push(unbilled);
+      entry.unbilledActualId = unbilled.msdyn_actualid;
+    }
+    if (e.description !== undefined) entry.description = e.description;
+    approved.push(entry);
+  }
+
+  // An entry approved before must have been approved with the same values.
+  const existing = new Map((await findByRowKeys(dataverse.actuals, actuals.map((a) => a.msdyn_actualid))).map((a) => [a.msdyn_actualid, plain(a)]));
+  const conflicts = actuals.filter((a) => existing.has(a.msdyn_actualid) && !sameFacts(a, existing.get(a.msdyn_actualid)!));
+  if (conflicts.length) {
+    const entryIds = [...new Set(conflicts.map((a) => entries.find((e) => approvalActualId(e.entryId, 'cost') === a.msdyn_actualid || approvalActualId(e.entryId, 'unbilled') === a.msdyn_actualid)?.entryId))];
+    throw new BusinessError(
+      `Entr${entryIds.length > 1 ? 'ies' : 'y'} ${entryIds.join(', ')} ${entryIds.length > 1 ? 'were' : 'was'} approved before with other values (quantity, price, class, contract line or date); an approval cannot be changed. Approve the correction as a new entry with its own entryId.`,
+      { status: 409 },
+    );
+  }
+
+  const created = await dataverse.actuals.createManyIfAbsent(actuals);
+
+  // Every actual is published, also those that existed: a retry after a crash between the write
+  // and the publish must still deliver them. Same actuals in the same order -> same message ids.
+  const messages: OutboundMessage[] = chunk(actuals, MAX_RECORDS_PER_MESSAGE).map((page) => ({
+    messageId: deterministicGuid('approval-actuals', ...page.map((a) => a.msdyn_actualid)),
+    body: { actuals: page },
+    subject: 'approval',
+  }));
+  await deps.publisher.publish(Queues.actuals, messages);
+
+  // Answer with what is stored (an entry approved before keeps its stored state).
+  const answer = actuals.map((a) => existing.get(a.msdyn_actualid) ?? a);
+  return { entries: approved, actuals: answer, created, messageIds: messages.map((m) => m.messageId) };
+}

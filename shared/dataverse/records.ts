@@ -1,0 +1,134 @@
+/**
+ * Dataverse records (contract.md, "Dataverse side"). These are the domain's own types: the
+ * repositories in shared/dataverse parse stored entities through these schemas, and the
+ * confirmation rules in shared/domain work on them. Field names are Dataverse's, unchanged.
+ */
+import { z } from 'zod';
+import {
+  adjustmentStatus,
+  billingMethod,
+  billingStatus,
+  billingType,
+  currencyCode,
+  dateString,
+  decimalString,
+  guid,
+  invoiceStatus,
+  milestoneStatus,
+  timestampString,
+  transactionClass,
+  transactionType,
+} from '../core/fields';
+
+export const accountSchema = z.object({
+  accountid: guid,
+  name: z.string().min(1),
+  accountnumber: z.string().min(1),
+});
+export type Account = z.infer<typeof accountSchema>;
+
+export const contractSchema = z.object({
+  salesorderid: guid,
+  name: z.string().min(1),
+  ordernumber: z.string().min(1),
+  customerid: guid,
+  transactioncurrencyid: currencyCode,
+});
+export type Contract = z.infer<typeof contractSchema>;
+
+export const contractLineSchema = z.object({
+  salesorderdetailid: guid,
+  salesorderid: guid,
+  productdescription: z.string(),
+  msdyn_billingmethod: billingMethod,
+  msdyn_project: guid,
+  extendedamount: decimalString.optional(),
+});
+export type ContractLine = z.infer<typeof contractLineSchema>;
+
+export const milestoneSchema = z.object({
+  msdyn_contractlinescheduleofvalueid: guid,
+  msdyn_contractlineid: guid,
+  msdyn_name: z.string(),
+  msdyn_amount: decimalString,
+  msdyn_invoicestatus: milestoneStatus,
+  msdyn_milestonedate: dateString,
+});
+export type Milestone = z.infer<typeof milestoneSchema>;
+
+export const actualSchema = z.object({
+  msdyn_actualid: guid,
+  msdyn_transactiontypecode: transactionType,
+  msdyn_transactionclassification: transactionClass,
+  msdyn_billingtype: billingType,
+  msdyn_billingstatus: billingStatus.optional(),
+  msdyn_adjustmentstatus: adjustmentStatus.optional(),
+  msdyn_quantity: decimalString,
+  msdyn_price: decimalString,
+  msdyn_amount: decimalString,
+  transactioncurrencyid: currencyCode,
+  msdyn_documentdate: dateString,
+  msdyn_accountingdate: dateString,
+  msdyn_project: guid,
+  msdyn_salescontract: guid,
+  msdyn_salescontractlineid: guid,
+  msdyn_accountcustomer: guid,
+  msdyn_invoice: guid.optional(),
+  msdyn_unbilledactual: guid.optional(),
+  msdyn_reversedactual: guid.optional(),
+  msdyn_skipsync: z.boolean(),
+  // Written back from F&O (domain step 3 and 11).
+  msdyn_externalreferenceid: z.string().optional(),
+  msdyn_postingdate: dateString.optional(),
+  msdyn_accountingcurrency: currencyCode.optional(),
+  msdyn_accountingamount: decimalString.optional(),
+  msdyn_exchangerate: decimalString.optional(),
+  msdyn_salestaxamount: decimalString.optional(),
+});
+export type Actual = z.infer<typeof actualSchema>;
+
+export const invoiceSchema = z.object({
+  invoiceid: guid,
+  invoicenumber: z.string().min(1),
+  name: z.string(),
+  customerid: guid,
+  salesorderid: guid,
+  transactioncurrencyid: currencyCode,
+  msdyn_projectinvoicestatus: invoiceStatus,
+  msdyn_invoicedate: dateString,
+  totalamount: decimalString,
+  totaltax: decimalString,
+  msdyn_confirmedon: timestampString.optional(),
+  msdyn_customerinvoicenumber: z.string().optional(),
+  msdyn_customerinvoicedate: dateString.optional(),
+});
+export type Invoice = z.infer<typeof invoiceSchema>;
+
+export const invoiceLineSchema = z.object({
+  invoicedetailid: guid,
+  invoiceid: guid,
+  salesorderdetailid: guid,
+  msdyn_billingmethod: billingMethod,
+  extendedamount: decimalString,
+  tax: decimalString,
+});
+export type InvoiceLine = z.infer<typeof invoiceLineSchema>;
+
+export const invoiceLineDetailSchema = z.object({
+  msdyn_invoicelinetransactionid: guid,
+  msdyn_invoice: guid,
+  msdyn_invoicelineid: guid,
+  msdyn_salescontractlineid: guid,
+  msdyn_project: guid,
+  msdyn_transactionclassification: transactionClass,
+  msdyn_billingtype: billingType,
+  msdyn_quantity: decimalString,
+  msdyn_price: decimalString,
+  msdyn_amount: decimalString,
+  msdyn_tax: decimalString,
+  transactioncurrencyid: currencyCode,
+  msdyn_documentdate: dateString,
+  msdyn_sourceactual: guid.optional(),
+  msdyn_milestone: guid.optional(),
+});
+export type InvoiceLineDetail = z.infer<typeof invoiceLineDetailSchema>;

@@ -1,0 +1,199 @@
+/**
+ * Journal vouchers of the import (cost and unbilled sales rows): where each row's ledger entries go,
+ * pinned before anything is written, and the ledger writes themselves.
+ *
+ * Why a pin is needed: the rows of one run share vouchers (at most JOURNAL_MAX_ROWS rows, 100
+ * entries, one all-or-nothing table transaction per voucher). A rerun after a crash may see another
+ * set of pending rows (new rows, maxRows), so a row's voucher cannot be derived from "this run's
+ * batch": it is decided once, stored, and reused by every later run.
+ *
+ * `foVoucherReservations` (FinanceTables account, the integration's own table):
+ * PartitionKey = the row's shard "S0".."S7" (as in foStagingWork), RowKey = ActualId;
+ * Voucher, FirstLine, LineCount, ReservedOn. One row per cost / unbilled actual ever journalized,
+ * created if absent and never changed or deleted (like the transaction it precedes).
+ * - A run plans fresh slots for its rows (`planJournals`, vouchers numbered from the run's own
+ *   prefix) and creates them if absent, 100 per transaction per shard. A row that has a
+ *   reservation already (a rerun after a crash, an overlapping run that got there first, an actual
+ *   re-sent after import) keeps it: the create fails, the stored one is read and used. Exactly one
+ *   reservation per row can ever exist, so overlapping runs agree on every row's voucher.
+ * - A planned slot that lost is never used by anyone (its voucher number is the run's own), so it
+ *   leaves a gap in that voucher's line numbers; vouchers stay balanced (each row's pair balances).
+ * - Why not on the foStagingWork entry, which is deleted once the row is Imported: an actual
+ *   re-sent after import gets a new index entry without it, would get a second slot, and its
+ *   entries would be posted twice before the existing transaction is noticed.
+ *
+ * Ledger writes (`writeJournalEntries`): per voucher, the entries of the rows this run holds, in
+ * one create transaction; a row's debit and credit are always in the same transaction, so a row
+ * has both entries or none. A create that meets existing entries lists the voucher (at most 100
+ * rows), checks that every entry found on a row's lines is that row's (Reference, account), and
+ * creates the rest. A line held by another row is a data fault: it throws, nothing is written.
+ */
+import { z } from 'zod';
+import type { LedgerEntry, ProjectTransaction } from '../records';
+import type { JournalReservation } from '../rules/import';
+import { ledgerLineCount } from '../rules/import';
+import { amount } from '../../core/money';
+import { timestampString } from '../../core/fields';
+import { mapLimit } from '../../storage/concurrency';
+import { MAX_BATCH, TableStore, type Stored } from '../../storage/tableStore';
+import { createManyReportingExisting, entityOf, isConflict, shardOf } from './stagingIndexStore';
+
+export const VOUCHER_RESERVATIONS_TABLE = 'foVoucherReservations';
+
+export const voucherReservationSchema = z.object({
+  Shard: z.string().regex(/^S\d+$/),
+  ActualId: z.string().min(1),
+  Voucher: z.string().min(1),
+  FirstLine: z.number().int().positive(),
+  LineCount: z.number().int().nonnegative(),
+  ReservedOn: timestampString,
+});
+export type VoucherReservationRow = z.infer<typeof voucherReservationSchema>;
+
+function toReservation(row: VoucherReservationRow): JournalReservation {
+  return { actualId: row.ActualId, voucher: row.Voucher, firstLine: row.FirstLine, lineCount: row.LineCount };
+}
+
+export class VoucherReservations {
+  readonly store: TableStore<VoucherReservationRow>;
+
+  constructor(connectionString: string) {
+    this.store = new TableStore(connectionString, VOUCHER_RESERVATIONS_TABLE, voucherReservationSchema, (r) => ({ partitionKey: r.Shard, rowKey: r.ActualId }));
+  }
+
+  /**
+   * Pin `wanted` (create if absent) and answer every row's reservation: the one wanted, or the one
+   * stored before (which wins). Rows wanted twice: the first wins.
+   */
+  async reserve(wanted: readonly JournalReservation[], reservedOn: Date): Promise<Map<string, JournalReservation>> {
+    const out = new Map<string, JournalReservation>();
+    const at = reservedOn.toISOString();
+    const unique = new Map<string, JournalReservation>();
+    for (const w of wanted) if (!unique.has(w.actualId)) unique.set(w.actualId, w);
+    const { existing } = await createManyReportingExisting(
+      this.store,
+      [...unique.values()].map((w) => ({ Shard: shardOf(w.actualId), ActualId: w.actualId, Voucher: w.voucher, FirstLine: w.firstLine, LineCount: w.lineCount, ReservedOn: at })),
+    );
+    for (const w of unique.values()) {
+      const stored = existing.get(`${shardOf(w.actualId)}/${w.actualId}`);
+      out.set(w.actualId, stored ? toReservation(stored) : w);
+    }
+    return out;
+  }
+
+  async get(actualId: string): Promise<JournalReservation | undefined> {
+    const row = await this.store.get(shardOf(actualId), actualId);
+    return row && toReservation(row);
+  }
+
+  /**
+   * One-off, for data posted before journals existed (each transaction then had its own voucher
+   * `PJV-<hash>`, lines 1-2): pin every stored transaction's voucher so that an actual re-sent
+   * after that import keeps it. Safe to run any number of times and while imports run.
+   */
+  async backfillFromTransactions(transactions: AsyncIterable<Pick<ProjectTransaction, 'TransId' | 'Voucher' | 'Amount'>>, reservedOn: Date = new Date()): Promise<number> {
+    let batch: JournalReservation[] = [];
+    let pinned = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      const wanted = batch;
+      batch = [];
+      await this.reserve(wanted, reservedOn);
+      pinned += wanted.length;
+    };
+    for await (const t of transactions) {
+      batch.push({ actualId: t.TransId, voucher: t.Voucher, firstLine: 1, lineCount: ledgerLineCount(t) });
+      if (batch.length >= 2_000) await flush();
+    }
+    await flush();
+    return pinned;
+  }
+}
+
+export interface JournalRow {
+  actualId: string;
+  reservation: JournalReservation;
+  /** The row's entries, on its reserved lines of its reserved voucher. */
+  entries: readonly LedgerEntry[];
+}
+
+export interface JournalWriteResult {
+  /** Vouchers this call wrote entries to. */
+  vouchers: number;
+  /** Entries this call created. */
+  created: number;
+  /** Rows whose entries were stored already (by an earlier or an overlapping run), with the stored entries. */
+  existing: Map<string, LedgerEntry[]>;
+}
+
+const ATTEMPTS = 6;
+
+function assertPlaced(row: JournalRow): void {
+  const { reservation: r, entries } = row;
+  if (entries.length > r.lineCount) throw new Error(`Row ${row.actualId} has ${entries.length} ledger entries but reserved ${r.lineCount} lines of voucher ${r.voucher}`);
+  entries.forEach((e, i) => {
+    if (e.Voucher !== r.voucher || e.LineNumber !== r.firstLine + i || e.Reference !== row.actualId) {
+      throw new Error(`Ledger entry ${e.Voucher}/${e.LineNumber} of row ${row.actualId} is not on its reserved lines ${r.voucher}/${r.firstLine}..`);
+    }
+  });
+}
+
+/** Write each voucher's rows' entries (create-if-absent, a row's pair never split); see the module comment. */
+export async function writeJournalEntries(store: TableStore<LedgerEntry>, rows: readonly JournalRow[], concurrency: number): Promise<JournalWriteResult> {
+  const result: JournalWriteResult = { vouchers: 0, created: 0, existing: new Map() };
+  const byVoucher = new Map<string, JournalRow[]>();
+  for (const row of rows) {
+    assertPlaced(row);
+    if (!row.entries.length) continue;
+    let list = byVoucher.get(row.reservation.voucher);
+    if (!list) byVoucher.set(row.reservation.voucher, (list = []));
+    list.push(row);
+  }
+  if (!byVoucher.size) return result;
+  await store.ready();
+  await mapLimit([...byVoucher.entries()], concurrency, async ([voucher, group]) => {
+    let pending = group;
+    for (let attempt = 1; pending.length; attempt++) {
+      const entities = pending.flatMap((r) => r.entries.map((e) => entityOf(store, e)));
+      if (entities.length > MAX_BATCH) throw new Error(`Voucher ${voucher}: ${entities.length} entries do not fit one transaction`);
+      try {
+        await store.submit(entities.map((e) => ['create', e]));
+        result.created += entities.length;
+        result.vouchers++;
+        return;
+      } catch (error) {
+        if (!isConflict(error) || attempt >= ATTEMPTS) throw error;
+      }
+      const stored = new Map<number, Stored<LedgerEntry>>((await store.listPartition(voucher)).map((e) => [e.LineNumber, e] as const));
+      const next: JournalRow[] = [];
+      for (const row of pending) {
+        const found = row.entries.map((e) => stored.get(e.LineNumber));
+        if (found.every((f) => f === undefined)) {
+          next.push(row);
+          continue;
+        }
+        const own = found.every((f, i) => f !== undefined && f.Reference === row.actualId && f.MainAccount === row.entries[i]!.MainAccount);
+        if (!own) {
+          throw new Error(
+            `Ledger voucher ${voucher}, lines ${row.reservation.firstLine}-${row.reservation.firstLine + row.entries.length - 1} reserved for ${row.actualId}, ` +
+              `hold ${found.map((f) => (f ? `${f.MainAccount} of ${f.Reference ?? '?'}` : 'nothing')).join(' and ')}: nothing written for it`,
+          );
+        }
+        result.existing.set(row.actualId, found.map((f) => stripEtag(f!)));
+      }
+      pending = next;
+    }
+  });
+  return result;
+}
+
+function stripEtag(entry: Stored<LedgerEntry>): LedgerEntry {
+  const { etag: _etag, ...rest } = entry;
+  return rest;
+}
+
+/** The accounting amount a row's stored entries posted (its first entry is the debit of that amount). */
+export function postedAccountingAmount(entries: readonly LedgerEntry[]): string | undefined {
+  const first = entries[0];
+  return first === undefined ? undefined : amount(first.Amount);
+}

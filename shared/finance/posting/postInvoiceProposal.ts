@@ -1,0 +1,419 @@
+/**
+ * Posting an invoice proposal (domain step 10): queue `proposal-postings` ({ proposalId, postingDate? })
+ * and the route `POST finance/proposals/{proposalId}/post`, which only checks and enqueues
+ * (`requestProposalPosting`).
+ *
+ * What one posting writes, in this order (each write create-if-absent, deterministic or
+ * ETag-guarded, so a redelivery after a crash at any point finishes the very same posting):
+ *   1 reserved         the customer invoice number: a reservation row per proposal in
+ *                      `integrationSequences` (shared/integration/sequence.ts). It also pins the
+ *                      posting date, the exchange rate and the request that started the posting,
+ *                      so every retry computes exactly the same records.
+ *   2 customerInvoice  the `foCustomerInvoices` row (create-if-absent)
+ *   3 ledger           the voucher's `foLedgerEntries`, balanced in accounting currency (create-if-absent),
+ *                      summarized: one entry per (MainAccount, ProjectId), one customer balance and one
+ *                      sales tax entry (shared/domain/foPosting.ts), deterministic line numbers, so a
+ *                      retry finds the same rows; a one-project invoice posts at most 5 entries
+ *   4 transactions     the invoiced unbilled `foProjectTransactions`: FullyInvoiced + CustomerInvoiceId
+ *   5 staging          accounting details on every billed `foActualsStaging` row
+ *   6 published        the accounting details on `actuals-accounting` (<= 100 per message, every
+ *                      message carrying the invoice, deterministic message ids)
+ *   7 posted           the proposal: Status Posted, CustomerInvoiceId, Voucher, PostedOn. LAST and
+ *                      ETag-guarded: until it is written the proposal is Open, so the redelivery
+ *                      of a message that crashed anywhere before it redoes (harmlessly) steps 1-6.
+ * The accounting details are published before the proposal turns Posted, so "Posted" implies they
+ * were sent; a redelivery after Posted republishes them anyway (same ids, idempotent consumer).
+ *
+ * Repeat or refusal? "Posting the same proposal twice posts once", and "already posted" is a
+ * refusal. They are told apart by the REQUEST: every posting request has an id (the Service Bus
+ * message id; the route sends a deterministic one, `postingRequestId`), and the reservation
+ * remembers the id of the request that started the posting.
+ * - Proposal Posted and the message is that same request (a redelivery, a crash retry, the route's
+ *   duplicate send): idempotent. Nothing is written; the accounting details are republished.
+ * - Proposal Posted and another request: refused, Business error "Invoice proposal INV-1 is already
+ *   posted as customer invoice CIV-000001 ...", nothing written or published.
+ * - Proposal still Open but a posting of it already reserved a number (another request is in
+ *   flight, or crashed and dead-lettered): this request finishes THAT posting (its number, date and
+ *   rate), never a second one. So two concurrent requests post once and neither is an error.
+ *
+ * Refusals (BusinessError; nothing written, no number used): unknown proposal (404), already
+ * posted (409), incomplete: header counters or stored lines short of what the header expects (409,
+ * with expected versus imported lines and amounts), no exchange rate on the posting date, missing
+ * project transactions (409).
+ *
+ * Reads: the proposal's lines are one partition query; the unbilled transactions they bill are
+ * read per project with one query when a project has many (QUERY_PROJECT_TRANSACTIONS_FROM; at
+ * most 20 rows per transaction looked for, so a long contract history is not read whole),
+ * point reads otherwise and for anything the query did not return.
+ *
+ * Posting date: the message's `postingDate`, else the proposal's InvoiceDate (the confirmed
+ * invoice's date; F&O posts a proposal on its invoice date). The customer invoice date is the
+ * posting date. PostedOn is the time the number was reserved (the same on every retry).
+ */
+import { z } from 'zod';
+import type { ExchangeRate, Proposal, ProposalLine, ProjectTransaction } from '../records';
+import { lookupRate } from '../rules/exchange';
+import { isComplete, reconcile } from '../rules/import';
+import { billedRowAccounting, formatCustomerInvoiceId, planPosting, type PostingPlan } from '../rules/posting';
+import { deterministicGuid } from '../../core/ids';
+import { currencyCode, dateString, decimalString } from '../../core/fields';
+import type { FinanceTables } from '../financeStore';
+import { BusinessError, NotFoundError, ValidationError } from '../../core/errors';
+import type { SequencePort } from '../../storage/sequences';
+import {
+  MAX_RECORDS_PER_MESSAGE,
+  Queues,
+  type AccountingDetail,
+  type ActualsAccountingMessage,
+  type OutboundMessage,
+  type ProposalPostingMessage,
+  type Publisher,
+} from '../../bridge/messages';
+import { chunk, mapLimit } from '../../storage/concurrency';
+import { odata } from '../../storage/tableStore';
+
+/** One table action as TableStore.submit takes it (keeps @azure types out of the use case). */
+type TableAction = Parameters<FinancePort['staging']['submit']>[0][number];
+
+/** The sequence customer invoice numbers come from. */
+export const CUSTOMER_INVOICE_SEQUENCE = 'CustomerInvoice';
+
+export const POSTING_STEPS = ['reserved', 'customerInvoice', 'ledger', 'transactions', 'staging', 'published', 'posted'] as const;
+export type PostingStep = (typeof POSTING_STEPS)[number];
+
+type FinancePort = Pick<
+  FinanceTables,
+  'proposals' | 'proposalLines' | 'staging' | 'projectTransactions' | 'customerInvoices' | 'ledgerEntries' | 'allRates'
+>;
+
+export interface PostInvoiceProposalDeps {
+  finance: FinancePort;
+  sequences: SequencePort;
+  publisher: Publisher;
+  /** The legal entity's accounting currency (setting AccountingCurrency). */
+  accountingCurrency: string;
+  log?: (line: string) => void;
+  now?: () => Date;
+  /** Fault injection for crash tests: called after each step's writes are done. */
+  afterStep?: (step: PostingStep) => void | Promise<void>;
+}
+
+export interface PostingRequest extends ProposalPostingMessage {
+  /** The id of this posting request (the message id). Default: `postingRequestId(proposalId, postingDate)`. */
+  requestId?: string;
+}
+
+export type PostingOutcome =
+  | { outcome: 'posted'; proposalId: string; customerInvoiceId: string; voucher: string; postingDate: string; messages: number }
+  | { outcome: 'republished'; proposalId: string; customerInvoiceId: string; voucher: string; postingDate: string; messages: number };
+
+/** The deterministic id of a posting request for this proposal and date (the route's message id). */
+export function postingRequestId(proposalId: string, postingDate?: string): string {
+  return deterministicGuid('proposal-posting', proposalId, postingDate ?? '');
+}
+
+/** What the reservation pins, so that every retry of a posting computes the same records. */
+const pinnedPostingSchema = z.object({
+  requestId: z.string().min(1),
+  postingDate: dateString,
+  accountingCurrency: currencyCode,
+  exchangeRate: decimalString,
+});
+type PinnedPosting = z.infer<typeof pinnedPostingSchema>;
+
+function parsePinned(details: string | undefined, proposalId: string): PinnedPosting {
+  let value: unknown;
+  try {
+    value = JSON.parse(details ?? '');
+  } catch {
+    value = undefined;
+  }
+  const parsed = pinnedPostingSchema.safeParse(value);
+  if (!parsed.success) throw new Error(`The customer invoice number reservation of proposal ${proposalId} has malformed details: ${details ?? '(none)'}`);
+  return parsed.data;
+}
+
+/** Proposal ids are invoice numbers used as table keys: they may not hold / \ # ? or control characters. */
+export function checkProposalId(proposalId: string): string {
+  if (!proposalId.trim() || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(proposalId)) {
+    throw new ValidationError(`"${proposalId}" is not an invoice proposal id (the invoice number, e.g. INV-00001; no / \\ # ? characters).`, proposalId);
+  }
+  return proposalId;
+}
+
+export function alreadyPostedReason(proposal: Proposal): string {
+  return (
+    `Invoice proposal ${proposal.ProposalId} is already posted as customer invoice ${proposal.CustomerInvoiceId ?? '(unknown)'}` +
+    `${proposal.Voucher ? ` (voucher ${proposal.Voucher}` : ' ('}${proposal.PostedOn ? `, posted ${proposal.PostedOn})` : ')'}; ` +
+    'a proposal can be posted only once. To change the invoice, revise it in Dataverse: the corrective invoice becomes a credit proposal.'
+  );
+}
+
+export function incompleteReason(proposal: Proposal): string {
+  const r = reconcile(proposal);
+  return (
+    `Invoice proposal ${r.proposalId} is incomplete and cannot be posted: expected ${r.expectedLineCount} lines totalling ` +
+    `${r.expectedAmount} ${proposal.CurrencyCode}, imported ${r.importedLineCount} lines totalling ${r.importedAmount} ${proposal.CurrencyCode} ` +
+    `(missing ${r.missingLineCount} lines, ${r.missingAmount} ${proposal.CurrencyCode}). Post it once the remaining billed actuals ` +
+    'are imported; their foActualsStaging rows say what they wait for.'
+  );
+}
+
+/** Throws the refusal when the proposal cannot be posted (unknown, posted, incomplete by its header). */
+function assertPostable(proposal: Proposal | undefined, proposalId: string): asserts proposal is Proposal {
+  if (!proposal) {
+    throw new NotFoundError(
+      `Invoice proposal ${proposalId} does not exist. Proposals are created by the integration when their invoice is confirmed in Dataverse; check the invoice number and the invoice-proposals errors.`,
+      proposalId,
+    );
+  }
+  if (proposal.Status === 'Posted') throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId, status: 409 });
+  if (!isComplete(proposal)) throw new BusinessError(incompleteReason(proposal), { reference: proposalId, status: 409 });
+}
+
+function withoutEtag<T extends { etag: string }>(row: T): Omit<T, 'etag'> {
+  const { etag: _etag, ...rest } = row;
+  return rest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The route's use case: check, then enqueue.
+
+export interface RequestPostingDeps {
+  finance: Pick<FinanceTables, 'proposals'>;
+  publisher: Publisher;
+}
+
+/**
+ * `POST finance/proposals/{proposalId}/post`: refuse an unknown (404), posted or incomplete (409)
+ * proposal, else enqueue `{ proposalId, postingDate? }` on `proposal-postings` with the
+ * deterministic message id `postingRequestId(proposalId, postingDate)`: the same request sent twice
+ * is one posting request.
+ */
+export async function requestProposalPosting(
+  deps: RequestPostingDeps,
+  request: ProposalPostingMessage,
+): Promise<{ messageId: string; proposal: Proposal }> {
+  const proposalId = checkProposalId(request.proposalId);
+  const stored = await deps.finance.proposals.get(proposalId, proposalId);
+  const proposal = stored ? withoutEtag(stored) : undefined;
+  assertPostable(proposal, proposalId);
+  const messageId = postingRequestId(proposalId, request.postingDate);
+  const body: ProposalPostingMessage = { proposalId };
+  if (request.postingDate !== undefined) body.postingDate = request.postingDate;
+  await deps.publisher.publish(Queues.proposalPostings, [{ messageId, body, subject: 'post', correlationId: proposalId }]);
+  return { messageId, proposal };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The posting itself.
+
+interface Loaded {
+  lines: ProposalLine[];
+  transactions: ProjectTransaction[];
+}
+
+/**
+ * A project with at least this many transactions to find is read with one query (its unbilled
+ * transactions of the proposal's contract) instead of one point read per transaction: a
+ * 10,000-line invoice is then a handful of requests, not 10,000. Whatever the query does not
+ * return is still point-read, so a missing transaction is found missing exactly as before.
+ */
+export const QUERY_PROJECT_TRANSACTIONS_FROM = 20;
+/**
+ * The query reads at most this many rows per transaction looked for: a contract with a long
+ * history in the project (every earlier invoice's transactions) cannot make a posting read all of
+ * it; what the capped query missed is point-read like the rest.
+ */
+const QUERY_ROWS_PER_TRANSACTION = 20;
+
+async function loadLinesAndTransactions(finance: FinancePort, proposal: Pick<Proposal, 'ProposalId' | 'ContractId'>): Promise<Loaded> {
+  const lines = (await finance.proposalLines.listPartition(proposal.ProposalId)).map(withoutEtag);
+  const wanted = new Map<string, string>();
+  for (const line of lines) if (line.UnbilledActualId !== undefined) wanted.set(line.UnbilledActualId, line.ProjectId);
+  const perProject = new Map<string, Set<string>>();
+  for (const [transId, projectId] of wanted) {
+    let ids = perProject.get(projectId);
+    if (!ids) perProject.set(projectId, (ids = new Set()));
+    ids.add(transId);
+  }
+
+  const found = new Map<string, ProjectTransaction>();
+  const queried = [...perProject].filter(([, ids]) => ids.size >= QUERY_PROJECT_TRANSACTIONS_FROM);
+  await mapLimit(queried, 4, async ([projectId, ids]) => {
+    const rows = await finance.projectTransactions.query(
+      odata`PartitionKey eq ${projectId} and ContractId eq ${proposal.ContractId} and TransType eq ${'UnbilledSales'}`,
+      { top: ids.size * QUERY_ROWS_PER_TRANSACTION },
+    );
+    for (const row of rows) if (ids.has(row.TransId)) found.set(row.TransId, withoutEtag(row));
+  });
+  const rest = [...wanted].filter(([transId]) => !found.has(transId));
+  const read = await mapLimit(rest, 16, ([transId, projectId]) => finance.projectTransactions.get(projectId, transId));
+  for (const t of read) if (t) found.set(t.TransId, withoutEtag(t));
+  return { lines, transactions: [...found.values()] };
+}
+
+function plan(
+  proposal: Proposal,
+  loaded: Loaded,
+  rates: readonly ExchangeRate[],
+  accountingCurrency: string,
+  postingDate: string,
+  customerInvoiceId: string,
+  postedOn?: string,
+): Extract<PostingPlan, { ok: true }> {
+  const result = planPosting({
+    proposal,
+    lines: loaded.lines,
+    unbilledTransactions: loaded.transactions,
+    rates,
+    accountingCurrency,
+    postingDate,
+    customerInvoiceId,
+    ...(postedOn !== undefined ? { postedOn } : {}),
+  });
+  if (!result.ok) throw new BusinessError(result.reason, { reference: proposal.ProposalId, status: 409 });
+  return result;
+}
+
+/** The accounting messages of a posting: details sorted by actual, <= 100 a message, each with the invoice. */
+export function accountingMessages(
+  proposal: Pick<Proposal, 'ProposalId' | 'InvoiceId'>,
+  customerInvoiceId: string,
+  customerInvoiceDate: string,
+  voucher: string,
+  details: readonly AccountingDetail[],
+): OutboundMessage[] {
+  const sorted = [...details].sort((a, b) => (a.actualId < b.actualId ? -1 : a.actualId > b.actualId ? 1 : 0));
+  const parts = chunk(sorted, MAX_RECORDS_PER_MESSAGE);
+  return parts.map((part, i) => {
+    const body: ActualsAccountingMessage = {
+      details: part,
+      invoice: { invoiceId: proposal.InvoiceId, customerInvoiceNumber: customerInvoiceId, customerInvoiceDate },
+    };
+    return {
+      messageId: deterministicGuid('actuals-accounting', 'posting', proposal.ProposalId, voucher, String(i + 1), String(parts.length)),
+      body,
+      subject: 'posting',
+      correlationId: proposal.ProposalId,
+    };
+  });
+}
+
+function pinnedRates(proposal: Proposal, pinned: PinnedPosting): ExchangeRate[] {
+  return [{ FromCurrency: proposal.CurrencyCode, ToCurrency: pinned.accountingCurrency, Rate: pinned.exchangeRate, ValidFrom: pinned.postingDate }];
+}
+
+export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request: PostingRequest): Promise<PostingOutcome> {
+  const log = deps.log ?? (() => undefined);
+  const step = async (name: PostingStep) => {
+    log(`posting step ${name} done`);
+    await deps.afterStep?.(name);
+  };
+  const proposalId = checkProposalId(request.proposalId);
+  const requestId = request.requestId ?? postingRequestId(proposalId, request.postingDate);
+  const { finance } = deps;
+
+  const stored = await finance.proposals.get(proposalId, proposalId);
+  let reservation = await deps.sequences.find(CUSTOMER_INVOICE_SEQUENCE, proposalId);
+
+  // Already posted: the same request again is idempotent (republish), any other is refused.
+  if (stored?.Status === 'Posted') {
+    const proposal = withoutEtag(stored);
+    const pinned = reservation ? parsePinned(reservation.details, proposalId) : undefined;
+    if (!reservation || !pinned || pinned.requestId !== requestId || proposal.CustomerInvoiceId !== reservation.value) {
+      throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId, status: 409 });
+    }
+    const loaded = await loadLinesAndTransactions(finance, proposal);
+    const again = plan({ ...proposal, Status: 'Open' }, loaded, pinnedRates(proposal, pinned), pinned.accountingCurrency, pinned.postingDate, reservation.value, reservation.reservedOn);
+    const messages = accountingMessages(proposal, reservation.value, pinned.postingDate, again.customerInvoice.Voucher, again.accounting);
+    await deps.publisher.publish(Queues.actualsAccounting, messages);
+    log(`proposal ${proposalId} already posted by this request as ${reservation.value}; accounting details republished (${messages.length} messages)`);
+    return { outcome: 'republished', proposalId, customerInvoiceId: reservation.value, voucher: again.customerInvoice.Voucher, postingDate: pinned.postingDate, messages: messages.length };
+  }
+
+  assertPostable(stored ? withoutEtag(stored) : undefined, proposalId);
+  const proposal = withoutEtag(stored!);
+  const loaded = await loadLinesAndTransactions(finance, proposal);
+
+  // Validate fully before a number is taken: a refusal writes nothing.
+  let pinned = reservation ? parsePinned(reservation.details, proposalId) : undefined;
+  if (!reservation || !pinned) {
+    const postingDate = request.postingDate ?? proposal.InvoiceDate;
+    const rates = await finance.allRates();
+    plan(proposal, loaded, rates, deps.accountingCurrency, postingDate, 'CIV-(to be numbered)');
+    const found = lookupRate(rates, proposal.CurrencyCode, deps.accountingCurrency, postingDate);
+    if (!found.ok) throw new BusinessError(`Invoice proposal ${proposalId} cannot be posted: ${found.reason}`, { reference: proposalId, status: 409 });
+    const details: PinnedPosting = { requestId, postingDate, accountingCurrency: deps.accountingCurrency, exchangeRate: found.rate };
+    const reserved = await deps.sequences.reserve(CUSTOMER_INVOICE_SEQUENCE, proposalId, {
+      format: formatCustomerInvoiceId,
+      details: JSON.stringify(details),
+      reservedOn: (deps.now?.() ?? new Date()).toISOString(),
+    });
+    // Not created: a concurrent request reserved first; its pinned details win.
+    reservation = reserved;
+    pinned = parsePinned(reserved.details, proposalId);
+    log(`customer invoice number ${reserved.value} ${reserved.created ? 'reserved' : 'already reserved by another request'} for proposal ${proposalId}`);
+  } else {
+    log(`proposal ${proposalId} has customer invoice number ${reservation.value} reserved by request ${pinned.requestId}: finishing that posting`);
+  }
+  await step('reserved');
+
+  const customerInvoiceId = reservation.value;
+  const posting = plan(proposal, loaded, pinnedRates(proposal, pinned), pinned.accountingCurrency, pinned.postingDate, customerInvoiceId, reservation.reservedOn);
+  const voucher = posting.customerInvoice.Voucher;
+
+  if ((await finance.customerInvoices.createIfAbsent(posting.customerInvoice)) === 'exists') {
+    const existing = await finance.customerInvoices.get(customerInvoiceId, customerInvoiceId);
+    if (existing && existing.ProposalId !== proposalId) {
+      throw new Error(`Customer invoice ${customerInvoiceId} exists for proposal ${existing.ProposalId}, not ${proposalId}: the number sequence and foCustomerInvoices disagree`);
+    }
+  }
+  await step('customerInvoice');
+
+  await finance.ledgerEntries.createManyIfAbsent(posting.ledger);
+  await step('ledger');
+
+  await finance.projectTransactions.upsertMany(posting.transactionsInvoiced, 'Merge');
+  await step('transactions');
+
+  await finance.staging.submit(
+    posting.accounting.map((detail): TableAction => ['update', { partitionKey: detail.contractId, rowKey: detail.actualId, ...billedRowAccounting(detail) }, 'Merge']),
+  );
+  await step('staging');
+
+  const messages = accountingMessages(proposal, customerInvoiceId, pinned.postingDate, voucher, posting.accounting);
+  await deps.publisher.publish(Queues.actualsAccounting, messages);
+  await step('published');
+
+  await markPosted(finance, stored!, posting.proposalUpdate);
+  log(`proposal ${proposalId} posted as customer invoice ${customerInvoiceId}, voucher ${voucher}, ${posting.ledger.length} ledger entries, ${posting.accounting.length} lines`);
+  await step('posted');
+
+  return { outcome: 'posted', proposalId, customerInvoiceId, voucher, postingDate: pinned.postingDate, messages: messages.length };
+}
+
+/**
+ * Set the proposal Posted, guarded by the ETag it was planned from. If the row changed meanwhile
+ * (a redelivered header sync rewrote the same values), re-read: already Posted by this posting is
+ * done; unchanged counters are retried; anything else is a conflict nobody should paper over.
+ */
+async function markPosted(
+  finance: FinancePort,
+  planned: Proposal & { etag: string },
+  update: Pick<Proposal, 'Status' | 'CustomerInvoiceId' | 'Voucher' | 'PostedOn'>,
+): Promise<void> {
+  let current: (Proposal & { etag: string }) | undefined = planned;
+  for (let attempt = 1; attempt <= 5 && current; attempt++) {
+    if (current.Status === 'Posted') {
+      if (current.CustomerInvoiceId === update.CustomerInvoiceId) return;
+      throw new Error(`Invoice proposal ${planned.ProposalId} was posted as ${current.CustomerInvoiceId ?? '(unknown)'} while posting it as ${update.CustomerInvoiceId}`);
+    }
+    if (current.ImportedLineCount !== planned.ImportedLineCount || current.ImportedAmount !== planned.ImportedAmount || current.ExpectedLineCount !== planned.ExpectedLineCount || current.ExpectedAmount !== planned.ExpectedAmount) {
+      throw new Error(`Invoice proposal ${planned.ProposalId} changed while it was being posted (its lines or expected totals moved); it is retried`);
+    }
+    if (await finance.proposals.replaceIfMatch({ ...withoutEtag(current), ...update }, current.etag)) return;
+    current = await finance.proposals.get(planned.ProposalId, planned.ProposalId);
+  }
+  throw new Error(`Invoice proposal ${planned.ProposalId} could not be set Posted (it kept changing or vanished); the posting is retried`);
+}

@@ -1,0 +1,331 @@
+/**
+ * Posting an invoice proposal (domain step 10) as a pure plan; postInvoiceProposal does the I/O.
+ *
+ * The plan for a complete, open proposal is one voucher (`PIV-` + hash of the proposal id, the
+ * same on every retry) in the accounting currency, posted SUMMARIZED as F&O does with summarized
+ * posting: one ledger entry per (MainAccount, ProjectId), not one per transaction or line:
+ *   per project of the invoiced unbilled transactions: debit AccruedRevenue and credit
+ *     WIPSalesValue by the sum of their AccountingAmount as posted at import (reverses the accrual);
+ *   one debit of CustomerBalance by the invoice total including tax, converted at the posting-date rate;
+ *   per project of the lines: credit Revenue by the sum of the lines' converted amounts;
+ *   one credit of SalesTaxPayable by the total tax, converted.
+ * Entries come in that order, projects in ascending id order; zero entries are dropped and the
+ * rest numbered 1..n (foLedger.buildVoucher), so a retry plans the very same entries under the
+ * same line numbers. Every entry's Reference is the customer invoice id and its Text names what it
+ * sums ("Revenue of 120 lines (Hour 100, Expense 20) 4800.00 EUR on CIV-000001 (proposal
+ * INV-00001)"); the per-transaction and per-line detail stays on the project transactions
+ * (CustomerInvoiceId) and on the accounting details of the billed actuals. The per-account (and
+ * per account and project) totals are exactly those of a detailed voucher with one entry per
+ * transaction and per line. A 50,000-line invoice of one project posts 5 entries, not 150,002.
+ * Rounding: converting per line can differ by cents from converting the totals. The customer
+ * balance and the tax are converted as totals, and the difference goes to the line with the
+ * largest absolute amount (first such line), so the voucher balances to exactly zero and the
+ * customer balance equals the converted invoice total. That line's accounting detail carries the
+ * adjusted amount, so the lines' accounting amounts add up to the revenue posted (per project too).
+ *
+ * Decisions:
+ * - The customer invoice id comes from the caller (its number sequence, `formatCustomerInvoiceId`);
+ *   a retry after a crash must reuse the id it reserved for this proposal.
+ * - An unbilled transaction already fully invoiced by another customer invoice (a credit
+ *   proposal's lines point at transactions invoiced before) is not reversed again and not marked
+ *   again; one already marked with this customer invoice id (a retry) is planned the same way.
+ * - Customer invoice date = posting date. PostedOn defaults to the posting date at 00:00 UTC.
+ * - Accounting details carry the line's sales tax in the transaction currency (as on the actual).
+ */
+import type { AccountingDetail } from '../../bridge/messages';
+import type { CustomerInvoice, ExchangeRate, LedgerEntry, Proposal, ProposalLine, ProjectTransaction } from '../records';
+import { lookupRate, toAccounting } from './exchange';
+import { buildVoucher, credit, debit, type LedgerLine } from './ledger';
+import { shortHash } from '../../core/ids';
+import { amount, dec, eq, sum } from '../../core/money';
+
+/** Customer invoice number sequence: 1 -> "CIV-000001" (more digits past 999999). */
+export function formatCustomerInvoiceId(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new RangeError(`A customer invoice number must be a positive integer, got ${String(n)}`);
+  }
+  return `CIV-${String(n).padStart(6, '0')}`;
+}
+
+/** "CIV-000042" -> 42; undefined for anything else. */
+export function parseCustomerInvoiceId(id: string): number | undefined {
+  const match = /^CIV-(\d{6,})$/.exec(id);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The voucher of a proposal's posting: the same on every retry. */
+export function postingVoucher(proposalId: string): string {
+  return `PIV-${shortHash(10, proposalId)}`;
+}
+
+export interface PostingInput {
+  proposal: Proposal;
+  /** All stored lines of the proposal. */
+  lines: readonly ProposalLine[];
+  /** The project transactions the billed lines bill (TransId = the lines' UnbilledActualId). */
+  unbilledTransactions: readonly ProjectTransaction[];
+  rates: readonly ExchangeRate[];
+  accountingCurrency: string;
+  postingDate: string;
+  customerInvoiceId: string;
+  /** Timestamp for the proposal's PostedOn; defaults to `${postingDate}T00:00:00.000Z`. */
+  postedOn?: string;
+}
+
+export type PostingPlan =
+  | { ok: false; reason: string }
+  | {
+      ok: true;
+      customerInvoice: CustomerInvoice;
+      ledger: LedgerEntry[];
+      transactionsInvoiced: ProjectTransaction[];
+      proposalUpdate: Pick<Proposal, 'Status' | 'CustomerInvoiceId' | 'Voucher' | 'PostedOn'>;
+      accounting: AccountingDetail[];
+    };
+
+function refuse(reason: string): PostingPlan {
+  return { ok: false, reason };
+}
+
+export function planPosting(input: PostingInput): PostingPlan {
+  const { proposal, accountingCurrency, postingDate, customerInvoiceId } = input;
+  const id = proposal.ProposalId;
+
+  if (proposal.Status === 'Posted') {
+    return refuse(
+      `Invoice proposal ${id} is already posted as customer invoice ${proposal.CustomerInvoiceId ?? '(unknown)'}` +
+        `${proposal.Voucher ? ` (voucher ${proposal.Voucher})` : ''}; a proposal can be posted only once`,
+    );
+  }
+  if (proposal.Status !== 'Open') {
+    return refuse(`Invoice proposal ${id} has status ${String(proposal.Status)}; only an Open proposal can be posted`);
+  }
+
+  const foreign = input.lines.filter((l) => l.ProposalId !== id);
+  if (foreign.length > 0) {
+    return refuse(`Lines ${foreign.map((l) => l.LineId).join(', ')} do not belong to invoice proposal ${id}`);
+  }
+  const lines = [...new Map(input.lines.map((l) => [l.LineId, l] as const)).values()];
+  const importedAmount = amount(sum(lines.map((l) => l.LineAmount)));
+  if (lines.length !== proposal.ExpectedLineCount || !eq(importedAmount, proposal.ExpectedAmount)) {
+    return refuse(
+      `Invoice proposal ${id} is incomplete: expected ${proposal.ExpectedLineCount} lines totalling ` +
+        `${amount(proposal.ExpectedAmount)} ${proposal.CurrencyCode}, imported ${lines.length} lines totalling ` +
+        `${importedAmount} ${proposal.CurrencyCode}. Post it once the remaining billed actuals are imported ` +
+        `(their staging rows say what they wait for)`,
+    );
+  }
+  if (lines.length === 0) {
+    return refuse(`Invoice proposal ${id} has no lines; there is nothing to post`);
+  }
+  const otherCurrency = lines.filter((l) => l.CurrencyCode !== proposal.CurrencyCode);
+  if (otherCurrency.length > 0) {
+    return refuse(
+      `Invoice proposal ${id} is in ${proposal.CurrencyCode} but lines ${otherCurrency.map((l) => `${l.LineId} (${l.CurrencyCode})`).join(', ')} are not`,
+    );
+  }
+
+  const byTransId = new Map(input.unbilledTransactions.map((t) => [t.TransId, t] as const));
+  const missing = [...new Set(lines.flatMap((l) => (l.UnbilledActualId === undefined || byTransId.has(l.UnbilledActualId) ? [] : [l.UnbilledActualId])))];
+  if (missing.length > 0) {
+    return refuse(
+      `Invoice proposal ${id} cannot be posted: the project transactions ${missing.join(', ')} that its lines bill were not found`,
+    );
+  }
+
+  const found = lookupRate(input.rates, proposal.CurrencyCode, accountingCurrency, postingDate);
+  if (!found.ok) return refuse(`Invoice proposal ${id} cannot be posted: ${found.reason}`);
+  const exchangeRate = found.rate;
+  const voucher = postingVoucher(id);
+
+  // Unbilled transactions to reverse and mark, each once, in line order.
+  const invoiced: ProjectTransaction[] = [];
+  const seen = new Set<string>();
+  for (const line of lines) {
+    if (line.UnbilledActualId === undefined || seen.has(line.UnbilledActualId)) continue;
+    seen.add(line.UnbilledActualId);
+    const t = byTransId.get(line.UnbilledActualId)!;
+    if (t.FullyInvoiced && t.CustomerInvoiceId !== undefined && t.CustomerInvoiceId !== customerInvoiceId) continue;
+    invoiced.push(t);
+  }
+
+  const invoiceAmount = amount(sum(lines.map((l) => l.LineAmount)));
+  const taxAmount = amount(sum(lines.map((l) => l.SalesTaxAmount)));
+  const totalAmount = amount(dec(invoiceAmount).plus(dec(taxAmount)));
+  const customerAccounting = toAccounting(totalAmount, exchangeRate);
+  const taxAccounting = toAccounting(taxAmount, exchangeRate);
+
+  // Revenue per line, with the rounding difference on the largest line.
+  const lineAccounting = lines.map((l) => toAccounting(l.LineAmount, exchangeRate));
+  const revenueTotal = dec(customerAccounting).minus(dec(taxAccounting));
+  const difference = revenueTotal.minus(sum(lineAccounting));
+  if (!difference.isZero()) {
+    let largest = 0;
+    lines.forEach((l, i) => {
+      if (dec(l.LineAmount).abs().greaterThan(dec(lines[largest]!.LineAmount).abs())) largest = i;
+    });
+    lineAccounting[largest] = amount(dec(lineAccounting[largest]!).plus(difference));
+  }
+
+  const ledgerLines = summarizedLedgerLines({
+    proposalId: id,
+    customerInvoiceId,
+    customerAccount: proposal.CustomerAccount,
+    currency: proposal.CurrencyCode,
+    invoiced,
+    lines,
+    lineAccounting,
+    customerAccounting,
+    totalAmount,
+    taxAccounting,
+    taxAmount,
+  });
+  const ledger = buildVoucher(voucher, postingDate, ledgerLines);
+
+  const customerInvoice: CustomerInvoice = {
+    InvoiceId: customerInvoiceId,
+    ProposalId: id,
+    CustomerAccount: proposal.CustomerAccount,
+    InvoiceDate: postingDate,
+    CurrencyCode: proposal.CurrencyCode,
+    InvoiceAmount: invoiceAmount,
+    SalesTaxAmount: taxAmount,
+    TotalAmount: totalAmount,
+    AccountingAmount: customerAccounting,
+    Voucher: voucher,
+  };
+  const accounting: AccountingDetail[] = lines.map((l, i) => ({
+    actualId: l.ActualId,
+    contractId: proposal.ContractId,
+    voucher,
+    postingDate,
+    accountingCurrency,
+    accountingAmount: lineAccounting[i]!,
+    exchangeRate,
+    salesTaxAmount: amount(l.SalesTaxAmount),
+  }));
+  return {
+    ok: true,
+    customerInvoice,
+    ledger,
+    transactionsInvoiced: invoiced.map((t) => ({ ...t, FullyInvoiced: true, CustomerInvoiceId: customerInvoiceId })),
+    proposalUpdate: {
+      Status: 'Posted',
+      CustomerInvoiceId: customerInvoiceId,
+      Voucher: voucher,
+      PostedOn: input.postedOn ?? `${postingDate}T00:00:00.000Z`,
+    },
+    accounting,
+  };
+}
+
+interface SummaryInput {
+  proposalId: string;
+  customerInvoiceId: string;
+  customerAccount: string;
+  currency: string;
+  invoiced: readonly ProjectTransaction[];
+  lines: readonly ProposalLine[];
+  /** Accounting amount of each line (same order as `lines`), rounding difference included. */
+  lineAccounting: readonly string[];
+  customerAccounting: string;
+  totalAmount: string;
+  taxAccounting: string;
+  taxAmount: string;
+}
+
+interface ProjectGroup<T> {
+  projectId: string;
+  items: T[];
+}
+
+/** Items grouped by project, projects in ascending id order (the same on every run). */
+function byProject<T>(items: readonly T[], projectOf: (item: T) => string): ProjectGroup<T>[] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = projectOf(item);
+    let list = groups.get(key);
+    if (!list) groups.set(key, (list = []));
+    list.push(item);
+  }
+  return [...groups.keys()].sort().map((projectId) => ({ projectId, items: groups.get(projectId)! }));
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+const TRANS_TYPE_ORDER: readonly string[] = ['Hour', 'Expense', 'Item', 'Fee', 'OnAccount'];
+
+/** "Hour 3, Expense 1": line counts per type, in a fixed type order (whatever the lines' order). */
+function transTypeCounts(lines: readonly ProposalLine[]): string {
+  const counts = new Map<string, number>();
+  for (const l of lines) counts.set(l.TransType, (counts.get(l.TransType) ?? 0) + 1);
+  const rank = (type: string) => (TRANS_TYPE_ORDER.includes(type) ? TRANS_TYPE_ORDER.indexOf(type) : TRANS_TYPE_ORDER.length);
+  return [...counts]
+    .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([type, n]) => `${type} ${n}`)
+    .join(', ');
+}
+
+/**
+ * The posting voucher's lines, summarized as F&O posts a summarized voucher: one line per
+ * (MainAccount, ProjectId) for the accrual reversal and the revenue, one customer balance line
+ * and one sales tax line. Every line's Reference is the customer invoice id; its Text says what
+ * it sums (how many transactions or lines, of which proposal). The per-account totals are the
+ * same as one line per transaction and per proposal line would give.
+ */
+function summarizedLedgerLines(s: SummaryInput): LedgerLine[] {
+  const on = `${s.customerInvoiceId} (proposal ${s.proposalId})`;
+  const out: LedgerLine[] = [];
+  for (const { projectId, items } of byProject(s.invoiced, (t) => t.ProjectId)) {
+    const total = amount(sum(items.map((t) => t.AccountingAmount)));
+    const extra = {
+      projectId,
+      reference: s.customerInvoiceId,
+      text: `Reverse accrued revenue of ${plural(items.length, 'unbilled transaction', 'unbilled transactions')} invoiced on ${on}`,
+    };
+    out.push(debit('AccruedRevenue', total, extra), credit('WIPSalesValue', total, extra));
+  }
+  out.push(
+    debit('CustomerBalance', s.customerAccounting, {
+      reference: s.customerInvoiceId,
+      text: `Customer invoice ${on} ${s.totalAmount} ${s.currency}, account ${s.customerAccount}`,
+    }),
+  );
+  const indexed = s.lines.map((line, i) => ({ line, accounting: s.lineAccounting[i]! }));
+  for (const { projectId, items } of byProject(indexed, (x) => x.line.ProjectId)) {
+    const lines = items.map((x) => x.line);
+    out.push(
+      credit('Revenue', amount(sum(items.map((x) => x.accounting))), {
+        projectId,
+        reference: s.customerInvoiceId,
+        text: `Revenue of ${plural(lines.length, 'line', 'lines')} (${transTypeCounts(lines)}) ${amount(sum(lines.map((l) => l.LineAmount)))} ${s.currency} on ${on}`,
+      }),
+    );
+  }
+  out.push(
+    credit('SalesTaxPayable', s.taxAccounting, { reference: s.customerInvoiceId, text: `Sales tax ${s.taxAmount} ${s.currency} on ${on}` }),
+  );
+  return out;
+}
+
+/** Staging row fields of a billed row once its proposal is posted (accounting details on every billed staging row). */
+export function billedRowAccounting(detail: AccountingDetail): {
+  VoucherNumber: string;
+  PostingDate: string;
+  AccountingCurrency: string;
+  AccountingAmount: string;
+  ExchangeRate: string;
+  SalesTaxAmount?: string;
+} {
+  const update: ReturnType<typeof billedRowAccounting> = {
+    VoucherNumber: detail.voucher,
+    PostingDate: detail.postingDate,
+    AccountingCurrency: detail.accountingCurrency,
+    AccountingAmount: detail.accountingAmount,
+    ExchangeRate: detail.exchangeRate,
+  };
+  if (detail.salesTaxAmount !== undefined) update.SalesTaxAmount = detail.salesTaxAmount;
+  return update;
+}

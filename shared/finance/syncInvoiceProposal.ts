@@ -1,0 +1,83 @@
+/**
+ * syncInvoiceProposal (map "Project invoice proposal V2 (invoices)", Dataverse -> F&O, one way):
+ * upsert the F&O proposal header of a confirmed invoice (queue `invoice-proposals`).
+ *
+ * - New header: created if absent, Status Open, ImportedLineCount / ImportedAmount recomputed
+ *   from whatever foProposalLines of that proposal exist already (normally none: import waits for
+ *   the header), so the counters are exact from the first write.
+ * - Existing open header: the header fields and the expected count and amount are replaced under
+ *   the ETag read; the imported counters are kept as import maintains them. A redelivery that
+ *   changes nothing writes nothing.
+ * - Posted header: never touched (posting is final).
+ * - A header with the same proposal id (invoice number) that belongs to another invoice is a
+ *   business conflict: refused, recorded in the error log, nothing written.
+ * ETag conflicts (import updating the counters at the same moment) are retried with a fresh read.
+ */
+import type { Proposal, ProposalLine } from './records';
+import { proposalFromMessage } from './rules/stagingMap';
+import { reconcileFromLines } from './rules/import';
+import type { FinanceTables } from './financeStore';
+import { BusinessError } from '../core/errors';
+import type { InvoiceProposalMessage } from '../bridge/messages';
+
+export interface SyncInvoiceProposalDeps {
+  finance: Pick<FinanceTables, 'proposals' | 'proposalLines'>;
+}
+
+export type SyncInvoiceProposalOutcome = 'created' | 'updated' | 'unchanged' | 'posted';
+
+const ATTEMPTS = 10;
+
+function strip<T extends object>(stored: T & { etag: string }): T {
+  const { etag: _etag, ...rest } = stored;
+  return rest as unknown as T;
+}
+
+function sameHeader(a: Proposal, b: Proposal): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof Proposal>;
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}
+
+export async function syncInvoiceProposal(
+  deps: SyncInvoiceProposalDeps,
+  message: InvoiceProposalMessage,
+  log: (line: string) => void = () => undefined,
+): Promise<SyncInvoiceProposalOutcome> {
+  const { proposals, proposalLines } = deps.finance;
+  const id = message.proposalId;
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const stored = await proposals.get(id, id);
+    if (stored === undefined) {
+      const lines: ProposalLine[] = (await proposalLines.listPartition(id)).map((l) => strip(l));
+      const header = reconcileFromLines(proposalFromMessage(message), lines);
+      if ((await proposals.createIfAbsent(header)) === 'created') {
+        log(`proposal ${id} created for invoice ${message.invoiceId}: expects ${header.ExpectedLineCount} lines, ${header.ExpectedAmount} ${header.CurrencyCode}`);
+        return 'created';
+      }
+      continue; // created by a concurrent delivery meanwhile: read it and merge
+    }
+    const existing = strip(stored);
+    if (existing.Status === 'Posted') {
+      log(`proposal ${id} is posted (customer invoice ${existing.CustomerInvoiceId ?? '-'}); header left unchanged`);
+      return 'posted';
+    }
+    if (existing.InvoiceId !== message.invoiceId) {
+      throw new BusinessError(
+        `Invoice proposal ${id} already belongs to invoice ${existing.InvoiceId}; the header of invoice ${message.invoiceId} ` +
+          `carries the same invoice number and was not applied. Give the invoice a unique number and confirm it again.`,
+        { reference: id },
+      );
+    }
+    const next = proposalFromMessage(message, existing);
+    if (sameHeader(existing, next)) {
+      log(`proposal ${id} already up to date`);
+      return 'unchanged';
+    }
+    if (await proposals.replaceIfMatch(next, stored.etag)) {
+      log(`proposal ${id} updated: expects ${next.ExpectedLineCount} lines, ${next.ExpectedAmount} ${next.CurrencyCode}`);
+      return 'updated';
+    }
+  }
+  throw new Error(`Invoice proposal ${id} kept changing while it was being updated (${ATTEMPTS} attempts); Service Bus will redeliver the message`);
+}

@@ -1,0 +1,369 @@
+/**
+ * The journey of one invoice across both sides, behind `GET api/invoices/{invoiceId}/trace`
+ * (operations), with a reconciliation of the Dataverse billed actuals against the F&O proposal.
+ *
+ * STEPS (each { step, state, at?, detail }; state: done | pending | waiting | error)
+ *   invoice        the proforma invoice exists (status, details, totals)
+ *   confirmed      status Confirmed or later (at = msdyn_confirmedon); error when the confirmation
+ *                  was refused (an open integration error names the invoice)
+ *   headerSynced   the F&O invoice proposal (id = invoice number) exists
+ *   actualsStaged  every billed sales actual of the invoice has its foActualsStaging row
+ *   linesImported  the proposal's imported lines and amount equal what it expects; waiting when
+ *                  billed rows wait (the row's ImportMessage), error when rows are in Error
+ *   posted         the proposal is Posted (customer invoice, voucher, PostedOn)
+ *   accountingBack every billed actual carries its voucher and the invoice is Posted with the
+ *                  customer invoice number
+ * `stage` names the last step done in this order.
+ *
+ * RECONCILIATION (status Matched | Incomplete | Mismatch | NotConfirmed)
+ * - Per billed actual: its proposal line (LineId = ActualId) must exist with the same quantity,
+ *   amount and tax; "missing" entries say why (the staging row's status and message, or "not
+ *   staged"); proposal lines without a billed actual are "unexpected".
+ * - Totals: invoice total = sum of billed actuals = proposal ExpectedAmount = ImportedAmount =
+ *   sum of proposal lines (= customer invoice InvoiceAmount once posted); the same for tax and
+ *   line counts. Amounts exclude tax, as on the proposal.
+ * - Mismatch: any difference or unexpected line, or totals that exist on both sides and differ.
+ *   Incomplete: nothing contradicts, but something is still missing. Matched: all equal.
+ */
+import type { Actual, Invoice } from '../dataverse/records';
+import type { Proposal, ProposalLine, StagingRow } from '../finance/records';
+import { labelOf } from '../bridge/confirmation/refusals';
+import { amount, eq, sum } from '../core/money';
+import { InvoiceStatus, TransactionType } from '../core/options';
+import type { DataverseTables } from '../dataverse/dataverseStore';
+import type { ErrorLog, ErrorRow } from './errorLog';
+import type { FinanceTables } from '../finance/financeStore';
+import { NotFoundError } from '../core/errors';
+import { odata } from '../storage/tableStore';
+import { byKey, plain } from '../dataverse/invoices/common';
+
+export type StepState = 'done' | 'pending' | 'waiting' | 'error';
+export interface TraceStep {
+  step: 'invoice' | 'confirmed' | 'headerSynced' | 'actualsStaged' | 'linesImported' | 'posted' | 'accountingBack';
+  state: StepState;
+  at?: string;
+  detail: string;
+}
+
+export interface ReconciliationRow {
+  actualId: string;
+  classification: string;
+  quantity: string;
+  dataverseAmount: string;
+  financeAmount?: string;
+  dataverseTax: string;
+  financeTax?: string;
+  importStatus?: string;
+  voucher?: string;
+  state: 'Matched' | 'Missing' | 'Different';
+  note?: string;
+}
+
+export interface Reconciliation {
+  status: 'Matched' | 'Incomplete' | 'Mismatch' | 'NotConfirmed';
+  dataverse: { invoiceTotal: string; invoiceTax: string; billedActuals: number; billedAmount: string; billedTax: string };
+  finance: {
+    proposalId?: string;
+    proposalStatus?: string;
+    expectedLineCount?: number;
+    expectedAmount?: string;
+    importedLineCount?: number;
+    importedAmount?: string;
+    lines: number;
+    linesAmount: string;
+    linesTax: string;
+    customerInvoice?: { id: string; invoiceAmount: string; salesTaxAmount: string; totalAmount: string; accountingAmount: string; voucher: string };
+  };
+  rows: ReconciliationRow[];
+  missingInFinance: { actualId: string; amount: string; reason: string }[];
+  unexpectedInFinance: { lineId: string; amount: string }[];
+  differences: { actualId: string; field: string; dataverse: string; finance: string }[];
+  /** One sentence per problem, for people. */
+  problems: string[];
+}
+
+export interface InvoiceTrace {
+  invoiceId: string;
+  invoicenumber: string;
+  contractId: string;
+  currency: string;
+  invoiceStatus: string;
+  stage: TraceStep['step'];
+  steps: TraceStep[];
+  staging: { counts: Record<string, number>; notImported: { actualId: string; transType: string; importStatus: string; importMessage?: string }[] };
+  reconciliation: Reconciliation;
+  errors: Pick<ErrorRow, 'Source' | 'Category' | 'Message' | 'OccurredAt' | 'Reference' | 'MessageId'>[];
+}
+
+export interface TraceDeps {
+  dataverse: DataverseTables;
+  finance: FinanceTables;
+  errorLog: Pick<ErrorLog, 'store'>;
+}
+
+const CLASS_NAMES: Record<number, string> = { 192350000: 'Time', 192350001: 'Expense', 192350002: 'Material', 192350003: 'Milestone', 192350004: 'Fee' };
+const NOT_IMPORTED_SHOWN = 50;
+
+function latest(values: (string | undefined)[]): string | undefined {
+  return values.filter((v): v is string => v !== undefined).sort().at(-1);
+}
+
+export async function traceInvoice(deps: TraceDeps, invoiceId: string): Promise<InvoiceTrace> {
+  const { dataverse, finance } = deps;
+  const loaded = await dataverse.loadInvoice(invoiceId);
+  if (!loaded) throw new NotFoundError(`Invoice ${invoiceId} was not found.`, invoiceId);
+  const invoice: Invoice = plain(loaded.invoice);
+  const contractId = invoice.salesorderid;
+  const proposalId = invoice.invoicenumber;
+
+  const [billedRows, proposalRow, lineRows, stagingRows, errorRows] = await Promise.all([
+    dataverse.actuals.query(odata`PartitionKey eq ${contractId} and msdyn_invoice eq ${invoiceId} and msdyn_transactiontypecode eq ${TransactionType.BilledSales}`),
+    finance.proposals.get(proposalId, proposalId),
+    finance.proposalLines.listPartition(proposalId),
+    finance.staging.query(odata`PartitionKey eq ${contractId} and InvoiceId eq ${invoiceId}`),
+    deps.errorLog.store.query(odata`Status eq ${'Open'} and (Reference eq ${invoiceId} or Reference eq ${proposalId})`),
+  ]);
+  const billed: Actual[] = billedRows.map(plain).sort(byKey((a) => a.msdyn_actualid));
+  // A proposal with this number that belongs to another invoice is not this invoice's.
+  const proposal: Proposal | undefined = proposalRow && proposalRow.InvoiceId === invoiceId ? plain(proposalRow) : undefined;
+  const lines: ProposalLine[] = proposal ? lineRows.map(plain) : [];
+  const staging: StagingRow[] = stagingRows.map(plain);
+  const customerInvoice = proposal?.CustomerInvoiceId ? await finance.customerInvoices.get(proposal.CustomerInvoiceId, proposal.CustomerInvoiceId) : undefined;
+
+  const status = invoice.msdyn_projectinvoicestatus;
+  const confirmed = status === InvoiceStatus.Confirmed || status === InvoiceStatus.Posted || status === InvoiceStatus.Paid;
+  const stagingById = new Map(staging.map((r) => [r.ActualId, r]));
+  const lineById = new Map(lines.map((l) => [l.LineId, l]));
+
+  // Staging counts over the invoice's billed rows.
+  const counts: Record<string, number> = { Pending: 0, Waiting: 0, Imported: 0, Error: 0, notStaged: 0 };
+  for (const a of billed) {
+    const row = stagingById.get(a.msdyn_actualid);
+    counts[row ? row.ImportStatus : 'notStaged'] = (counts[row ? row.ImportStatus : 'notStaged'] ?? 0) + 1;
+  }
+  const notImported = staging
+    .filter((r) => r.ImportStatus !== 'Imported')
+    .sort(byKey((r) => r.ActualId))
+    .slice(0, NOT_IMPORTED_SHOWN)
+    .map((r) => ({ actualId: r.ActualId, transType: r.TransType, importStatus: r.ImportStatus, ...(r.ImportMessage ? { importMessage: r.ImportMessage } : {}) }));
+
+  // Steps ----------------------------------------------------------------------------------------
+  const steps: TraceStep[] = [];
+  steps.push({
+    step: 'invoice',
+    state: 'done',
+    detail: `${labelOf.invoiceStatus(status)} proforma invoice ${proposalId}: ${loaded.details.length} detail(s) on ${loaded.lines.length} line(s), total ${invoice.totalamount} ${invoice.transactioncurrencyid}, tax ${invoice.totaltax}`,
+  });
+  const confirmErrors = errorRows.filter((e) => e.Source === 'confirmProformaInvoice');
+  steps.push(
+    confirmed
+      ? { step: 'confirmed', state: 'done', ...(invoice.msdyn_confirmedon ? { at: invoice.msdyn_confirmedon } : {}), detail: `confirmed; ${billed.length} billed sales actual(s) created` }
+      : confirmErrors.length
+        ? { step: 'confirmed', state: 'error', at: confirmErrors[0]!.OccurredAt, detail: `the confirmation was refused: ${confirmErrors[0]!.Message}` }
+        : { step: 'confirmed', state: 'pending', detail: 'not confirmed yet (POST /api/dataverse/invoices/{invoiceId}/confirm; the confirmation runs on the invoice-confirmations queue)' },
+  );
+  steps.push(
+    proposal
+      ? { step: 'headerSynced', state: 'done', detail: `invoice proposal ${proposal.ProposalId} expects ${proposal.ExpectedLineCount} line(s), ${proposal.ExpectedAmount} ${proposal.CurrencyCode}` }
+      : proposalRow
+        ? { step: 'headerSynced', state: 'error', detail: `invoice proposal ${proposalId} exists but belongs to invoice ${proposalRow.InvoiceId}` }
+        : { step: 'headerSynced', state: 'pending', detail: confirmed ? `invoice proposal ${proposalId} not in F&O yet (queue invoice-proposals)` : 'waits for the confirmation' },
+  );
+  const staged = billed.length - (counts.notStaged ?? 0);
+  steps.push(
+    !confirmed
+      ? { step: 'actualsStaged', state: 'pending', detail: 'waits for the confirmation' }
+      : staged === billed.length
+        ? { step: 'actualsStaged', state: 'done', detail: `${staged} of ${billed.length} billed actual(s) in foActualsStaging` }
+        : { step: 'actualsStaged', state: 'pending', detail: `${staged} of ${billed.length} billed actual(s) in foActualsStaging (queue actuals)` },
+  );
+  const complete = proposal !== undefined && proposal.ImportedLineCount === proposal.ExpectedLineCount && eq(proposal.ImportedAmount, proposal.ExpectedAmount);
+  const errorRowsOfInvoice = staging.filter((r) => r.ImportStatus === 'Error');
+  const waitingRows = staging.filter((r) => r.ImportStatus === 'Waiting');
+  const importedAt = latest(staging.map((r) => r.ImportedOn));
+  const importedDetail = proposal
+    ? `${proposal.ImportedLineCount} of ${proposal.ExpectedLineCount} line(s), ${proposal.ImportedAmount} of ${proposal.ExpectedAmount} ${proposal.CurrencyCode}`
+    : `${counts.Imported ?? 0} of ${billed.length} billed row(s) imported`;
+  steps.push(
+    complete
+      ? { step: 'linesImported', state: 'done', ...(importedAt ? { at: importedAt } : {}), detail: importedDetail }
+      : errorRowsOfInvoice.length
+        ? { step: 'linesImported', state: 'error', detail: `${importedDetail}; ${errorRowsOfInvoice.length} row(s) in Error: ${errorRowsOfInvoice[0]!.ImportMessage ?? 'no reason given'}` }
+        : waitingRows.length
+          ? { step: 'linesImported', state: 'waiting', detail: `${importedDetail}; ${waitingRows.length} row(s) waiting: ${waitingRows[0]!.ImportMessage ?? 'no reason given'}` }
+          : { step: 'linesImported', state: 'pending', detail: confirmed ? `${importedDetail}; waits for Import from staging` : 'waits for the confirmation' },
+  );
+  const posted = proposal?.Status === 'Posted';
+  steps.push(
+    posted
+      ? {
+          step: 'posted',
+          state: 'done',
+          ...(proposal?.PostedOn ? { at: proposal.PostedOn } : {}),
+          detail: `customer invoice ${proposal?.CustomerInvoiceId ?? '?'}, voucher ${proposal?.Voucher ?? '?'}`,
+        }
+      : { step: 'posted', state: 'pending', detail: complete ? `ready to post (POST /api/finance/proposals/${proposalId}/post)` : 'the proposal can be posted once it is complete' },
+  );
+  const withVoucher = billed.filter((a) => a.msdyn_externalreferenceid !== undefined).length;
+  const back = posted && billed.length > 0 && withVoucher === billed.length && status === InvoiceStatus.Posted;
+  steps.push(
+    back
+      ? {
+          step: 'accountingBack',
+          state: 'done',
+          ...(latest(billed.map((a) => a.msdyn_postingdate)) ? { at: latest(billed.map((a) => a.msdyn_postingdate)) } : {}),
+          detail: `${withVoucher} of ${billed.length} billed actual(s) carry their voucher; invoice Posted as ${invoice.msdyn_customerinvoicenumber ?? '?'}`,
+        }
+      : { step: 'accountingBack', state: 'pending', detail: `${withVoucher} of ${billed.length} billed actual(s) carry their voucher; invoice ${labelOf.invoiceStatus(status)}` },
+  );
+  let stage: TraceStep['step'] = 'invoice';
+  for (const s of steps) {
+    if (s.state !== 'done') break;
+    stage = s.step;
+  }
+
+  return {
+    invoiceId,
+    invoicenumber: proposalId,
+    contractId,
+    currency: invoice.transactioncurrencyid,
+    invoiceStatus: labelOf.invoiceStatus(status),
+    stage,
+    steps,
+    staging: { counts, notImported },
+    reconciliation: reconcile(invoice, confirmed, billed, proposal, lines, lineById, stagingById, customerInvoice ? plain(customerInvoice) : undefined),
+    errors: errorRows
+      .map((e) => ({ Source: e.Source, Category: e.Category, Message: e.Message, OccurredAt: e.OccurredAt, ...(e.Reference ? { Reference: e.Reference } : {}), ...(e.MessageId ? { MessageId: e.MessageId } : {}) }))
+      .sort((a, b) => (a.OccurredAt < b.OccurredAt ? 1 : -1)),
+  };
+}
+
+function reconcile(
+  invoice: Invoice,
+  confirmed: boolean,
+  billed: Actual[],
+  proposal: Proposal | undefined,
+  lines: ProposalLine[],
+  lineById: Map<string, ProposalLine>,
+  stagingById: Map<string, StagingRow>,
+  customerInvoice: { InvoiceId: string; InvoiceAmount: string; SalesTaxAmount: string; TotalAmount: string; AccountingAmount: string; Voucher: string } | undefined,
+): Reconciliation {
+  const billedAmount = amount(sum(billed.map((a) => a.msdyn_amount)));
+  const billedTax = amount(sum(billed.map((a) => a.msdyn_salestaxamount ?? '0')));
+  const rows: ReconciliationRow[] = [];
+  const missingInFinance: Reconciliation['missingInFinance'] = [];
+  const differences: Reconciliation['differences'] = [];
+  const billedIds = new Set(billed.map((a) => a.msdyn_actualid));
+
+  for (const a of billed) {
+    const line = lineById.get(a.msdyn_actualid);
+    const staged = stagingById.get(a.msdyn_actualid);
+    const tax = amount(a.msdyn_salestaxamount ?? '0');
+    const row: ReconciliationRow = {
+      actualId: a.msdyn_actualid,
+      classification: CLASS_NAMES[a.msdyn_transactionclassification] ?? String(a.msdyn_transactionclassification),
+      quantity: a.msdyn_quantity,
+      dataverseAmount: amount(a.msdyn_amount),
+      dataverseTax: tax,
+      state: 'Matched',
+      ...(staged ? { importStatus: staged.ImportStatus } : {}),
+      ...(a.msdyn_externalreferenceid ? { voucher: a.msdyn_externalreferenceid } : {}),
+    };
+    if (!line) {
+      const reason = !staged
+        ? 'not staged in F&O yet'
+        : `staging row ${staged.ImportStatus}${staged.ImportMessage ? `: ${staged.ImportMessage}` : ''}`;
+      missingInFinance.push({ actualId: a.msdyn_actualid, amount: row.dataverseAmount, reason });
+      rows.push({ ...row, state: 'Missing', note: reason });
+      continue;
+    }
+    row.financeAmount = amount(line.LineAmount);
+    row.financeTax = amount(line.SalesTaxAmount);
+    const diffs: Reconciliation['differences'] = [];
+    if (!eq(line.Quantity, a.msdyn_quantity)) diffs.push({ actualId: a.msdyn_actualid, field: 'quantity', dataverse: a.msdyn_quantity, finance: line.Quantity });
+    if (!eq(line.LineAmount, a.msdyn_amount)) diffs.push({ actualId: a.msdyn_actualid, field: 'amount', dataverse: row.dataverseAmount, finance: row.financeAmount });
+    if (!eq(line.SalesTaxAmount, tax)) diffs.push({ actualId: a.msdyn_actualid, field: 'tax', dataverse: tax, finance: row.financeTax });
+    if (line.CurrencyCode !== a.transactioncurrencyid) diffs.push({ actualId: a.msdyn_actualid, field: 'currency', dataverse: a.transactioncurrencyid, finance: line.CurrencyCode });
+    differences.push(...diffs);
+    rows.push(diffs.length ? { ...row, state: 'Different', note: diffs.map((d) => `${d.field} ${d.dataverse} vs ${d.finance}`).join('; ') } : row);
+  }
+  const unexpectedInFinance = lines.filter((l) => !billedIds.has(l.LineId)).map((l) => ({ lineId: l.LineId, amount: amount(l.LineAmount) }));
+  const linesAmount = amount(sum(lines.map((l) => l.LineAmount)));
+  const linesTax = amount(sum(lines.map((l) => l.SalesTaxAmount)));
+
+  const problems: string[] = [];
+  let contradiction = differences.length > 0 || unexpectedInFinance.length > 0;
+  for (const d of differences) problems.push(`Billed actual ${d.actualId}: ${d.field} is ${d.dataverse} in Dataverse but ${d.finance} on the F&O proposal line.`);
+  for (const u of unexpectedInFinance) problems.push(`F&O proposal line ${u.lineId} (${u.amount}) has no billed actual on this invoice in Dataverse.`);
+  for (const m of missingInFinance) problems.push(`Billed actual ${m.actualId} (${m.amount}) has no F&O proposal line: ${m.reason}.`);
+  if (confirmed && !eq(invoice.totalamount, billedAmount)) {
+    contradiction = true;
+    problems.push(`The invoice total ${invoice.totalamount} differs from the sum of its billed actuals ${billedAmount}.`);
+  }
+  if (confirmed && !eq(invoice.totaltax, billedTax)) {
+    contradiction = true;
+    problems.push(`The invoice tax ${invoice.totaltax} differs from the tax on its billed actuals ${billedTax}.`);
+  }
+  if (proposal) {
+    if (!eq(proposal.ExpectedAmount, billedAmount) || proposal.ExpectedLineCount !== billed.length) {
+      contradiction = true;
+      problems.push(`The proposal expects ${proposal.ExpectedLineCount} line(s) for ${proposal.ExpectedAmount}, but Dataverse has ${billed.length} billed actual(s) for ${billedAmount}.`);
+    }
+    if (proposal.ImportedLineCount !== lines.length || !eq(proposal.ImportedAmount, linesAmount)) {
+      contradiction = true;
+      problems.push(`The proposal counts ${proposal.ImportedLineCount} imported line(s) for ${proposal.ImportedAmount}, but ${lines.length} line(s) for ${linesAmount} are stored.`);
+    }
+  } else if (confirmed) {
+    problems.push(`No F&O invoice proposal ${invoice.invoicenumber} yet.`);
+  }
+  if (customerInvoice && (!eq(customerInvoice.InvoiceAmount, billedAmount) || !eq(customerInvoice.SalesTaxAmount, billedTax))) {
+    contradiction = true;
+    problems.push(`Customer invoice ${customerInvoice.InvoiceId} is for ${customerInvoice.InvoiceAmount} + tax ${customerInvoice.SalesTaxAmount}, but Dataverse billed ${billedAmount} + tax ${billedTax}.`);
+  }
+
+  const status: Reconciliation['status'] = !confirmed
+    ? 'NotConfirmed'
+    : contradiction
+      ? 'Mismatch'
+      : missingInFinance.length || !proposal || billed.length === 0
+        ? 'Incomplete'
+        : 'Matched';
+  if (!confirmed) problems.unshift('The invoice is not confirmed yet: nothing is expected in F&O.');
+
+  return {
+    status,
+    dataverse: { invoiceTotal: invoice.totalamount, invoiceTax: invoice.totaltax, billedActuals: billed.length, billedAmount, billedTax },
+    finance: {
+      ...(proposal
+        ? {
+            proposalId: proposal.ProposalId,
+            proposalStatus: proposal.Status,
+            expectedLineCount: proposal.ExpectedLineCount,
+            expectedAmount: proposal.ExpectedAmount,
+            importedLineCount: proposal.ImportedLineCount,
+            importedAmount: proposal.ImportedAmount,
+          }
+        : {}),
+      lines: lines.length,
+      linesAmount,
+      linesTax,
+      ...(customerInvoice
+        ? {
+            customerInvoice: {
+              id: customerInvoice.InvoiceId,
+              invoiceAmount: customerInvoice.InvoiceAmount,
+              salesTaxAmount: customerInvoice.SalesTaxAmount,
+              totalAmount: customerInvoice.TotalAmount,
+              accountingAmount: customerInvoice.AccountingAmount,
+              voucher: customerInvoice.Voucher,
+            },
+          }
+        : {}),
+    },
+    rows,
+    missingInFinance,
+    unexpectedInFinance,
+    differences,
+    problems,
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * Leases in IntegrationTables (`integrationLeases`, PartitionKey = RowKey = the lease name): at most
+ * one holder of a named lease at a time, across processes and hosts.
+ *
+ * - Acquire: create the row if absent (409 = someone else got there first), or take over a row
+ *   whose ExpiresAt has passed with an ETag-guarded replace (412 = someone else took it over first).
+ * - While held, the lease is renewed in the background every `renewEveryMs` with the ETag of our
+ *   last write; a renewal that fails its ETag (someone took the lease over because we were too
+ *   slow) marks it lost. `held()` is false from then on, and also once ExpiresAt has passed without
+ *   a successful renewal (storage unreachable), so a holder stops before a successor can start.
+ * - Release: an ETag-guarded delete; if the lease was already taken over nothing happens.
+ *
+ * A lease is an optimisation that keeps two runs from doing the same work; it is not what makes
+ * the work correct. Everything written under it is create-if-absent or ETag-guarded, so even a
+ * holder that lost its lease without noticing cannot duplicate anything.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { timestampString } from '../core/fields';
+import { isStatus, TableStore } from './tableStore';
+
+export const LEASE_TABLE = 'integrationLeases';
+
+export const leaseRowSchema = z.object({
+  Name: z.string().min(1),
+  Owner: z.string().min(1),
+  AcquiredAt: timestampString,
+  ExpiresAt: timestampString,
+});
+export type LeaseRow = z.infer<typeof leaseRowSchema>;
+
+export interface LeaseHandle {
+  readonly name: string;
+  readonly owner: string;
+  /** True while the lease is ours and unexpired; check it before each phase of work. */
+  held(): boolean;
+  release(): Promise<void>;
+}
+
+export interface LeaseOptions {
+  /** How long a lease lasts without renewal (default 60 s). */
+  ttlMs?: number;
+  /** How often it is renewed while held (default a third of ttlMs). */
+  renewEveryMs?: number;
+  /** Who asks, for the row and the logs (default a random id). */
+  owner?: string;
+}
+
+/** The port use cases take a lease through. */
+export interface LeasePort {
+  /** The lease, or undefined when someone else holds it. */
+  acquire(name: string, options?: LeaseOptions): Promise<LeaseHandle | undefined>;
+}
+
+export class TableLeases implements LeasePort {
+  readonly store: TableStore<LeaseRow>;
+
+  constructor(
+    connectionString: string,
+    private readonly now: () => number = () => Date.now(),
+  ) {
+    this.store = new TableStore(connectionString, LEASE_TABLE, leaseRowSchema, (r) => ({ partitionKey: r.Name, rowKey: r.Name }));
+  }
+
+  private entity(row: LeaseRow) {
+    return this.store.toRow(row);
+  }
+
+  async acquire(name: string, options: LeaseOptions = {}): Promise<LeaseHandle | undefined> {
+    const ttlMs = options.ttlMs ?? 60_000;
+    const renewEveryMs = options.renewEveryMs ?? Math.max(1_000, Math.floor(ttlMs / 3));
+    const owner = options.owner ?? randomUUID();
+    await this.store.ready();
+    const started = this.now();
+    const row: LeaseRow = {
+      Name: name,
+      Owner: owner,
+      AcquiredAt: new Date(started).toISOString(),
+      ExpiresAt: new Date(started + ttlMs).toISOString(),
+    };
+
+    let etag: string | undefined;
+    const existing = await this.store.get(name, name);
+    if (existing === undefined) {
+      try {
+        etag = (await this.store.client.createEntity(this.entity(row))).etag;
+      } catch (error) {
+        if (isStatus(error, 409)) return undefined;
+        throw error;
+      }
+    } else {
+      if (Date.parse(existing.ExpiresAt) > started && existing.Owner !== owner) return undefined;
+      try {
+        etag = (await this.store.client.updateEntity(this.entity(row), 'Replace', { etag: existing.etag })).etag;
+      } catch (error) {
+        if (isStatus(error, 412) || isStatus(error, 404)) return undefined;
+        throw error;
+      }
+    }
+    if (!etag) throw new Error(`Lease ${name}: storage returned no ETag`);
+    return new HeldLease(this, name, owner, ttlMs, renewEveryMs, etag, started + ttlMs);
+  }
+
+  /** Extend the lease; the new ETag, or undefined when it is no longer ours. Throws on transient faults. */
+  async renew(name: string, owner: string, acquiredAt: string, etag: string, expiresAt: number): Promise<string | undefined> {
+    const row: LeaseRow = { Name: name, Owner: owner, AcquiredAt: acquiredAt, ExpiresAt: new Date(expiresAt).toISOString() };
+    try {
+      return (await this.store.client.updateEntity(this.entity(row), 'Replace', { etag })).etag;
+    } catch (error) {
+      if (isStatus(error, 412) || isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(name: string, etag: string): Promise<void> {
+    try {
+      await this.store.client.deleteEntity(name, name, { etag });
+    } catch (error) {
+      if (!isStatus(error, 412) && !isStatus(error, 404)) throw error;
+    }
+  }
+
+  clock(): number {
+    return this.now();
+  }
+}
+
+class HeldLease implements LeaseHandle {
+  private lost = false;
+  private released = false;
+  private readonly timer: NodeJS.Timeout;
+  private renewing: Promise<void> | undefined;
+  private readonly acquiredAt: string;
+
+  constructor(
+    private readonly leases: TableLeases,
+    readonly name: string,
+    readonly owner: string,
+    private readonly ttlMs: number,
+    renewEveryMs: number,
+    private etag: string,
+    private expiresAt: number,
+  ) {
+    this.acquiredAt = new Date(expiresAt - ttlMs).toISOString();
+    this.timer = setInterval(() => {
+      this.renewing ??= this.renew().finally(() => {
+        this.renewing = undefined;
+      });
+    }, renewEveryMs);
+    this.timer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    if (this.lost || this.released) return;
+    const until = this.leases.clock() + this.ttlMs;
+    try {
+      const etag = await this.leases.renew(this.name, this.owner, this.acquiredAt, this.etag, until);
+      if (etag === undefined) {
+        this.lost = true;
+        clearInterval(this.timer);
+        return;
+      }
+      this.etag = etag;
+      this.expiresAt = until;
+    } catch {
+      // Storage briefly unreachable: try again on the next tick; held() turns false at expiry.
+    }
+  }
+
+  held(): boolean {
+    return !this.lost && !this.released && this.leases.clock() < this.expiresAt;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearInterval(this.timer);
+    await this.renewing;
+    if (!this.lost) await this.leases.delete(this.name, this.etag);
+  }
+}
+
+const byConnection = new Map<string, TableLeases>();
+
+/** One TableLeases per connection string per process. */
+export function leasesFor(connectionString: string): TableLeases {
+  let leases = byConnection.get(connectionString);
+  if (!leases) byConnection.set(connectionString, (leases = new TableLeases(connectionString)));
+  return leases;
+}

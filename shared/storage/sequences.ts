@@ -1,0 +1,152 @@
+/**
+ * Number sequences of the integration (IntegrationTables `integrationSequences`), e.g. the F&O
+ * customer invoice numbers "CIV-000001", "CIV-000002", ...
+ *
+ * Layout: one partition per sequence (PartitionKey = sequence name) holding
+ * - the counter row (RowKey "counter", `Last` = the last number handed out), and
+ * - one reservation row per business key (RowKey "r-<key>", e.g. "r-INV-00042" for a proposal):
+ *   the number that key got, its formatted value, when it was reserved and the caller's own
+ *   details (a JSON string the caller parses with its own zod schema).
+ *
+ * Reserving is ONE entity-group transaction over the two rows of the same partition: "update the
+ * counter if its ETag is unchanged" + "create the reservation". Both happen or neither does, so
+ * - concurrent reservations for different keys never get the same number (the loser's ETag
+ *   condition fails and it retries with the new counter);
+ * - a key that already has a reservation (a retried or concurrent posting of the same proposal)
+ *   makes the transaction fail on its create, the counter is not moved, and the existing
+ *   reservation is returned: a key never consumes a second number, and a crash at any point
+ *   leaves no gap (nothing is half-written).
+ * The counter partition is a deliberate hot spot: a gap-free sequence is serial by nature.
+ */
+import { z } from 'zod';
+import { timestampString } from '../core/fields';
+import { isStatus, TableStore, type Stored } from './tableStore';
+import type { TransactionAction } from '@azure/data-tables';
+
+export const SEQUENCE_TABLE = 'integrationSequences';
+const COUNTER_KEY = 'counter';
+const RESERVATION_PREFIX = 'r-';
+/** Attempts before giving up under contention (then the caller's message is retried by Service Bus). */
+const MAX_ATTEMPTS = 40;
+
+export const sequenceRowSchema = z.object({
+  Sequence: z.string().min(1),
+  Kind: z.enum(['Counter', 'Reservation']),
+  /** "counter" for the counter row; the business key for a reservation. */
+  Key: z.string().min(1),
+  /** Counter: the last number handed out. */
+  Last: z.number().int().nonnegative().optional(),
+  /** Reservation: the number and its formatted value. */
+  Number: z.number().int().positive().optional(),
+  Value: z.string().optional(),
+  ReservedOn: timestampString.optional(),
+  Details: z.string().optional(),
+});
+export type SequenceRow = z.infer<typeof sequenceRowSchema>;
+
+export interface Reservation {
+  sequence: string;
+  key: string;
+  number: number;
+  value: string;
+  reservedOn: string;
+  /** What the caller stored with the reservation (JSON text), if anything. */
+  details?: string;
+}
+
+export interface ReserveOptions {
+  /** The formatted value of number n, e.g. formatCustomerInvoiceId. */
+  format: (n: number) => string;
+  /** Caller's details to pin with the reservation (stored only by the call that creates it). */
+  details?: string;
+  /** Timestamp to record; defaults to now. */
+  reservedOn?: string;
+}
+
+/** The port use cases depend on. */
+export interface SequencePort {
+  /** The reservation of `key`, if it has one. */
+  find(sequence: string, key: string): Promise<Reservation | undefined>;
+  /** The key's reservation: the existing one, or a new one with the next number. */
+  reserve(sequence: string, key: string, options: ReserveOptions): Promise<Reservation & { created: boolean }>;
+}
+
+function rowKeyOf(row: SequenceRow): string {
+  return row.Kind === 'Counter' ? COUNTER_KEY : `${RESERVATION_PREFIX}${row.Key}`;
+}
+
+function toReservation(row: SequenceRow): Reservation {
+  if (row.Kind !== 'Reservation' || row.Number === undefined || row.Value === undefined || row.ReservedOn === undefined) {
+    throw new Error(`${SEQUENCE_TABLE} row ${row.Sequence}/${rowKeyOf(row)} is not a complete reservation`);
+  }
+  const out: Reservation = { sequence: row.Sequence, key: row.Key, number: row.Number, value: row.Value, reservedOn: row.ReservedOn };
+  if (row.Details !== undefined) out.details = row.Details;
+  return out;
+}
+
+function entity(store: TableStore<SequenceRow>, row: SequenceRow): Record<string, unknown> & { partitionKey: string; rowKey: string } {
+  const out: Record<string, unknown> & { partitionKey: string; rowKey: string } = { ...store.toRow(row) };
+  for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
+  return out;
+}
+
+export class TableSequenceStore implements SequencePort {
+  readonly store: TableStore<SequenceRow>;
+
+  constructor(connectionString: string) {
+    this.store = new TableStore(connectionString, SEQUENCE_TABLE, sequenceRowSchema, (r) => ({ partitionKey: r.Sequence, rowKey: rowKeyOf(r) }));
+  }
+
+  async find(sequence: string, key: string): Promise<Reservation | undefined> {
+    const row = await this.store.get(sequence, `${RESERVATION_PREFIX}${key}`);
+    return row ? toReservation(row) : undefined;
+  }
+
+  /** The counter's last number (0 when nothing was handed out yet). */
+  async last(sequence: string): Promise<number> {
+    return (await this.store.get(sequence, COUNTER_KEY))?.Last ?? 0;
+  }
+
+  async reserve(sequence: string, key: string, options: ReserveOptions): Promise<Reservation & { created: boolean }> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const existing = await this.find(sequence, key);
+      if (existing) return { ...existing, created: false };
+
+      const counter: Stored<SequenceRow> | undefined = await this.store.get(sequence, COUNTER_KEY);
+      const next = (counter?.Last ?? 0) + 1;
+      const counterRow: SequenceRow = { Sequence: sequence, Kind: 'Counter', Key: COUNTER_KEY, Last: next };
+      const reservation: SequenceRow = {
+        Sequence: sequence,
+        Kind: 'Reservation',
+        Key: key,
+        Number: next,
+        Value: options.format(next),
+        ReservedOn: options.reservedOn ?? new Date().toISOString(),
+        ...(options.details !== undefined ? { Details: options.details } : {}),
+      };
+      const actions: TransactionAction[] = [
+        counter ? ['update', entity(this.store, counterRow), 'Replace', { etag: counter.etag }] : ['create', entity(this.store, counterRow)],
+        ['create', entity(this.store, reservation)],
+      ];
+      try {
+        await this.store.submit(actions);
+        return { ...toReservation(reservation), created: true };
+      } catch (error) {
+        // 409: the counter row was created by someone else, or this key got its reservation
+        // meanwhile; 412: the counter moved. Either way nothing was written: read again.
+        if (!isStatus(error, 409) && !isStatus(error, 412)) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(200, 5 * attempt) + Math.floor(Math.random() * 10 * attempt)));
+      }
+    }
+    throw new Error(`Could not reserve a number of sequence ${sequence} for ${key} after ${MAX_ATTEMPTS} attempts (contention); retrying later will`);
+  }
+}
+
+const stores = new Map<string, TableSequenceStore>();
+
+/** One sequence store per connection string and process (the container builds no such store). */
+export function sequenceStoreFor(connectionString: string): TableSequenceStore {
+  let store = stores.get(connectionString);
+  if (!store) stores.set(connectionString, (store = new TableSequenceStore(connectionString)));
+  return store;
+}

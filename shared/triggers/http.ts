@@ -1,0 +1,86 @@
+/**
+ * HTTP helpers for every route: problem+json errors (RFC 9457) with a message a person can act
+ * on, JSON bodies parsed with zod, GUID route parameters checked, and one wrapper that turns
+ * thrown BusinessErrors into the right status and anything unexpected into a 500 without a
+ * stack trace.
+ */
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import { describeZodError, guid } from '../core/fields';
+import { BusinessError, ValidationError } from '../core/errors';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  500: 'Internal error',
+  503: 'Service unavailable',
+};
+
+export function problem(status: number, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): HttpResponseInit {
+  return {
+    status,
+    headers: { 'content-type': 'application/problem+json', ...headers },
+    body: JSON.stringify({ type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail, ...extra }),
+  };
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** Parse the request's JSON body with a schema; a 400 naming the bad fields otherwise. */
+export async function readJson<S extends z.ZodType>(request: HttpRequest, schema: S): Promise<z.infer<S>> {
+  const text = await request.text();
+  if (!text.trim()) throw new ValidationError('The request body is empty; send a JSON object.');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(`The request body is not valid JSON (${error instanceof Error ? error.message : String(error)}).`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`The request body is not valid: ${describeZodError(parsed.error)}.`);
+  return parsed.data as z.infer<S>;
+}
+
+/** Like readJson, for routes whose body is optional: an empty body counts as `{}`. */
+export async function readOptionalJson<S extends z.ZodType>(request: HttpRequest, schema: S): Promise<z.infer<S>> {
+  const text = await request.text();
+  let value: unknown = {};
+  if (text.trim()) {
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new ValidationError(`The request body is not valid JSON (${error instanceof Error ? error.message : String(error)}).`);
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`The request body is not valid: ${describeZodError(parsed.error)}.`);
+  return parsed.data as z.infer<S>;
+}
+
+/** A route parameter that must be a GUID (lower-cased). */
+export function guidParam(request: HttpRequest, name: string): string {
+  const value = request.params[name] ?? '';
+  const parsed = guid.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`${name} "${value}" is not a GUID (for example 3f2504e0-4f89-41d3-9a0c-0305e82c3301).`);
+  return parsed.data;
+}
+
+/** Wrap a route handler: BusinessErrors become problem+json with their status; the rest a 500. */
+export function route(source: string, handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>): HttpHandler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      if (error instanceof BusinessError) {
+        context.log(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} -> ${error.status}: ${error.message}`);
+        return problem(error.status, error.message, error.options.reference ? { reference: error.options.reference } : {});
+      }
+      context.error(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`);
+      return problem(500, `The request could not be completed (${error instanceof Error ? error.message : 'unexpected error'}). It was logged with invocation id ${context.invocationId}; retrying may help if storage or the broker was briefly unavailable.`);
+    }
+  };
+}
