@@ -19,9 +19,10 @@
 import type { ExchangeRate } from '../shared/finance/records';
 import { deterministicGuid } from '../shared/core/ids';
 import { BillingMethod, MilestoneStatus } from '../shared/core/options';
-import type { DataverseTables, StoredMilestone } from '../shared/dataverse/dataverseStore';
-import type { FinanceTables } from '../shared/finance/financeStore';
-import { stagingWorkFor } from '../shared/finance/import/stagingIndexStore';
+import type { DataverseStore } from '../shared/dataverse/dataverseStore';
+import type { StoredMilestone } from '../shared/dataverse/records';
+import type { FinanceStore } from '../shared/finance/financeStore';
+import { StagingWork } from '../shared/finance/import/stagingIndexStore';
 import type { ErrorLogPort } from '../shared/operations/errorLog';
 import { syncActuals } from '../shared/finance/syncActuals';
 import type { Publisher } from '../shared/bridge/messages';
@@ -93,7 +94,7 @@ export interface DemoSeedResult {
   stagingRows: number;
 }
 
-export async function seedDemoData(dataverse: DataverseTables, finance: FinanceTables, log: (line: string) => void = () => undefined): Promise<DemoSeedResult> {
+export async function seedDemoData(dataverse: DataverseStore, finance: FinanceStore, log: (line: string) => void = () => undefined): Promise<DemoSeedResult> {
   const existing = await dataverse.accounts.query(undefined, { top: 1 });
   if (existing.length) {
     log('demo data: dvAccounts is not empty, nothing seeded');
@@ -127,7 +128,7 @@ export async function seedDemoData(dataverse: DataverseTables, finance: FinanceT
   // Their staging rows (and the import's pending index), written by the syncActuals use case
   // itself, as if their `actuals` message had been delivered.
   const synced = await syncActuals(
-    { staging: finance.staging, work: stagingWorkFor(finance.connectionString), errorLog: refuseErrors },
+    { staging: finance.staging, work: new StagingWork(finance.connectionString), errorLog: refuseErrors },
     approval.actuals,
   );
   await finance.exchangeRates.createManyIfAbsent(DEMO_EXCHANGE_RATES);

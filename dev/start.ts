@@ -12,8 +12,8 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseSettings } from '../shared/config';
-import { DataverseTables } from '../shared/dataverse/dataverseStore';
-import { FinanceTables } from '../shared/finance/financeStore';
+import { DataverseStore } from '../shared/dataverse/dataverseStore';
+import { FinanceStore } from '../shared/finance/financeStore';
 import { startAzurite, type LocalAzurite } from './azurite';
 import { seedDemoData } from './demoData';
 import { startFunctionsHost, type FunctionsHost } from './host';
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     const settings = resolveLocalConnections(local.values, azurite.connectionString, ports.serviceBus);
 
     // Demo data into an empty store (an existing store is left as it is).
-    await seedDemoData(new DataverseTables(settings.DataverseTables ?? ''), new FinanceTables(settings.FinanceTables ?? ''), log);
+    await seedDemoData(new DataverseStore(settings.DataverseTables ?? ''), new FinanceStore(settings.FinanceTables ?? ''), log);
 
     host = await startFunctionsHost({
       appEntry: path.join(root, 'dist', 'functions', 'index.js'),

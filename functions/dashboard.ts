@@ -1,16 +1,14 @@
-import { app } from '@azure/functions';
-import type { Container } from '../shared/compositionRoot';
-import { json, route } from '../shared/triggers/http';
-import { dashboard } from '../shared/operations/dashboard';
+import type { CompositionRoot } from '../shared/compositionRoot';
+import { httpFunction, json } from '../shared/triggers/http';
 
 export const GET_DASHBOARD = 'getDashboard';
 
 /** GET api/dashboard: invoices per status, ready backlog, proposals, staging rows per ImportStatus, open errors. */
-export function registerDashboard(container: Container): void {
-  app.http(GET_DASHBOARD, {
+export function registerDashboard(root: CompositionRoot): void {
+  httpFunction(GET_DASHBOARD, {
     route: 'dashboard',
     methods: ['GET'],
     authLevel: 'anonymous',
-    handler: route(GET_DASHBOARD, async () => json(200, await dashboard({ dataverse: container.dataverse, finance: container.finance, errorLog: container.errorLog }))),
+    handler: async () => json(200, await root.operations.dashboard()),
   });
 }

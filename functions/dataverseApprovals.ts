@@ -1,21 +1,19 @@
-import { app } from '@azure/functions';
-import type { Container } from '../shared/compositionRoot';
-import { json, readJson, route } from '../shared/triggers/http';
-import { approvalRequestSchema, approveEntries } from '../shared/dataverse/approvals';
+import type { CompositionRoot } from '../shared/compositionRoot';
+import { approvalRequestSchema } from '../shared/dataverse/approvals';
+import { httpFunction, json, readJson } from '../shared/triggers/http';
 
 export const APPROVE_ENTRIES = 'approveEntries';
 
 /** POST api/dataverse/approvals: approve time, expense and material entries into actuals (domain step 1). */
-export function registerDataverseApprovals(container: Container): void {
-  app.http(APPROVE_ENTRIES, {
+export function registerDataverseApprovals(root: CompositionRoot): void {
+  httpFunction(APPROVE_ENTRIES, {
     route: 'dataverse/approvals',
     methods: ['POST'],
     authLevel: 'function',
-    handler: route(APPROVE_ENTRIES, async (request, context) => {
-      const body = await readJson(request, approvalRequestSchema);
-      const result = await approveEntries({ dataverse: container.dataverse, publisher: container.publisher }, body);
+    handler: async (request, context) => {
+      const result = await root.dataverse.approve(await readJson(request, approvalRequestSchema));
       context.log(`[${APPROVE_ENTRIES}] invocation=${context.invocationId} approved ${result.entries.length} entr(ies): ${result.created} new actual(s), ${result.messageIds.length} message(s) to actuals`);
       return json(201, result);
-    }),
+    },
   });
 }

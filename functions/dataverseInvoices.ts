@@ -1,20 +1,6 @@
-import { app } from '@azure/functions';
-import type { Container } from '../shared/compositionRoot';
-import { retryOnConflict } from '../shared/core/errors';
-import { guidParam, json, problem, readJson, readOptionalJson, route } from '../shared/triggers/http';
-import {
-  addDetailRequestSchema,
-  addInvoiceLineDetail,
-  confirmRequestSchema,
-  createInvoiceRequestSchema,
-  createProformaInvoice,
-  deleteInvoiceLineDetail,
-  getProformaInvoice,
-  requestInvoiceConfirmation,
-  sequenceInvoiceNumbers,
-  updateDetailRequestSchema,
-  updateInvoiceLineDetail,
-} from '../shared/dataverse/invoices/invoices';
+import type { CompositionRoot } from '../shared/compositionRoot';
+import { addDetailRequestSchema, confirmRequestSchema, createInvoiceRequestSchema, updateDetailRequestSchema } from '../shared/dataverse/invoices/requests';
+import { guidParam, httpFunction, json, problem, readJson, readOptionalJson } from '../shared/triggers/http';
 
 export const CREATE_PROFORMA_INVOICE = 'createProformaInvoice';
 export const GET_PROFORMA_INVOICE = 'getProformaInvoice';
@@ -26,110 +12,106 @@ export const REFUSE_PROFORMA_INVOICE_CHANGE = 'refuseProformaInvoiceChange';
 export const REFUSE_INVOICE_LINE_DETAIL_METHOD = 'refuseInvoiceLineDetailMethod';
 
 /** The proforma invoice routes of the Dataverse side (domain step 5, and the confirmation request of step 6). */
-export function registerDataverseInvoices(container: Container): void {
-  const dataverse = container.dataverse;
+export function registerDataverseInvoices(root: CompositionRoot): void {
   const log = (name: string, invocationId: string, line: string) => `[${name}] invocation=${invocationId} ${line}`;
 
-  app.http(CREATE_PROFORMA_INVOICE, {
+  httpFunction(CREATE_PROFORMA_INVOICE, {
     route: 'dataverse/contracts/{contractId}/invoices',
     methods: ['POST'],
     authLevel: 'function',
-    handler: route(CREATE_PROFORMA_INVOICE, async (request, context) => {
+    handler: async (request, context) => {
       const contractId = guidParam(request, 'contractId');
       const body = await readOptionalJson(request, createInvoiceRequestSchema);
-      const numbers = sequenceInvoiceNumbers(container.sequences);
-      const view = await retryOnConflict(() => createProformaInvoice({ dataverse, numbers }, contractId, body));
+      const view = await root.dataverse.createInvoice(contractId, body);
       context.log(log(CREATE_PROFORMA_INVOICE, context.invocationId, `invoice ${view.invoice.invoicenumber} (${view.invoice.invoiceid}) for contract ${contractId}: ${view.details.length} detail(s), total ${view.invoice.totalamount}`));
       return json(201, view, { location: `/api/dataverse/invoices/${view.invoice.invoiceid}` });
-    }),
+    },
   });
 
-  app.http(GET_PROFORMA_INVOICE, {
+  httpFunction(GET_PROFORMA_INVOICE, {
     route: 'dataverse/invoices/{invoiceId}',
     methods: ['GET'],
     authLevel: 'anonymous',
-    handler: route(GET_PROFORMA_INVOICE, async (request) => json(200, await getProformaInvoice({ dataverse }, guidParam(request, 'invoiceId')))),
+    handler: async (request) => json(200, await root.dataverse.getInvoice(guidParam(request, 'invoiceId'))),
   });
 
-  app.http(UPDATE_INVOICE_LINE_DETAIL, {
+  httpFunction(UPDATE_INVOICE_LINE_DETAIL, {
     route: 'dataverse/invoices/{invoiceId}/details/{detailId}',
     methods: ['PATCH'],
     authLevel: 'function',
-    handler: route(UPDATE_INVOICE_LINE_DETAIL, async (request, context) => {
+    handler: async (request, context) => {
       const invoiceId = guidParam(request, 'invoiceId');
       const detailId = guidParam(request, 'detailId');
       const body = await readJson(request, updateDetailRequestSchema);
-      const view = await updateInvoiceLineDetail({ dataverse }, invoiceId, detailId, body);
+      const view = await root.dataverse.updateDetail(invoiceId, detailId, body);
       context.log(log(UPDATE_INVOICE_LINE_DETAIL, context.invocationId, `invoice ${view.invoice.invoicenumber} detail ${detailId}: amount ${view.detail.msdyn_amount}, invoice total ${view.invoice.totalamount}`));
       return json(200, view);
-    }),
+    },
   });
 
-  app.http(DELETE_INVOICE_LINE_DETAIL, {
+  httpFunction(DELETE_INVOICE_LINE_DETAIL, {
     route: 'dataverse/invoices/{invoiceId}/details/{detailId}',
     methods: ['DELETE'],
     authLevel: 'function',
-    handler: route(DELETE_INVOICE_LINE_DETAIL, async (request, context) => {
+    handler: async (request, context) => {
       const invoiceId = guidParam(request, 'invoiceId');
       const detailId = guidParam(request, 'detailId');
-      const view = await retryOnConflict(() => deleteInvoiceLineDetail({ dataverse }, invoiceId, detailId));
+      const view = await root.dataverse.deleteDetail(invoiceId, detailId);
       context.log(log(DELETE_INVOICE_LINE_DETAIL, context.invocationId, `invoice ${view.invoice.invoicenumber} detail ${detailId} deleted, invoice total ${view.invoice.totalamount}`));
       return json(200, view);
-    }),
+    },
   });
 
-  app.http(ADD_INVOICE_LINE_DETAIL, {
+  httpFunction(ADD_INVOICE_LINE_DETAIL, {
     route: 'dataverse/invoices/{invoiceId}/details',
     methods: ['POST'],
     authLevel: 'function',
-    handler: route(ADD_INVOICE_LINE_DETAIL, async (request, context) => {
+    handler: async (request, context) => {
       const invoiceId = guidParam(request, 'invoiceId');
       const body = await readJson(request, addDetailRequestSchema);
-      const view = await addInvoiceLineDetail({ dataverse }, invoiceId, body);
+      const view = await root.dataverse.addDetail(invoiceId, body);
       context.log(log(ADD_INVOICE_LINE_DETAIL, context.invocationId, `invoice ${view.invoice.invoicenumber} manual detail ${view.detail.msdyn_invoicelinetransactionid} ${view.created ? 'added' : 'already there'}`));
       return json(201, view, { location: `/api/dataverse/invoices/${invoiceId}` });
-    }),
+    },
   });
 
-  app.http(REQUEST_INVOICE_CONFIRMATION, {
+  httpFunction(REQUEST_INVOICE_CONFIRMATION, {
     route: 'dataverse/invoices/{invoiceId}/confirm',
     methods: ['POST'],
     authLevel: 'function',
-    handler: route(REQUEST_INVOICE_CONFIRMATION, async (request, context) => {
+    handler: async (request, context) => {
       const invoiceId = guidParam(request, 'invoiceId');
       const body = await readOptionalJson(request, confirmRequestSchema);
-      const result = await requestInvoiceConfirmation({ dataverse, publisher: container.publisher }, invoiceId, body);
+      const result = await root.dataverse.requestConfirmation(invoiceId, body);
       const location = `/api/invoices/${invoiceId}/trace`;
       context.log(log(REQUEST_INVOICE_CONFIRMATION, context.invocationId, `invoice ${result.invoicenumber}: ${result.status}${result.messageId ? ` messageId=${result.messageId}` : ''}`));
       return json(result.status === 'Queued' ? 202 : 200, { ...result, trace: location }, { location });
-    }),
+    },
   });
 
   // Methods the resources do not support answer 405 with the reason and the Allow header.
-  app.http(REFUSE_PROFORMA_INVOICE_CHANGE, {
+  httpFunction(REFUSE_PROFORMA_INVOICE_CHANGE, {
     route: 'dataverse/invoices/{invoiceId}',
     methods: ['PUT', 'PATCH', 'DELETE'],
     authLevel: 'function',
-    handler: route(REFUSE_PROFORMA_INVOICE_CHANGE, async (request) =>
+    handler: async (request) =>
       problem(
         405,
         `${request.method} is not supported on a proforma invoice: its header is computed from its details. Change the invoice through its details (POST /details, PATCH or DELETE /details/{detailId}); deleting every detail returns all its actuals to the backlog.`,
         {},
         { Allow: 'GET' },
       ),
-    ),
   });
-  app.http(REFUSE_INVOICE_LINE_DETAIL_METHOD, {
+  httpFunction(REFUSE_INVOICE_LINE_DETAIL_METHOD, {
     route: 'dataverse/invoices/{invoiceId}/details/{detailId}',
     methods: ['GET', 'PUT', 'POST'],
     authLevel: 'function',
-    handler: route(REFUSE_INVOICE_LINE_DETAIL_METHOD, async (request) =>
+    handler: async (request) =>
       problem(
         405,
         `${request.method} is not supported on an invoice line detail: change it with PATCH (only the fields you send), remove it with DELETE, or read it with GET /api/dataverse/invoices/{invoiceId}.`,
         {},
         { Allow: 'PATCH, DELETE' },
       ),
-    ),
   });
 }

@@ -1,15 +1,15 @@
-import { app } from '@azure/functions';
-import type { Container } from '../shared/compositionRoot';
+import type { CompositionRoot } from '../shared/compositionRoot';
+import { httpFunction, json } from '../shared/triggers/http';
 
 /** GET api/health: storage and broker reachability, and the version. 503 when something is down. */
-export function registerHealth(container: Container): void {
-  app.http('health', {
+export function registerHealth(root: CompositionRoot): void {
+  httpFunction('health', {
     route: 'health',
     methods: ['GET'],
     authLevel: 'anonymous',
     handler: async () => {
-      const report = await container.health();
-      return { status: report.status === 'Healthy' ? 200 : 503, jsonBody: report };
+      const report = await root.operations.health();
+      return json(report.status === 'Healthy' ? 200 : 503, report);
     },
   });
 }

@@ -3,8 +3,8 @@
  * function is registered. The Azure Functions worker, `func start` and the local host in dev/
  * all load this one module, so they run exactly the same registrations.
  */
-import { app } from '@azure/functions';
-import { getContainer } from '../shared/compositionRoot';
+import { getCompositionRoot } from '../shared/compositionRoot';
+import { onAppTerminate } from '../shared/triggers/lifecycle';
 import { registerHealth } from './health';
 import { registerConfirmProformaInvoice } from './confirmProformaInvoice';
 import { registerSyncInvoiceProposal } from './syncInvoiceProposal';
@@ -21,21 +21,21 @@ import { registerInvoiceTrace } from './invoiceTrace';
 import { registerErrors } from './errors';
 import { registerDashboard } from './dashboard';
 
-const container = getContainer();
-app.hook.appTerminate(() => container.close());
+const root = getCompositionRoot();
+onAppTerminate(() => root.close());
 
-registerHealth(container);
-registerConfirmProformaInvoice(container);
-registerSyncInvoiceProposal(container);
-registerSyncActuals(container);
-registerImportFromStaging(container);
-registerFinanceProposals(container);
-registerPostInvoiceProposal(container);
-registerSyncActualsAccounting(container);
-registerPostFinanceProposal(container);
-registerDataverseApprovals(container);
-registerDataverseActuals(container);
-registerDataverseInvoices(container);
-registerInvoiceTrace(container);
-registerErrors(container);
-registerDashboard(container);
+registerHealth(root);
+registerConfirmProformaInvoice(root);
+registerSyncInvoiceProposal(root);
+registerSyncActuals(root);
+registerImportFromStaging(root);
+registerFinanceProposals(root);
+registerPostInvoiceProposal(root);
+registerSyncActualsAccounting(root);
+registerPostFinanceProposal(root);
+registerDataverseApprovals(root);
+registerDataverseActuals(root);
+registerDataverseInvoices(root);
+registerInvoiceTrace(root);
+registerErrors(root);
+registerDashboard(root);

@@ -1,28 +1,19 @@
-import { app } from '@azure/functions';
-import type { Container } from '../shared/compositionRoot';
-import { handleQueueMessage } from '../shared/triggers/queueMessage';
+import type { CompositionRoot } from '../shared/compositionRoot';
 import { actualsAccountingMessage, Queues } from '../shared/bridge/messages';
-import { syncActualsAccounting } from '../shared/bridge/syncActualsAccounting';
+import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const SYNC_ACTUALS_ACCOUNTING = 'syncActualsAccounting';
 
 /** Queue `actuals-accounting`: accounting details onto the Dataverse actuals; a posted invoice becomes Posted. */
-export function registerSyncActualsAccounting(container: Container): void {
-  app.serviceBusQueue(SYNC_ACTUALS_ACCOUNTING, {
-    connection: 'ServiceBusConnection',
-    queueName: Queues.actualsAccounting,
-    handler: (message, context) =>
-      handleQueueMessage({
-        source: SYNC_ACTUALS_ACCOUNTING,
-        message,
-        context,
-        schema: actualsAccountingMessage,
-        errorLog: container.errorLog,
-        reference: (body) => body.invoice?.customerInvoiceNumber ?? body.details[0]?.voucher,
-        handle: async (body, meta) => {
-          const result = await syncActualsAccounting({ dataverse: container.dataverse, log: meta.log }, body);
-          if (result.invoice) meta.log(`invoice ${body.invoice?.invoiceId ?? '-'}: ${result.invoice}`);
-        },
-      }),
+export function registerSyncActualsAccounting(root: CompositionRoot): void {
+  queueFunction(SYNC_ACTUALS_ACCOUNTING, {
+    queue: Queues.actualsAccounting,
+    schema: actualsAccountingMessage,
+    errorLog: root.errorLog,
+    reference: (body) => body.invoice?.customerInvoiceNumber ?? body.details[0]?.voucher,
+    handle: async (body, meta) => {
+      const result = await root.bridge.accountingBack(body, meta.log);
+      if (result.invoice) meta.log(`invoice ${body.invoice?.invoiceId ?? '-'}: ${result.invoice}`);
+    },
   });
 }

@@ -1,25 +1,18 @@
-import { app } from '@azure/functions';
-import type { Container } from '../shared/compositionRoot';
-import { handleQueueMessage } from '../shared/triggers/queueMessage';
+import type { CompositionRoot } from '../shared/compositionRoot';
 import { invoiceProposalMessage, Queues } from '../shared/bridge/messages';
-import { syncInvoiceProposal } from '../shared/finance/syncInvoiceProposal';
+import { queueFunction } from '../shared/triggers/queueMessage';
+
+export const SYNC_INVOICE_PROPOSAL = 'syncInvoiceProposal';
 
 /** Queue `invoice-proposals`: upsert the F&O invoice proposal header of a confirmed invoice. */
-export function registerSyncInvoiceProposal(container: Container): void {
-  app.serviceBusQueue('syncInvoiceProposal', {
-    connection: 'ServiceBusConnection',
-    queueName: Queues.invoiceProposals,
-    handler: (message, context) =>
-      handleQueueMessage({
-        source: 'syncInvoiceProposal',
-        message,
-        context,
-        schema: invoiceProposalMessage,
-        errorLog: container.errorLog,
-        reference: (body) => body.proposalId,
-        handle: async (body, meta) => {
-          await syncInvoiceProposal({ finance: container.finance }, body, meta.log);
-        },
-      }),
+export function registerSyncInvoiceProposal(root: CompositionRoot): void {
+  queueFunction(SYNC_INVOICE_PROPOSAL, {
+    queue: Queues.invoiceProposals,
+    schema: invoiceProposalMessage,
+    errorLog: root.errorLog,
+    reference: (body) => body.proposalId,
+    handle: async (body, meta) => {
+      await root.finance.syncProposal(body, meta.log);
+    },
   });
 }

@@ -1,45 +1,42 @@
 /**
- * The composition root: settings parsed once, the Table and Service Bus clients built once per
- * process, repositories and use cases wired from them. Function files take what they need from
- * here; nothing else builds a client.
+ * The composition root: settings parsed once, the Table and Service Bus clients and the stores
+ * built once per process, and every use case bound to what it needs. Function files take their
+ * use case from here and nothing else builds a client.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ServiceBusClient } from '@azure/service-bus';
-import { TableServiceClient } from '@azure/data-tables';
-import { ConfigError, loadSettings, type Settings } from './config';
-import { DataverseTables } from './dataverse/dataverseStore';
-import { ErrorLog } from './operations/errorLog';
+import { approveEntries, type ApprovalRequest } from './dataverse/approvals';
+import { setReadyToInvoice, type ReadyRequest } from './dataverse/backlog';
+import { DataverseStore } from './dataverse/dataverseStore';
+import { createProformaInvoice } from './dataverse/invoices/createInvoice';
+import { addInvoiceLineDetail, deleteInvoiceLineDetail, updateInvoiceLineDetail } from './dataverse/invoices/editInvoice';
+import { getProformaInvoice } from './dataverse/invoices/invoiceView';
+import { sequenceInvoiceNumbers } from './dataverse/invoices/numbers';
+import { requestInvoiceConfirmation } from './dataverse/invoices/requestConfirmation';
+import type { AddDetailRequest, ConfirmRequest, CreateInvoiceRequest, UpdateDetailRequest } from './dataverse/invoices/requests';
+import { confirmProformaInvoice, type ConfirmationMeta } from './bridge/confirmProformaInvoice';
+import { Queues, type ActualsAccountingMessage, type InvoiceConfirmationMessage, type InvoiceProposalMessage, type ProposalPostingMessage } from './bridge/messages';
+import { syncActualsAccounting } from './bridge/syncActualsAccounting';
+import { loadSettings, type Settings } from './config';
+import { retryOnConflict } from './core/errors';
+import { FinanceStore } from './finance/financeStore';
+import { runImportFromStaging, type ImportFromStagingOptions } from './finance/import/importFromStaging';
 import { StagingWork } from './finance/import/stagingIndexStore';
-import { FinanceTables } from './finance/financeStore';
+import { postInvoiceProposal, type PostingRequest } from './finance/posting/postInvoiceProposal';
+import { requestProposalPosting } from './finance/posting/requestPosting';
+import { getProposal, listProposals } from './finance/proposals';
+import { syncActuals, type SyncActualsMeta } from './finance/syncActuals';
+import { syncInvoiceProposal } from './finance/syncInvoiceProposal';
+import { dashboard } from './operations/dashboard';
+import { ErrorLog } from './operations/errorLog';
+import { listErrors, type ErrorsQuery } from './operations/errorList';
+import { healthReport, type HealthReport } from './operations/health';
+import { traceInvoice } from './operations/trace';
+import { createServiceBusClient, pingQueue } from './servicebus/client';
+import { ServiceBusPublisher } from './servicebus/publisher';
 import { TableLeases } from './storage/leases';
 import { TableSequenceStore } from './storage/sequences';
-import { ServiceBusPublisher } from './servicebus/publisher';
-import { Queues } from './bridge/messages';
-import { clientOptionsFor } from './storage/tableStore';
-
-export interface HealthReport {
-  status: 'Healthy' | 'Unhealthy';
-  version: string;
-  checks: { name: string; ok: boolean; detail: string; ms: number }[];
-}
-
-export interface Container {
-  readonly settings: Settings;
-  readonly serviceBus: ServiceBusClient;
-  readonly publisher: ServiceBusPublisher;
-  readonly errorLog: ErrorLog;
-  readonly dataverse: DataverseTables;
-  readonly finance: FinanceTables;
-  /** The import's pending index of unfinished staging rows (FinanceTables). */
-  readonly work: StagingWork;
-  /** Leases that keep import runs apart (IntegrationTables). */
-  readonly leases: TableLeases;
-  /** Number sequences: proforma invoice and customer invoice numbers (IntegrationTables). */
-  readonly sequences: TableSequenceStore;
-  health(): Promise<HealthReport>;
-  close(): Promise<void>;
-}
+import { pingTableService } from './storage/tableStore';
 
 /** The project's version, from package.json (found beside the sources or beside dist/). */
 function packageVersion(): string {
@@ -54,93 +51,82 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-function serviceBusClient(settings: Settings): ServiceBusClient {
-  if (settings.ServiceBusConnection) {
-    return new ServiceBusClient(settings.ServiceBusConnection, { retryOptions: { maxRetries: 3, timeoutInMs: 30_000 } });
-  }
-  throw new ConfigError(
-    'Configuration error: ServiceBusConnection__fullyQualifiedNamespace (managed identity) is not supported by this build yet; set ServiceBusConnection to a connection string',
-  );
-}
-
-async function timed(name: string, check: () => Promise<string>, timeoutMs = 5_000): Promise<HealthReport['checks'][number]> {
-  const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const detail = await Promise.race([
-      check(),
-      new Promise<string>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    return { name, ok: true, detail, ms: Date.now() - started };
-  } catch (error) {
-    return { name, ok: false, detail: error instanceof Error ? error.message : String(error), ms: Date.now() - started };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export function buildContainer(settings: Settings): Container {
-  const serviceBus = serviceBusClient(settings);
+/** Everything the functions need, built once per process. */
+export function buildCompositionRoot(settings: Settings) {
+  const serviceBus = createServiceBusClient(settings);
   const publisher = new ServiceBusPublisher(serviceBus);
   const errorLog = new ErrorLog(settings.IntegrationTables);
-  const dataverse = new DataverseTables(settings.DataverseTables);
-  const finance = new FinanceTables(settings.FinanceTables);
+  const dataverse = new DataverseStore(settings.DataverseTables);
+  const finance = new FinanceStore(settings.FinanceTables);
   const work = new StagingWork(settings.FinanceTables);
   const leases = new TableLeases(settings.IntegrationTables);
   const sequences = new TableSequenceStore(settings.IntegrationTables);
+  const accountingCurrency = settings.AccountingCurrency;
   const version = packageVersion();
-
-  // One service client per storage setting, built once like every other client.
-  const storageClients = new Map<string, TableServiceClient>();
-  const storageCheck = (name: string, connectionString: string) =>
-    timed(name, async () => {
-      let client = storageClients.get(name);
-      if (!client) storageClients.set(name, (client = TableServiceClient.fromConnectionString(connectionString, clientOptionsFor(connectionString))));
-      const page = client.listTables().byPage({ maxPageSize: 1 });
-      await page.next();
+  const tables = (name: 'DataverseTables' | 'FinanceTables' | 'IntegrationTables') => ({
+    name,
+    check: async () => {
+      await pingTableService(settings[name]);
       return 'reachable';
-    });
+    },
+  });
 
   return {
     settings,
-    serviceBus,
-    publisher,
     errorLog,
-    dataverse,
-    finance,
-    work,
-    leases,
-    sequences,
-    async health() {
-      const checks = await Promise.all([
-        storageCheck('DataverseTables', settings.DataverseTables),
-        storageCheck('FinanceTables', settings.FinanceTables),
-        storageCheck('IntegrationTables', settings.IntegrationTables),
-        timed('ServiceBusConnection', async () => {
-          const receiver = serviceBus.createReceiver(Queues.invoiceConfirmations, { receiveMode: 'peekLock' });
-          try {
-            await receiver.peekMessages(1);
-            return `reachable (${Queues.invoiceConfirmations})`;
-          } finally {
-            await receiver.close();
-          }
-        }),
-      ]);
-      return { status: checks.every((c) => c.ok) ? 'Healthy' : 'Unhealthy', version, checks };
+    dataverse: {
+      approve: (request: ApprovalRequest) => approveEntries({ dataverse, publisher }, request),
+      markReady: (request: ReadyRequest) => retryOnConflict(() => setReadyToInvoice({ dataverse }, request)),
+      createInvoice: (contractId: string, request: CreateInvoiceRequest) =>
+        retryOnConflict(() => createProformaInvoice({ dataverse, numbers: sequenceInvoiceNumbers(sequences) }, contractId, request)),
+      getInvoice: (invoiceId: string) => getProformaInvoice({ dataverse }, invoiceId),
+      updateDetail: (invoiceId: string, detailId: string, patch: UpdateDetailRequest) => updateInvoiceLineDetail({ dataverse }, invoiceId, detailId, patch),
+      deleteDetail: (invoiceId: string, detailId: string) => retryOnConflict(() => deleteInvoiceLineDetail({ dataverse }, invoiceId, detailId)),
+      addDetail: (invoiceId: string, request: AddDetailRequest) => addInvoiceLineDetail({ dataverse }, invoiceId, request),
+      requestConfirmation: (invoiceId: string, request: ConfirmRequest) => requestInvoiceConfirmation({ dataverse, publisher }, invoiceId, request),
     },
-    async close() {
+    bridge: {
+      confirm: (message: InvoiceConfirmationMessage, meta: ConfirmationMeta, log: (line: string) => void) =>
+        confirmProformaInvoice({ dataverse, publisher, log }, message, meta),
+      accountingBack: (message: ActualsAccountingMessage, log: (line: string) => void) => syncActualsAccounting({ dataverse, log }, message),
+    },
+    finance: {
+      syncActuals: (records: readonly unknown[], meta: SyncActualsMeta) => syncActuals({ staging: finance.staging, work, errorLog }, records, meta),
+      syncProposal: (message: InvoiceProposalMessage, log: (line: string) => void) => syncInvoiceProposal({ finance }, message, log),
+      runImport: (options: ImportFromStagingOptions) => runImportFromStaging({ finance, work, leases, publisher, accountingCurrency }, options),
+      requestPosting: (request: ProposalPostingMessage) => requestProposalPosting({ finance, publisher }, request),
+      post: (request: PostingRequest, log: (line: string) => void) => postInvoiceProposal({ finance, sequences, publisher, accountingCurrency, log }, request),
+      listProposals: (status: string | null) => listProposals({ finance }, status),
+      getProposal: (proposalId: string) => getProposal({ finance }, proposalId),
+    },
+    operations: {
+      trace: (invoiceId: string) => traceInvoice({ dataverse, finance, errorLog }, invoiceId),
+      dashboard: () => dashboard({ dataverse, finance, errorLog }),
+      listErrors: (query: ErrorsQuery) => listErrors({ errorLog }, query),
+      health: (): Promise<HealthReport> =>
+        healthReport(
+          [
+            tables('DataverseTables'),
+            tables('FinanceTables'),
+            tables('IntegrationTables'),
+            { name: 'ServiceBusConnection', check: () => pingQueue(serviceBus, Queues.invoiceConfirmations) },
+          ],
+          version,
+        ),
+    },
+    async close(): Promise<void> {
       await publisher.close();
       await serviceBus.close();
     },
   };
 }
 
-let current: Container | undefined;
+export type CompositionRoot = ReturnType<typeof buildCompositionRoot>;
 
-/** The process's container, built on first use from the process's settings. */
-export function getContainer(): Container {
-  current ??= buildContainer(loadSettings());
+let current: CompositionRoot | undefined;
+
+/** The process's composition root, built on first use from the process's settings. */
+export function getCompositionRoot(): CompositionRoot {
+  current ??= buildCompositionRoot(loadSettings());
   return current;
 }

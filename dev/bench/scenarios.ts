@@ -26,7 +26,7 @@ import { z } from 'zod';
 import type { Actual } from '../../shared/dataverse/records';
 import { BillingStatus, InvoiceStatus, TransactionType } from '../../shared/core/options';
 import { Queues } from '../../shared/bridge/messages';
-import { chunk, mapLimit } from '../../shared/storage/concurrency';
+import { chunk, mapLimit } from '../../shared/core/collections';
 import { odata } from '../../shared/storage/tableStore';
 import { approvalActualId } from '../../shared/dataverse/approvals';
 import type { PhaseMeasure } from './figures';

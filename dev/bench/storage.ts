@@ -147,9 +147,9 @@ export async function measureBaseline(connectionString: string, entities: number
   const rows = Array.from({ length: count }, (_, i) => baselineRow(i));
   await store.ready();
   const started = process.hrtime.bigint();
-  const created = await store.createManyIfAbsent(rows);
+  const { created } = await store.createManyIfAbsent(rows);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await store.client.deleteTable();
+  await store.drop();
   if (created !== count) throw new Error(`The baseline created ${created} of ${count} entities in ${name}; was the table left over from an earlier run?`);
   return extrapolateBaseline(entities, count, seconds);
 }

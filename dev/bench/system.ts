@@ -11,9 +11,9 @@
 import { ServiceBusClient, type ServiceBusMessage, type ServiceBusSender } from '@azure/service-bus';
 import { startAzurite, type LocalAzurite } from '../azurite';
 import { startServiceBus, type LocalServiceBus } from '../servicebus';
-import { DataverseTables } from '../../shared/dataverse/dataverseStore';
+import { DataverseStore } from '../../shared/dataverse/dataverseStore';
 import { ErrorLog, type ErrorRow } from '../../shared/operations/errorLog';
-import { FinanceTables } from '../../shared/finance/financeStore';
+import { FinanceStore } from '../../shared/finance/financeStore';
 import { Queues, type QueueName } from '../../shared/bridge/messages';
 import { startHostChild, type HostChild, type HostStats } from './hostClient';
 import { countWritten as countByQuery, BASELINE_TABLE_PREFIX, type Window, type WrittenCount } from './storage';
@@ -49,8 +49,8 @@ export class StallError extends Error {
 export interface BenchSystem {
   readonly connectionString: string;
   readonly host: HostChild;
-  readonly dataverse: DataverseTables;
-  readonly finance: FinanceTables;
+  readonly dataverse: DataverseStore;
+  readonly finance: FinanceStore;
   readonly errorLog: ErrorLog;
   send(queue: QueueName, messages: readonly OutgoingMessage[]): Promise<void>;
   http(method: string, route: string, body?: unknown): Promise<HttpReply>;
@@ -131,8 +131,8 @@ export async function startBenchSystem(options: { logFile: string; onHostError?:
       }
     },
     host: h,
-    dataverse: new DataverseTables(cs),
-    finance: new FinanceTables(cs),
+    dataverse: new DataverseStore(cs),
+    finance: new FinanceStore(cs),
     errorLog,
 
     async send(queue, messages) {

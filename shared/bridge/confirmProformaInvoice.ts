@@ -41,7 +41,8 @@
  * Confirmed; every ConfirmationRefused of the plan. Storage and broker faults are thrown as they
  * are, so Service Bus redelivers.
  */
-import type { Stored, TableStore } from '../storage/tableStore';
+import { withoutEtag, type Stored } from '../core/stored';
+import type { TableStore } from '../storage/tableStore';
 import type {
   Account,
   Actual,
@@ -51,10 +52,10 @@ import type {
   InvoiceLine,
   InvoiceLineDetail,
   Milestone,
+  StoredMilestone,
 } from '../dataverse/records';
-import type { StoredMilestone } from '../dataverse/dataverseStore';
 import { ConfirmationRefused, planConfirmation, type ConfirmationPlan } from './confirmation/plan';
-import { labelOf } from './confirmation/refusals';
+import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
 import {
   MAX_RECORDS_PER_MESSAGE,
@@ -65,13 +66,13 @@ import {
 } from './messages';
 import { BusinessError, NotFoundError } from '../core/errors';
 
-/** The Dataverse tables the confirmation reads and writes (DataverseTables satisfies it). */
+/** What the confirmation reads and writes of the Dataverse store. */
 export interface ConfirmationRepository {
   invoices: Pick<TableStore<Invoice>, 'get' | 'replaceIfMatch'>;
-  invoiceLines: Pick<TableStore<InvoiceLine>, 'listPartition' | 'replaceManyIfMatch'>;
+  invoiceLines: Pick<TableStore<InvoiceLine>, 'listPartition' | 'replaceAllIfMatch'>;
   invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'listPartition'>;
-  actuals: Pick<TableStore<Actual>, 'createManyIfAbsent' | 'replaceManyIfMatch'>;
-  milestones: Pick<TableStore<StoredMilestone>, 'listPartition' | 'replaceManyIfMatch'>;
+  actuals: Pick<TableStore<Actual>, 'createManyIfAbsent' | 'replaceAllIfMatch'>;
+  milestones: Pick<TableStore<StoredMilestone>, 'listPartition' | 'replaceAllIfMatch'>;
   contracts: Pick<TableStore<Contract>, 'get'>;
   contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
   accounts: Pick<TableStore<Account>, 'get'>;
@@ -145,11 +146,6 @@ export function confirmationMessages(plan: ConfirmationPlan): { proposal: Outbou
     },
     actuals,
   };
-}
-
-function withoutEtag<T extends { etag: string }>(row: T): Omit<T, 'etag'> {
-  const { etag: _etag, ...rest } = row;
-  return rest;
 }
 
 /** Same stored fields (undefined dropped, key order ignored). */
@@ -297,13 +293,13 @@ export async function confirmProformaInvoice(
   // Write (the invoice last) --------------------------------------------------------------------
   const sourcesDoneSet = new Set(sourcesDone);
   const milestonesDoneSet = new Set(milestonesDone);
-  const created = missing.length > 0 ? await dv.actuals.createManyIfAbsent(missing) : 0;
+  const created = missing.length > 0 ? (await dv.actuals.createManyIfAbsent(missing)).created : 0;
   await step(ConfirmationStep.NewActuals);
 
   const actualUpdates = plan.updatedActuals
     .filter((u) => !sourcesDoneSet.has(u))
     .map((record) => ({ record, etag: actuals.get(record.msdyn_actualid)!.etag }));
-  if (actualUpdates.length > 0) await dv.actuals.replaceManyIfMatch(actualUpdates);
+  if (actualUpdates.length > 0) await dv.actuals.replaceAllIfMatch(actualUpdates);
   await step(ConfirmationStep.SourceActuals);
 
   const milestoneUpdates = plan.updatedMilestones
@@ -312,7 +308,7 @@ export async function confirmProformaInvoice(
       const stored = storedMilestones.get(m.msdyn_contractlinescheduleofvalueid)!;
       return { record: { ...m, salesorderid: stored.salesorderid }, etag: stored.etag };
     });
-  if (milestoneUpdates.length > 0) await dv.milestones.replaceManyIfMatch(milestoneUpdates);
+  if (milestoneUpdates.length > 0) await dv.milestones.replaceAllIfMatch(milestoneUpdates);
   await step(ConfirmationStep.Milestones);
 
   const storedLines = new Map(lines.map((l) => [l.invoicedetailid, l]));
@@ -320,10 +316,10 @@ export async function confirmProformaInvoice(
     const stored = storedLines.get(l.invoicedetailid);
     return stored && !sameRecord(stored, l) ? [{ record: l, etag: stored.etag }] : [];
   });
-  if (lineUpdates.length > 0) await dv.invoiceLines.replaceManyIfMatch(lineUpdates);
+  if (lineUpdates.length > 0) await dv.invoiceLines.replaceAllIfMatch(lineUpdates);
   await step(ConfirmationStep.InvoiceLines);
 
-  if (!(await dv.invoices.replaceIfMatch(plan.invoice, storedInvoice.etag))) {
+  if ((await dv.invoices.replaceIfMatch(plan.invoice, storedInvoice.etag)) === undefined) {
     // Changed since we read it (another delivery, an edit): throw so the message is redelivered
     // and re-planned from what is stored now.
     throw new Error(`Invoice ${invoiceNumber} changed while it was being confirmed; the confirmation will be retried.`);

@@ -7,22 +7,9 @@
  * - Every detail is merged onto its Dataverse actual (dvActuals, PartitionKey = contractId):
  *   msdyn_externalreferenceid = voucher, msdyn_postingdate, msdyn_accountingcurrency,
  *   msdyn_accountingamount, msdyn_exchangerate, and msdyn_salestaxamount when the detail has it.
- *   The details are grouped by contract partition, at most 100 a group (one transaction each):
- *   - Optimistic (a first delivery): the group's FIRST actual is point-read; when it exists and
- *     lacks its details, the whole group is written as one Merge transaction with If-Match *
- *     (`update`, never an upsert: a missing actual is not created) without reading the others.
- *     One read and one transaction per 100 actuals instead of 100 reads. Should one actual of the
- *     group be missing, the transaction fails as a whole (404, nothing applied) and the group
- *     takes the exact path. An actual of such a group that happened to carry the values already
- *     is rewritten with the same values (and counted as updated).
- *   - Exact (the first actual is missing or already carries its details: a redelivery, an
- *     unknown actual, or a group the optimistic write refused): every actual is point-read and
- *     only the ones whose fields differ are written. Redelivery of an applied message: a
- *     transaction is all-or-nothing, so its first actual tells; same values, nothing written.
- *   Measured on Azurite (tests/integration/posting/timing.test.ts), 10,000 details of one
- *   contract in messages of 100, 16 at once: 25 s with a read per actual, about the bulk-write
- *   time with this path. A RowKey-range query per message was faster than 100 point reads on
- *   Azurite but scans the whole table there (it grows with the table), so it is not used.
+ *   A missing actual is never created. How the writes are batched (one read and one transaction
+ *   per 100 actuals on a first delivery): DataverseStore.mergeIntoActuals and
+ *   docs/decisions/accounting-back.md.
  * - `invoice` present: dvInvoices gets msdyn_customerinvoicenumber, msdyn_customerinvoicedate and
  *   status Posted (ETag-guarded). Already Posted (or Paid) with that number: nothing to do.
  * - Business errors, recorded after everything else of the message is applied (so one bad
@@ -30,20 +17,23 @@
  *   contract (named, with its voucher); an unknown invoice; an invoice already posted with another
  *   customer invoice number; an invoice that is not confirmed (Draft / In Review).
  */
-import type { DataverseTables } from '../dataverse/dataverseStore';
-import type { Actual, Invoice } from '../dataverse/records';
-import { InvoiceStatus, optionName } from '../core/options';
 import { BusinessError } from '../core/errors';
+import { InvoiceStatus, optionName } from '../core/options';
+import type { ActualPatch, ActualPatchResult } from '../dataverse/dataverseStore';
+import type { Actual, Invoice } from '../dataverse/records';
+import type { TableStore } from '../storage/tableStore';
 import type { AccountingDetail, ActualsAccountingMessage } from './messages';
-import { chunk, mapLimit } from '../storage/concurrency';
-import { isStatus, MAX_BATCH } from '../storage/tableStore';
 
-export interface SyncActualsAccountingDeps {
-  dataverse: Pick<DataverseTables, 'actuals' | 'invoices'>;
-  log?: (line: string) => void;
+/** What writing accounting details back needs of the Dataverse store. */
+export interface AccountingBackStore {
+  mergeIntoActuals(patches: readonly ActualPatch[]): Promise<ActualPatchResult>;
+  invoices: Pick<TableStore<Invoice>, 'get' | 'mergeFields'>;
 }
 
-type TableAction = Parameters<DataverseTables['actuals']['submit']>[0][number];
+export interface SyncActualsAccountingDeps {
+  dataverse: AccountingBackStore;
+  log?: (line: string) => void;
+}
 
 export interface AccountingSyncResult {
   /** Actuals written (those already carrying the same details are not counted). */
@@ -67,32 +57,23 @@ export function accountingFields(detail: AccountingDetail): Partial<Actual> {
   return fields;
 }
 
-function differs(actual: Actual, fields: Partial<Actual>): boolean {
-  return Object.entries(fields).some(([k, v]) => (actual as Record<string, unknown>)[k] !== v);
-}
-
 export async function syncActualsAccounting(deps: SyncActualsAccountingDeps, message: ActualsAccountingMessage): Promise<AccountingSyncResult> {
   const log = deps.log ?? (() => undefined);
   const problems: string[] = [];
 
   // The last detail of an actual wins if a message names it twice.
   const details = [...new Map(message.details.map((d) => [`${d.contractId}|${d.actualId}`, d] as const)).values()];
-  const groups = groupByContract(details);
-  const applied = await mapLimit(groups, GROUP_CONCURRENCY, (group) => applyGroup(deps, group));
-
-  let updated = 0;
-  let unchanged = 0;
-  let optimistic = 0;
-  const unknown: AccountingDetail[] = [];
-  for (const g of applied) {
-    updated += g.updated;
-    unchanged += g.unchanged;
-    unknown.push(...g.unknown);
-    if (g.path === 'optimistic') optimistic++;
-  }
+  const byPatch = new Map<ActualPatch, AccountingDetail>();
+  const patches = details.map((d) => {
+    const patch: ActualPatch = { contractId: d.contractId, actualId: d.actualId, fields: accountingFields(d) };
+    byPatch.set(patch, d);
+    return patch;
+  });
+  const applied = await deps.dataverse.mergeIntoActuals(patches);
+  const unknown = applied.unknown.map((p) => byPatch.get(p)!);
   log(
-    `accounting details: ${updated} actuals updated, ${unchanged} already up to date, ${unknown.length} unknown ` +
-      `(${optimistic} of ${groups.length} contract groups written without reading each actual)`,
+    `accounting details: ${applied.updated} actuals updated, ${applied.unchanged} already up to date, ${unknown.length} unknown ` +
+      `(${applied.optimisticGroups} of ${applied.groups} contract groups written without reading each actual)`,
   );
 
   if (unknown.length > 0) {
@@ -110,87 +91,12 @@ export async function syncActualsAccounting(deps: SyncActualsAccountingDeps, mes
     else problems.push(result.problem);
   }
 
-  const result: AccountingSyncResult = { updated, unchanged, unknownActuals: unknown.map((d) => d.actualId) };
+  const result: AccountingSyncResult = { updated: applied.updated, unchanged: applied.unchanged, unknownActuals: unknown.map((d) => d.actualId) };
   if (invoiceOutcome !== undefined) result.invoice = invoiceOutcome;
   if (problems.length > 0) {
     throw new BusinessError(problems.join('. '), { reference: unknown[0]?.actualId ?? message.invoice?.invoiceId });
   }
   return result;
-}
-
-/** Contract groups (one partition, <= 100 actuals: one transaction) applied at once per message. */
-const GROUP_CONCURRENCY = 8;
-
-/** The details grouped by contract (partition), in message order, at most MAX_BATCH per group. */
-function groupByContract(details: readonly AccountingDetail[]): AccountingDetail[][] {
-  const byContract = new Map<string, AccountingDetail[]>();
-  for (const d of details) {
-    let list = byContract.get(d.contractId);
-    if (!list) byContract.set(d.contractId, (list = []));
-    list.push(d);
-  }
-  return [...byContract.values()].flatMap((list) => chunk(list, MAX_BATCH));
-}
-
-interface GroupOutcome {
-  path: 'optimistic' | 'exact';
-  updated: number;
-  unchanged: number;
-  unknown: AccountingDetail[];
-}
-
-function mergeAction(detail: AccountingDetail): TableAction {
-  // 'update' (not upsert), no ETag given: If-Match *, so a missing actual fails instead of being created.
-  return ['update', { partitionKey: detail.contractId, rowKey: detail.actualId, ...accountingFields(detail) }, 'Merge'];
-}
-
-/**
- * One contract group: optimistic when its first actual exists and lacks its details (a first
- * delivery), exact otherwise (a redelivery, an unknown actual, mixed states).
- */
-async function applyGroup(deps: SyncActualsAccountingDeps, group: AccountingDetail[]): Promise<GroupOutcome> {
-  const first = group[0]!;
-  const sample = await deps.dataverse.actuals.get(first.contractId, first.actualId);
-  if (sample && differs(sample, accountingFields(first))) {
-    if (group.length === 1) {
-      await deps.dataverse.actuals.submit([mergeAction(first)]);
-      return { path: 'optimistic', updated: 1, unchanged: 0, unknown: [] };
-    }
-    try {
-      // One transaction: all applied, or (an actual is missing: 404) none.
-      await deps.dataverse.actuals.submit(group.map(mergeAction));
-      return { path: 'optimistic', updated: group.length, unchanged: 0, unknown: [] };
-    } catch (error) {
-      if (!isStatus(error, 404)) throw error;
-    }
-  }
-  return applyGroupExactly(deps, group, new Map([[first.actualId, sample]]));
-}
-
-/** Read every actual of the group (reusing what was read already) and write only those whose fields differ. */
-async function applyGroupExactly(
-  deps: SyncActualsAccountingDeps,
-  group: AccountingDetail[],
-  known: Map<string, (Actual & { etag: string }) | undefined>,
-): Promise<GroupOutcome> {
-  const found = await mapLimit(group, 16, (d) => (known.has(d.actualId) ? Promise.resolve(known.get(d.actualId)) : deps.dataverse.actuals.get(d.contractId, d.actualId)));
-  const actions: TableAction[] = [];
-  const unknown: AccountingDetail[] = [];
-  let unchanged = 0;
-  group.forEach((detail, i) => {
-    const actual = found[i];
-    if (!actual) {
-      unknown.push(detail);
-      return;
-    }
-    if (!differs(actual, accountingFields(detail))) {
-      unchanged++;
-      return;
-    }
-    actions.push(mergeAction(detail));
-  });
-  await deps.dataverse.actuals.submit(actions);
-  return { path: 'exact', updated: actions.length, unchanged, unknown };
 }
 
 async function markInvoicePosted(
@@ -219,12 +125,7 @@ async function markInvoicePosted(
     }
     const fields: Partial<Invoice> = { msdyn_customerinvoicenumber: customerInvoiceNumber, msdyn_customerinvoicedate: customerInvoiceDate };
     if (status === InvoiceStatus.Confirmed) fields.msdyn_projectinvoicestatus = InvoiceStatus.Posted;
-    try {
-      await deps.dataverse.invoices.submit([['update', { partitionKey: invoiceId, rowKey: invoiceId, ...fields }, 'Merge', { etag: invoice.etag }]]);
-      return 'posted';
-    } catch (error) {
-      if (!isStatus(error, 412)) throw error;
-    }
+    if ((await deps.dataverse.invoices.mergeFields({ partitionKey: invoiceId, rowKey: invoiceId }, fields, invoice.etag)) !== undefined) return 'posted';
   }
   throw new Error(`Invoice ${invoiceId} kept changing while it was being set Posted; the message is retried`);
 }

@@ -1,55 +1,72 @@
 /**
- * Failures a message or request can never recover from by retrying. Use cases throw these;
- * the trigger adapters record them in the error log (messages) or answer problem+json (HTTP).
- * Anything else is treated as transient: thrown again so Service Bus redelivers.
+ * The domain's failures. They say what went wrong in business terms and carry no HTTP status:
+ * the trigger adapters decide what a failure means on their edge (shared/triggers: a status and
+ * problem+json for a route; an error-log row and a completed message for a queue).
+ *
+ * - BusinessError and its kinds: retrying cannot help (a rule refuses, an id is unknown, input is
+ *   malformed). A queue message is recorded and completed; a route answers 4xx.
+ * - StaleWriteError: a guarded write found its row changed since it was read. Reading again and
+ *   re-planning usually succeeds, so it is transient for a queue message (thrown, redelivered).
+ * - Anything else is unexpected or transient (storage or broker unreachable): thrown, retried.
  */
+
+export type RefusalCategory = 'Business' | 'Validation';
+
+/** A rule refuses the request or message; nothing was changed by the refused part. */
 export class BusinessError extends Error {
-  constructor(
-    message: string,
-    readonly options: {
-      category?: 'Business' | 'Validation';
-      /** The business key a person searches for: invoice number, proposal id, actual id. */
-      reference?: string;
-      /** HTTP status when this surfaces through a route: 400, 404, 405, 409. */
-      status?: number;
-    } = {},
-  ) {
+  override name = 'BusinessError';
+  /** The business key a person searches for: invoice number, proposal id, actual id. */
+  readonly reference: string | undefined;
+  readonly category: RefusalCategory;
+
+  constructor(message: string, options: { reference?: string; category?: RefusalCategory } = {}) {
     super(message);
-    this.name = 'BusinessError';
-  }
-
-  get category(): 'Business' | 'Validation' {
-    return this.options.category ?? 'Business';
-  }
-
-  get status(): number {
-    return this.options.status ?? 409;
+    this.reference = options.reference;
+    this.category = options.category ?? 'Business';
   }
 }
 
-export class NotFoundError extends BusinessError {
-  constructor(message: string, reference?: string) {
-    super(message, { status: 404, reference, category: 'Business' });
-    this.name = 'NotFoundError';
-  }
-}
-
+/** The input is malformed (fails its schema, a field out of range). */
 export class ValidationError extends BusinessError {
+  override name = 'ValidationError';
   constructor(message: string, reference?: string) {
-    super(message, { status: 400, reference, category: 'Validation' });
-    this.name = 'ValidationError';
+    super(message, { reference, category: 'Validation' });
+  }
+}
+
+/** What the request names does not exist. */
+export class NotFoundError extends BusinessError {
+  override name = 'NotFoundError';
+  constructor(message: string, reference?: string) {
+    super(message, { reference });
   }
 }
 
 /**
- * A guarded write lost a race: a row changed between read and write. Use cases that re-read
- * everything they write can simply run again (`retryOnConflict`); the integration's own
- * write-backs (accounting details onto actuals) touch other fields, so a second run succeeds.
+ * Someone else changed the same records while a person's request was applied; the message says
+ * that sending the request again is safe. `retryOnConflict` runs such a use case again.
  */
 export class ConcurrencyConflict extends BusinessError {
+  override name = 'ConcurrencyConflict';
   constructor(message: string, reference?: string) {
-    super(message, { status: 409, reference, category: 'Business' });
-    this.name = 'ConcurrencyConflict';
+    super(message, { reference });
+  }
+}
+
+/**
+ * A guarded write (ETag, or create of a row that must not exist) lost a race: the row changed
+ * since it was read. Thrown by the storage kit; use cases that answer people turn it into a
+ * ConcurrencyConflict with their own words, queue handlers let it go so the message is redelivered
+ * and re-planned from what is stored then.
+ */
+export class StaleWriteError extends Error {
+  override name = 'StaleWriteError';
+  constructor(
+    message: string,
+    /** "table PartitionKey/RowKey" of the row that changed, when known. */
+    readonly row?: string,
+  ) {
+    super(message);
   }
 }
 

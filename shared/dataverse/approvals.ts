@@ -15,15 +15,9 @@
  *       "description"?: "..."            // echoed back; dvActuals has no description field
  *   } ] }                                 // 1 to 1000 entries
  *
- * WHAT IT CREATES (per entry)
- * - A Cost actual: quantity, cost price, amount = quantity x cost price, billing type Chargeable
- *   on a time-and-material line and Non Chargeable on a fixed-price line, no billing status.
- * - On a time-and-material line also a chargeable Unbilled Sales actual: quantity, price,
- *   amount = quantity x price, billing status Unbilled Sales Created. Fixed price: cost only
- *   (fixed-price lines are billed through milestones).
- * - Currency, customer and project come from the contract and the contract line; skip-sync false.
- * - Ids: deterministicGuid('approval', entryId, 'cost' | 'unbilled'). An entry without entryId
- *   gets a new random one (returned), so only requests that send entryId are idempotent.
+ * WHAT IT CREATES: rules/approvalRules.ts (a Cost actual, and on a time-and-material line a
+ * chargeable Unbilled Sales actual). An entry without entryId gets a new random one (returned),
+ * so only requests that send entryId are idempotent.
  *
  * IDEMPOTENCE AND ORDER
  * - Everything is validated before anything is written: unknown contract lines (404), duplicate
@@ -36,16 +30,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Actual, Contract, ContractLine } from './records';
-import { deterministicGuid } from '../core/ids';
-import { eq, extend } from '../core/money';
-import { BillingMethod, BillingStatus, BillingType, TransactionClass, TransactionType } from '../core/options';
-import { guid } from '../core/fields';
-import type { DataverseTables } from './dataverseStore';
+import { chunk } from '../core/collections';
 import { BusinessError, NotFoundError, ValidationError } from '../core/errors';
+import { guid } from '../core/fields';
+import { deterministicGuid } from '../core/ids';
+import { withoutEtag, type Stored } from '../core/stored';
 import { MAX_RECORDS_PER_MESSAGE, Queues, type OutboundMessage, type Publisher } from '../bridge/messages';
-import { chunk } from '../storage/concurrency';
-import { dateString, findByRowKeys, nonNegativeDecimal, plain, positiveDecimal } from './invoices/common';
+import type { TableStore } from '../storage/tableStore';
+import type { Actual, Contract, ContractLine } from './records';
+import { approvalActualId, approvalActuals, sameApprovalFacts } from './rules/approvalRules';
+import { dateString, nonNegativeDecimal, positiveDecimal } from './rules/requestFields';
+
+export { approvalActualId } from './rules/approvalRules';
 
 export const MAX_ENTRIES_PER_APPROVAL = 1000;
 
@@ -87,32 +83,18 @@ export interface ApprovalResult {
   messageIds: string[];
 }
 
+/** What approving needs of the Dataverse store. */
+export interface ApprovalStore {
+  contractLinesByIds(ids: readonly string[]): Promise<Stored<ContractLine>[]>;
+  actualsByIds(ids: readonly string[]): Promise<Stored<Actual>[]>;
+  contracts: Pick<TableStore<Contract>, 'get'>;
+  actuals: Pick<TableStore<Actual>, 'createManyIfAbsent'>;
+}
+
 export interface ApprovalDeps {
-  dataverse: DataverseTables;
+  dataverse: ApprovalStore;
   publisher: Publisher;
   newId?: () => string;
-}
-
-export function approvalActualId(entryId: string, role: 'cost' | 'unbilled'): string {
-  return deterministicGuid('approval', entryId, role);
-}
-
-const CLASS: Record<ApprovalEntry['classification'], TransactionClass> = {
-  Time: TransactionClass.Time,
-  Expense: TransactionClass.Expense,
-  Material: TransactionClass.Material,
-};
-
-/** The money facts an entry makes: compared with what is stored when the entry was approved before. */
-function sameFacts(a: Actual, b: Actual): boolean {
-  return (
-    a.msdyn_transactiontypecode === b.msdyn_transactiontypecode &&
-    a.msdyn_transactionclassification === b.msdyn_transactionclassification &&
-    a.msdyn_salescontractlineid === b.msdyn_salescontractlineid &&
-    a.msdyn_documentdate === b.msdyn_documentdate &&
-    eq(a.msdyn_quantity, b.msdyn_quantity) &&
-    eq(a.msdyn_price, b.msdyn_price)
-  );
 }
 
 export async function approveEntries(deps: ApprovalDeps, request: ApprovalRequest): Promise<ApprovalResult> {
@@ -128,8 +110,8 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   }
 
   // Contract lines and their contracts; all must exist.
-  const lineRows = await findByRowKeys(dataverse.contractLines, entries.map((e) => e.contractLineId));
-  const lines = new Map<string, ContractLine>(lineRows.map((l) => [l.salesorderdetailid, plain(l)]));
+  const lineRows = await dataverse.contractLinesByIds(entries.map((e) => e.contractLineId));
+  const lines = new Map<string, ContractLine>(lineRows.map((l) => [l.salesorderdetailid, withoutEtag(l)]));
   const missingLines = [...new Set(entries.map((e) => e.contractLineId).filter((id) => !lines.has(id)))];
   if (missingLines.length) {
     throw new NotFoundError(`Contract line${missingLines.length > 1 ? 's' : ''} ${missingLines.join(', ')} ${missingLines.length > 1 ? 'were' : 'was'} not found; approve entries only against existing contract lines.`);
@@ -139,7 +121,7 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
     if (contracts.has(line.salesorderid)) continue;
     const contract = await dataverse.contracts.get(line.salesorderid, line.salesorderid);
     if (!contract) throw new NotFoundError(`Contract ${line.salesorderid} of contract line ${line.salesorderdetailid} was not found.`, line.salesorderid);
-    contracts.set(line.salesorderid, plain(contract));
+    contracts.set(line.salesorderid, withoutEtag(contract));
   }
 
   // The actuals each entry makes.
@@ -148,40 +130,10 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   for (const e of entries) {
     const line = lines.get(e.contractLineId)!;
     const contract = contracts.get(line.salesorderid)!;
-    const timeAndMaterial = line.msdyn_billingmethod === BillingMethod.TimeAndMaterial;
-    const common = {
-      msdyn_transactionclassification: CLASS[e.classification],
-      msdyn_quantity: e.quantity,
-      transactioncurrencyid: contract.transactioncurrencyid,
-      msdyn_documentdate: e.documentDate,
-      msdyn_accountingdate: e.accountingDate ?? e.documentDate,
-      msdyn_project: line.msdyn_project,
-      msdyn_salescontract: contract.salesorderid,
-      msdyn_salescontractlineid: line.salesorderdetailid,
-      msdyn_accountcustomer: contract.customerid,
-      msdyn_skipsync: false,
-    };
-    const costPrice = e.costPrice ?? e.price;
-    const cost: Actual = {
-      ...common,
-      msdyn_actualid: approvalActualId(e.entryId, 'cost'),
-      msdyn_transactiontypecode: TransactionType.Cost,
-      msdyn_billingtype: timeAndMaterial ? BillingType.Chargeable : BillingType.NonChargeable,
-      msdyn_price: costPrice,
-      msdyn_amount: extend(e.quantity, costPrice),
-    };
+    const { cost, unbilled } = approvalActuals(e, line, contract);
     actuals.push(cost);
     const entry: ApprovedEntry = { entryId: e.entryId, contractId: contract.salesorderid, contractLineId: line.salesorderdetailid, costActualId: cost.msdyn_actualid };
-    if (timeAndMaterial) {
-      const unbilled: Actual = {
-        ...common,
-        msdyn_actualid: approvalActualId(e.entryId, 'unbilled'),
-        msdyn_transactiontypecode: TransactionType.UnbilledSales,
-        msdyn_billingtype: BillingType.Chargeable,
-        msdyn_billingstatus: BillingStatus.UnbilledSalesCreated,
-        msdyn_price: e.price,
-        msdyn_amount: extend(e.quantity, e.price),
-      };
+    if (unbilled) {
       actuals.push(unbilled);
       entry.unbilledActualId = unbilled.msdyn_actualid;
     }
@@ -190,17 +142,16 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   }
 
   // An entry approved before must have been approved with the same values.
-  const existing = new Map((await findByRowKeys(dataverse.actuals, actuals.map((a) => a.msdyn_actualid))).map((a) => [a.msdyn_actualid, plain(a)]));
-  const conflicts = actuals.filter((a) => existing.has(a.msdyn_actualid) && !sameFacts(a, existing.get(a.msdyn_actualid)!));
+  const existing = new Map((await dataverse.actualsByIds(actuals.map((a) => a.msdyn_actualid))).map((a) => [a.msdyn_actualid, withoutEtag(a)]));
+  const conflicts = actuals.filter((a) => existing.has(a.msdyn_actualid) && !sameApprovalFacts(a, existing.get(a.msdyn_actualid)!));
   if (conflicts.length) {
     const entryIds = [...new Set(conflicts.map((a) => entries.find((e) => approvalActualId(e.entryId, 'cost') === a.msdyn_actualid || approvalActualId(e.entryId, 'unbilled') === a.msdyn_actualid)?.entryId))];
     throw new BusinessError(
       `Entr${entryIds.length > 1 ? 'ies' : 'y'} ${entryIds.join(', ')} ${entryIds.length > 1 ? 'were' : 'was'} approved before with other values (quantity, price, class, contract line or date); an approval cannot be changed. Approve the correction as a new entry with its own entryId.`,
-      { status: 409 },
     );
   }
 
-  const created = await dataverse.actuals.createManyIfAbsent(actuals);
+  const { created } = await dataverse.actuals.createManyIfAbsent(actuals);
 
   // Every actual is published, also those that existed: a retry after a crash between the write
   // and the publish must still deliver them. Same actuals in the same order -> same message ids.

@@ -23,14 +23,14 @@
  *   again (records already in the asked state are skipped).
  */
 import { z } from 'zod';
-import type { Actual } from './records';
-import { BillingStatus, MilestoneStatus } from '../core/options';
-import { guid } from '../core/fields';
-import type { DataverseTables, StoredMilestone } from './dataverseStore';
 import { BusinessError, NotFoundError } from '../core/errors';
-import { mapLimit } from '../storage/concurrency';
-import type { Stored, TableStore } from '../storage/tableStore';
-import { findByRowKeys, milestoneReadyRefusal, plain, readyRefusal, replaceGuarded } from './invoices/common';
+import { guid } from '../core/fields';
+import { BillingStatus, MilestoneStatus } from '../core/options';
+import { withoutEtag, type Stored } from '../core/stored';
+import type { TableStore } from '../storage/tableStore';
+import { replaceGuarded } from './guardedWrites';
+import type { Actual, StoredMilestone } from './records';
+import { milestoneReadyRefusal, readyRefusal } from './rules/backlogRules';
 
 export const MAX_IDS_PER_READY_REQUEST = 1000;
 
@@ -52,29 +52,25 @@ export interface ReadyResult {
   milestones: { milestoneId: string; contractId: string; invoiceStatus: number; changed: boolean }[];
 }
 
-/** Point reads in flight at once when the contract is known. */
-const READ_CONCURRENCY = 32;
-
-/** The rows of one partition with these RowKeys (point reads; unknown ids are simply absent). */
-async function readInPartition<T>(store: Pick<TableStore<T>, 'get'>, partitionKey: string, ids: readonly string[]): Promise<Stored<T>[]> {
-  const found = await mapLimit(ids, READ_CONCURRENCY, (id) => store.get(partitionKey, id));
-  return found.filter((row): row is Stored<T> => row !== undefined);
-}
-
 function plural(n: number, one: string, many: string): string {
   return n === 1 ? one : many;
 }
 
-export async function setReadyToInvoice(deps: { dataverse: DataverseTables }, request: ReadyRequest): Promise<ReadyResult> {
+/** What marking ready needs of the Dataverse store. */
+export interface BacklogStore {
+  actualsByIds(ids: readonly string[], contractId?: string): Promise<Stored<Actual>[]>;
+  milestonesByIds(ids: readonly string[], contractId?: string): Promise<Stored<StoredMilestone>[]>;
+  actuals: Pick<TableStore<Actual>, 'replaceAllIfMatch'>;
+  milestones: Pick<TableStore<StoredMilestone>, 'replaceAllIfMatch'>;
+}
+
+export async function setReadyToInvoice(deps: { dataverse: BacklogStore }, request: ReadyRequest): Promise<ReadyResult> {
   const { dataverse } = deps;
   const actualIds = [...new Set(request.actualIds ?? [])];
   const milestoneIds = [...new Set(request.milestoneIds ?? [])];
 
   const contractId = request.contractId;
-  const [actualRows, milestoneRows] = await Promise.all([
-    contractId === undefined ? findByRowKeys(dataverse.actuals, actualIds) : readInPartition(dataverse.actuals, contractId, actualIds),
-    contractId === undefined ? findByRowKeys(dataverse.milestones, milestoneIds) : readInPartition(dataverse.milestones, contractId, milestoneIds),
-  ]);
+  const [actualRows, milestoneRows] = await Promise.all([dataverse.actualsByIds(actualIds, contractId), dataverse.milestonesByIds(milestoneIds, contractId)]);
   const actuals = new Map(actualRows.map((a) => [a.msdyn_actualid, a]));
   const milestones = new Map(milestoneRows.map((m) => [m.msdyn_contractlinescheduleofvalueid, m]));
 
@@ -95,7 +91,6 @@ export async function setReadyToInvoice(deps: { dataverse: DataverseTables }, re
   if (refusals.length) {
     throw new BusinessError(
       `Cannot mark ${request.ready ? 'ready to invoice' : 'not ready'}: ${refusals.join('; ')}. Only chargeable unbilled sales actuals that are not adjusted and not yet invoiced, and milestones that are not invoiced, can be marked. Nothing was changed.`,
-      { status: 409 },
     );
   }
 
@@ -118,11 +113,11 @@ export async function setReadyToInvoice(deps: { dataverse: DataverseTables }, re
   return {
     ready: request.ready,
     actuals: actualIds.map((id) => {
-      const a = plain(actuals.get(id)!);
+      const a = withoutEtag(actuals.get(id)!);
       return { actualId: id, contractId: a.msdyn_salescontract, billingStatus: actualTarget, changed: changedActuals.has(id) };
     }),
     milestones: milestoneIds.map((id) => {
-      const m = plain(milestones.get(id)!);
+      const m = withoutEtag(milestones.get(id)!);
       return { milestoneId: id, contractId: m.salesorderid, invoiceStatus: milestoneTarget, changed: changedMilestones.has(id) };
     }),
   };

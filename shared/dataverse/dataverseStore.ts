@@ -1,11 +1,12 @@
 /**
- * The Dataverse side's tables (contract.md, "Dataverse side"): each a TableStore with the
- * contract's keys, parsing rows through the domain's zod schemas.
- *
- * dvMilestones is partitioned by contract (salesorderid) but a milestone record names only its
- * contract line, so stored milestones carry `salesorderid` as one extra field.
+ * The Dataverse side's store (contract.md, "Dataverse side"): one typed table per dv* table with
+ * the contract's keys, and the named queries and batched writes the use cases need. Filters,
+ * batching and point-read fan-out live here, not in the use cases.
  */
-import { z } from 'zod';
+import { chunk, mapLimit } from '../core/collections';
+import { BillingStatus, MilestoneStatus, TransactionType } from '../core/options';
+import { isMissing } from '../storage/storageErrors';
+import { MAX_BATCH, odata, READ_CONCURRENCY, TableStore, type Stored } from '../storage/tableStore';
 import {
   accountSchema,
   actualSchema,
@@ -14,15 +15,14 @@ import {
   invoiceLineDetailSchema,
   invoiceLineSchema,
   invoiceSchema,
-  milestoneSchema,
+  storedMilestoneSchema,
   type Actual,
+  type ContractLine,
+  type Invoice,
+  type InvoiceLine,
   type InvoiceLineDetail,
+  type StoredMilestone,
 } from './records';
-import { guid } from '../core/fields';
-import { odata, TableStore } from '../storage/tableStore';
-
-export const storedMilestoneSchema = milestoneSchema.extend({ salesorderid: guid });
-export type StoredMilestone = z.infer<typeof storedMilestoneSchema>;
 
 export const DataverseTableNames = {
   accounts: 'dvAccounts',
@@ -35,7 +35,45 @@ export const DataverseTableNames = {
   invoiceLineDetails: 'dvInvoiceLineDetails',
 } as const;
 
-export class DataverseTables {
+/** An invoice as stored with its lines and ILDs. */
+export interface StoredInvoice {
+  invoice: Stored<Invoice>;
+  lines: Stored<InvoiceLine>[];
+  details: Stored<InvoiceLineDetail>[];
+}
+
+/** Fields to merge into one existing actual. */
+export interface ActualPatch {
+  contractId: string;
+  actualId: string;
+  fields: Partial<Actual>;
+}
+
+export interface ActualPatchResult {
+  /** Actuals written (those already carrying the same fields are not counted). */
+  updated: number;
+  /** Actuals that already carried these fields. */
+  unchanged: number;
+  /** Patches whose actual is not in dvActuals under that contract. */
+  unknown: ActualPatch[];
+  groups: number;
+  /** Groups written as one transaction without reading each actual. */
+  optimisticGroups: number;
+}
+
+/** Contract groups (one partition, <= 100 actuals: one transaction) applied at once. */
+const ACCOUNTING_GROUP_CONCURRENCY = 8;
+
+function differs(actual: Actual, fields: Partial<Actual>): boolean {
+  return Object.entries(fields).some(([k, v]) => (actual as Record<string, unknown>)[k] !== v);
+}
+
+/** Ids per cross-partition query: `RowKey eq 'a' or RowKey eq 'b' ...` stays well under URL limits. */
+const IDS_PER_QUERY = 15;
+/** Cross-partition id queries in flight at once. */
+const QUERY_CONCURRENCY = 4;
+
+export class DataverseStore {
   readonly accounts;
   readonly contracts;
   readonly contractLines;
@@ -71,16 +109,58 @@ export class DataverseTables {
     return [this.accounts, this.contracts, this.contractLines, this.milestones, this.actuals, this.invoices, this.invoiceLines, this.invoiceLineDetails] as TableStore<unknown>[];
   }
 
-  /** Actuals of a contract with the given ids (one partition scan, not one read per id). */
-  async actualsOfContract(contractId: string, ids?: ReadonlySet<string>): Promise<Map<string, Actual & { etag: string }>> {
+  // ---- contracts and their records ---------------------------------------------------------
+
+  /** Actuals of a contract (all, or those with the given ids), by id: one partition read. */
+  async actualsOfContract(contractId: string, ids?: ReadonlySet<string>): Promise<Map<string, Stored<Actual>>> {
     const rows = await this.actuals.listPartition(contractId);
-    const out = new Map<string, Actual & { etag: string }>();
+    const out = new Map<string, Stored<Actual>>();
     for (const row of rows) if (!ids || ids.has(row.msdyn_actualid)) out.set(row.msdyn_actualid, row);
     return out;
   }
 
+  /**
+   * The contract's billing backlog that is ready to invoice: unbilled sales actuals in billing
+   * status Ready to Invoice and milestones in status Ready (the caller applies the rules).
+   */
+  async readyBacklog(contractId: string): Promise<{ actuals: Stored<Actual>[]; milestones: Stored<StoredMilestone>[] }> {
+    const [actuals, milestones] = await Promise.all([
+      this.actuals.query(
+        odata`PartitionKey eq ${contractId} and msdyn_transactiontypecode eq ${TransactionType.UnbilledSales} and msdyn_billingstatus eq ${BillingStatus.ReadyToInvoice}`,
+      ),
+      this.milestones.query(odata`PartitionKey eq ${contractId} and msdyn_invoicestatus eq ${MilestoneStatus.Ready}`),
+    ]);
+    return { actuals, milestones };
+  }
+
+  /** Every invoice of a contract (any status). */
+  invoicesOfContract(contractId: string): Promise<Stored<Invoice>[]> {
+    return this.invoices.query(odata`salesorderid eq ${contractId}`);
+  }
+
+  /** Contract lines by id, whatever their contract (one query per 15 ids). */
+  contractLinesByIds(ids: readonly string[]): Promise<Stored<ContractLine>[]> {
+    return byRowKeys(this.contractLines, ids);
+  }
+
+  /**
+   * Actuals by id: point reads in the contract's partition when the contract is known, else a
+   * search across contracts (one query per 15 ids, each a table scan on a large table). Unknown
+   * ids are simply absent.
+   */
+  actualsByIds(ids: readonly string[], contractId?: string): Promise<Stored<Actual>[]> {
+    return contractId === undefined ? byRowKeys(this.actuals, ids) : inPartition(this.actuals, contractId, ids);
+  }
+
+  /** Milestones by id, like actualsByIds. */
+  milestonesByIds(ids: readonly string[], contractId?: string): Promise<Stored<StoredMilestone>[]> {
+    return contractId === undefined ? byRowKeys(this.milestones, ids) : inPartition(this.milestones, contractId, ids);
+  }
+
+  // ---- invoices ------------------------------------------------------------------------------
+
   /** The invoice with its lines and ILDs; undefined when the invoice does not exist. */
-  async loadInvoice(invoiceId: string) {
+  async loadInvoice(invoiceId: string): Promise<StoredInvoice | undefined> {
     const invoice = await this.invoices.get(invoiceId, invoiceId);
     if (!invoice) return undefined;
     const [lines, details] = await Promise.all([this.invoiceLines.listPartition(invoiceId), this.invoiceLineDetails.listPartition(invoiceId)]);
@@ -88,7 +168,95 @@ export class DataverseTables {
   }
 
   /** ILDs of an invoice that came from the given actual (used when an ILD is deleted). */
-  async detailsFromActual(invoiceId: string, actualId: string): Promise<(InvoiceLineDetail & { etag: string })[]> {
+  detailsFromActual(invoiceId: string, actualId: string): Promise<Stored<InvoiceLineDetail>[]> {
     return this.invoiceLineDetails.query(odata`PartitionKey eq ${invoiceId} and msdyn_sourceactual eq ${actualId}`);
   }
+
+  /** The billed sales actuals that carry this invoice (in its contract's partition). */
+  billedActualsOfInvoice(contractId: string, invoiceId: string): Promise<Stored<Actual>[]> {
+    return this.actuals.query(odata`PartitionKey eq ${contractId} and msdyn_invoice eq ${invoiceId} and msdyn_transactiontypecode eq ${TransactionType.BilledSales}`);
+  }
+
+  // ---- accounting details back (F&O -> Dataverse) -----------------------------------------
+
+  /**
+   * Merge fields into existing actuals, never creating one: grouped by contract partition, at
+   * most 100 a group (one transaction each), a few groups at once.
+   * - Optimistic (a first delivery): the group's first actual is point-read; when it exists and
+   *   lacks its fields, the whole group is written as one Merge transaction (If-Match *) without
+   *   reading the others: one read and one transaction per 100 actuals. Should one actual of the
+   *   group be missing, the transaction fails whole (nothing applied) and the group goes exact.
+   * - Exact (the first actual is missing or carries its fields already: a redelivery, an unknown
+   *   actual): every actual is point-read and only those whose fields differ are written.
+   */
+  async mergeIntoActuals(patches: readonly ActualPatch[]): Promise<ActualPatchResult> {
+    const byContract = new Map<string, ActualPatch[]>();
+    for (const p of patches) {
+      let list = byContract.get(p.contractId);
+      if (!list) byContract.set(p.contractId, (list = []));
+      list.push(p);
+    }
+    const groups = [...byContract.values()].flatMap((list) => chunk(list, MAX_BATCH));
+    const applied = await mapLimit(groups, ACCOUNTING_GROUP_CONCURRENCY, (group) => this.mergeGroup(group));
+    const result: ActualPatchResult = { updated: 0, unchanged: 0, unknown: [], groups: groups.length, optimisticGroups: 0 };
+    for (const g of applied) {
+      result.updated += g.updated;
+      result.unchanged += g.unchanged;
+      result.unknown.push(...g.unknown);
+      if (g.optimistic) result.optimisticGroups++;
+    }
+    return result;
+  }
+
+  private async mergeGroup(group: ActualPatch[]): Promise<{ optimistic: boolean; updated: number; unchanged: number; unknown: ActualPatch[] }> {
+    const patchOf = (p: ActualPatch) => ({ keys: { partitionKey: p.contractId, rowKey: p.actualId }, fields: p.fields });
+    const first = group[0]!;
+    const sample = await this.actuals.get(first.contractId, first.actualId);
+    if (sample && differs(sample, first.fields)) {
+      try {
+        await this.actuals.mergeFieldsMany(group.map(patchOf), { missing: 'fail' });
+        return { optimistic: true, updated: group.length, unchanged: 0, unknown: [] };
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+    }
+    const found = await mapLimit(group, 16, (p) => (p === first ? Promise.resolve(sample) : this.actuals.get(p.contractId, p.actualId)));
+    const writes: ActualPatch[] = [];
+    const unknown: ActualPatch[] = [];
+    let unchanged = 0;
+    group.forEach((p, i) => {
+      const actual = found[i];
+      if (!actual) unknown.push(p);
+      else if (!differs(actual, p.fields)) unchanged++;
+      else writes.push(p);
+    });
+    await this.actuals.mergeFieldsMany(writes.map(patchOf), { missing: 'skip' });
+    return { optimistic: false, updated: writes.length, unchanged, unknown };
+  }
+
+  // ---- counts --------------------------------------------------------------------------------
+
+  /** Invoices per msdyn_projectinvoicestatus value (reads that one column). */
+  invoiceCountsByStatus(): Promise<Map<string, number>> {
+    return this.invoices.countBy('msdyn_projectinvoicestatus');
+  }
+
+  /** How many actuals are Ready to Invoice (reads that one column). */
+  async readyActualCount(): Promise<number> {
+    const counts = await this.actuals.countBy('msdyn_billingstatus', odata`msdyn_billingstatus eq ${BillingStatus.ReadyToInvoice}`);
+    return [...counts.values()].reduce((a, b) => a + b, 0);
+  }
+}
+
+/** Rows whose RowKey is one of `ids`, whatever their partition (one query per 15 ids, a few in flight). */
+async function byRowKeys<T>(store: TableStore<T>, ids: readonly string[]): Promise<Stored<T>[]> {
+  const unique = [...new Set(ids)];
+  const pages = await mapLimit(chunk(unique, IDS_PER_QUERY), QUERY_CONCURRENCY, (page) => store.query(page.map((id) => odata`RowKey eq ${id}`).join(' or ')));
+  return pages.flat();
+}
+
+/** The rows of one partition with these RowKeys (point reads; unknown ids are simply absent). */
+async function inPartition<T>(store: TableStore<T>, partitionKey: string, ids: readonly string[]): Promise<Stored<T>[]> {
+  const found = await mapLimit(ids, READ_CONCURRENCY, (id) => store.get(partitionKey, id));
+  return found.filter((row): row is Stored<T> => row !== undefined);
 }

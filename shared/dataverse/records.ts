@@ -132,3 +132,10 @@ export const invoiceLineDetailSchema = z.object({
   msdyn_milestone: guid.optional(),
 });
 export type InvoiceLineDetail = z.infer<typeof invoiceLineDetailSchema>;
+
+/**
+ * A milestone as dvMilestones holds it: partitioned by contract (salesorderid), while a milestone
+ * record names only its contract line, so the stored row carries `salesorderid` as one extra field.
+ */
+export const storedMilestoneSchema = milestoneSchema.extend({ salesorderid: guid });
+export type StoredMilestone = z.infer<typeof storedMilestoneSchema>;

@@ -1,5 +1,6 @@
 /**
- * The F&O side's tables (contract.md, "F&O side"), each a TableStore with the contract's keys.
+ * The F&O side's store (contract.md, "F&O side"): one typed table per fo* table with the
+ * contract's keys, and the named queries the use cases need (filters and paging live here).
  * foLedgerEntries rows are keyed by voucher and a zero-padded line number ("0001") so a
  * voucher's lines list in order.
  */
@@ -12,8 +13,16 @@ import {
   proposalSchema,
   stagingRowSchema,
   type ExchangeRate,
+  type Proposal,
+  type ProjectTransaction,
+  type ProposalLine,
+  type StagingRow,
 } from './records';
-import { TableStore } from '../storage/tableStore';
+import { byKey, mapLimit } from '../core/collections';
+import { odata, TableStore, type Keys, type Stored } from '../storage/tableStore';
+
+/** Listings in flight at once. */
+const LISTING_CONCURRENCY = 8;
 
 export const FinanceTableNames = {
   proposals: 'foProposals',
@@ -29,7 +38,7 @@ export function ledgerRowKey(lineNumber: number): string {
   return String(lineNumber).padStart(4, '0');
 }
 
-export class FinanceTables {
+export class FinanceStore {
   readonly proposals;
   readonly proposalLines;
   readonly staging;
@@ -63,5 +72,113 @@ export class FinanceTables {
   /** Every rate, for a run that converts many rows (the table is small: one row per pair and date). */
   async allRates(): Promise<ExchangeRate[]> {
     return (await this.exchangeRates.query()).map(({ etag: _etag, ...rate }) => rate);
+  }
+
+  /** Proposals, all or of one status, in id order. */
+  async proposalsByStatus(status?: Proposal['Status']): Promise<Stored<Proposal>[]> {
+    const rows = await this.proposals.query(status === undefined ? undefined : odata`Status eq ${status}`);
+    return rows.sort(byKey((p) => p.ProposalId));
+  }
+
+  /** Proposals of a Dataverse invoice (normally one), in id order. */
+  async proposalsOfInvoice(invoiceId: string): Promise<Stored<Proposal>[]> {
+    return (await this.proposals.query(odata`InvoiceId eq ${invoiceId}`)).sort(byKey((p) => p.ProposalId));
+  }
+
+  /** Staging rows of a Dataverse invoice (its billed actuals and the rows created with them). */
+  stagingRowsOfInvoice(contractId: string, invoiceId: string): Promise<Stored<StagingRow>[]> {
+    return this.staging.query(odata`PartitionKey eq ${contractId} and InvoiceId eq ${invoiceId}`);
+  }
+
+  /** Billed staging rows of a Dataverse invoice that are not proposal lines yet. */
+  billedRowsNotImported(contractId: string, invoiceId: string): Promise<Stored<StagingRow>[]> {
+    return this.staging.query(odata`PartitionKey eq ${contractId} and InvoiceId eq ${invoiceId} and TransType eq ${'BilledSales'} and ImportStatus ne ${'Imported'}`);
+  }
+
+  /**
+   * Which of the wanted unbilled actuals (by project) have a posted project transaction. A project
+   * with `listFrom` or more ids to look up has its unbilled transactions listed once (paged,
+   * RowKeys only) instead of read one by one; the listing stops once all its ids are found or after
+   * `rowsPerId` rows per id (a long history), and the ids it did not reach are point-read like
+   * those of smaller projects. A listing that ran to its end settles its ids (not found: not posted).
+   */
+  async postedUnbilledIds(wanted: ReadonlyMap<string, ReadonlySet<string>>, options: { listFrom: number; rowsPerId: number }): Promise<Set<string>> {
+    const posted = new Set<string>();
+    const reads: Keys[] = [];
+    const listed: [string, ReadonlySet<string>][] = [];
+    for (const [projectId, ids] of wanted) {
+      if (ids.size >= options.listFrom) listed.push([projectId, ids]);
+      else for (const actualId of ids) reads.push({ partitionKey: projectId, rowKey: actualId });
+    }
+    await mapLimit(listed, LISTING_CONCURRENCY, async ([projectId, ids]) => {
+      let left = ids.size;
+      let seen = 0;
+      const budget = ids.size * options.rowsPerId;
+      await this.projectTransactions.scanRowKeys(odata`PartitionKey eq ${projectId} and TransType eq ${'UnbilledSales'}`, (transId) => {
+        if (ids.has(transId) && !posted.has(transId)) {
+          posted.add(transId);
+          left--;
+        }
+        return left > 0 && ++seen < budget;
+      });
+      if (left > 0 && seen >= budget) for (const actualId of ids) if (!posted.has(actualId)) reads.push({ partitionKey: projectId, rowKey: actualId });
+    });
+    for (const row of (await this.projectTransactions.getMany(reads)).values()) posted.add(row.TransId);
+    return posted;
+  }
+
+  /** The proposal of each invoice (the first by id when several claim it), one query per invoice. */
+  async proposalsOfInvoices(invoiceIds: Iterable<string>): Promise<Map<string, Stored<Proposal>>> {
+    const out = new Map<string, Stored<Proposal>>();
+    await mapLimit([...new Set(invoiceIds)], LISTING_CONCURRENCY, async (invoiceId) => {
+      const first = (await this.proposalsOfInvoice(invoiceId))[0];
+      if (first) out.set(invoiceId, first);
+    });
+    return out;
+  }
+
+  /** Unbilled sales transactions of a contract in one project, at most `top` rows. */
+  unbilledTransactionsOf(projectId: string, contractId: string, top: number): Promise<Stored<ProjectTransaction>[]> {
+    return this.projectTransactions.query(odata`PartitionKey eq ${projectId} and ContractId eq ${contractId} and TransType eq ${'UnbilledSales'}`, { top });
+  }
+
+  /**
+   * The project transactions that proposal lines bill (their UnbilledActualId), stored as posted.
+   * A project with `queryFrom` or more of them is read with one query (its unbilled transactions
+   * of the contract, at most `rowsPerId` rows per transaction looked for, so a long history is not
+   * read whole) instead of one point read each; whatever the query did not return is point-read,
+   * so a missing transaction is simply absent from the answer.
+   */
+  async transactionsBilledBy(
+    lines: ReadonlyArray<Pick<ProposalLine, 'UnbilledActualId' | 'ProjectId'>>,
+    contractId: string,
+    options: { queryFrom: number; rowsPerId: number },
+  ): Promise<Stored<ProjectTransaction>[]> {
+    const wanted = new Map<string, string>();
+    for (const line of lines) if (line.UnbilledActualId !== undefined) wanted.set(line.UnbilledActualId, line.ProjectId);
+    const perProject = new Map<string, Set<string>>();
+    for (const [transId, projectId] of wanted) {
+      let ids = perProject.get(projectId);
+      if (!ids) perProject.set(projectId, (ids = new Set()));
+      ids.add(transId);
+    }
+    const found = new Map<string, Stored<ProjectTransaction>>();
+    const queried = [...perProject].filter(([, ids]) => ids.size >= options.queryFrom);
+    await mapLimit(queried, 4, async ([projectId, ids]) => {
+      for (const row of await this.unbilledTransactionsOf(projectId, contractId, ids.size * options.rowsPerId)) if (ids.has(row.TransId)) found.set(row.TransId, row);
+    });
+    const rest = [...wanted].filter(([transId]) => !found.has(transId)).map(([transId, projectId]) => ({ partitionKey: projectId, rowKey: transId }));
+    for (const t of (await this.projectTransactions.getMany(rest, 16)).values()) found.set(t.TransId, t);
+    return [...found.values()];
+  }
+
+  /** Proposals per Status (reads that one column). */
+  proposalCountsByStatus(): Promise<Map<string, number>> {
+    return this.proposals.countBy('Status');
+  }
+
+  /** Staging rows per ImportStatus (reads that one column). */
+  stagingCountsByStatus(): Promise<Map<string, number>> {
+    return this.staging.countBy('ImportStatus');
   }
 }

@@ -9,7 +9,7 @@
  *   reason naming the field and the value); the message is then completed.
  * - Idempotent by ActualId: rows are created if absent, so a re-sent actual never resets a row
  *   import already worked on. An actual repeated inside one message is written once.
- * - The pending index (stagingWork.ts) is written before the staging rows, so a crash between
+ * - The pending index (import/stagingIndexStore.ts) is written before the staging rows, so a crash between
  *   the two cannot leave a staging row import would never see.
  */
 import type { z } from 'zod';
@@ -111,7 +111,7 @@ export async function syncActuals(deps: SyncActualsDeps, records: readonly unkno
   let created = 0;
   if (good.length) {
     await deps.work.add(good, meta.now ?? new Date());
-    created = await deps.staging.createManyIfAbsent(good);
+    created = (await deps.staging.createManyIfAbsent(good)).created;
   }
   for (const rejection of rejections) {
     await deps.errorLog.record({

@@ -16,22 +16,18 @@
 import type { Proposal, ProposalLine } from './records';
 import { proposalFromMessage } from './rules/stagingMap';
 import { reconcileFromLines } from './rules/import';
-import type { FinanceTables } from './financeStore';
+import { withoutEtag } from '../core/stored';
+import type { FinanceStore } from './financeStore';
 import { BusinessError } from '../core/errors';
 import type { InvoiceProposalMessage } from '../bridge/messages';
 
 export interface SyncInvoiceProposalDeps {
-  finance: Pick<FinanceTables, 'proposals' | 'proposalLines'>;
+  finance: Pick<FinanceStore, 'proposals' | 'proposalLines'>;
 }
 
 export type SyncInvoiceProposalOutcome = 'created' | 'updated' | 'unchanged' | 'posted';
 
 const ATTEMPTS = 10;
-
-function strip<T extends object>(stored: T & { etag: string }): T {
-  const { etag: _etag, ...rest } = stored;
-  return rest as unknown as T;
-}
 
 function sameHeader(a: Proposal, b: Proposal): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof Proposal>;
@@ -49,7 +45,7 @@ export async function syncInvoiceProposal(
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const stored = await proposals.get(id, id);
     if (stored === undefined) {
-      const lines: ProposalLine[] = (await proposalLines.listPartition(id)).map((l) => strip(l));
+      const lines: ProposalLine[] = (await proposalLines.listPartition(id)).map((l) => withoutEtag(l));
       const header = reconcileFromLines(proposalFromMessage(message), lines);
       if ((await proposals.createIfAbsent(header)) === 'created') {
         log(`proposal ${id} created for invoice ${message.invoiceId}: expects ${header.ExpectedLineCount} lines, ${header.ExpectedAmount} ${header.CurrencyCode}`);
@@ -57,7 +53,7 @@ export async function syncInvoiceProposal(
       }
       continue; // created by a concurrent delivery meanwhile: read it and merge
     }
-    const existing = strip(stored);
+    const existing = withoutEtag(stored);
     if (existing.Status === 'Posted') {
       log(`proposal ${id} is posted (customer invoice ${existing.CustomerInvoiceId ?? '-'}); header left unchanged`);
       return 'posted';
@@ -74,7 +70,7 @@ export async function syncInvoiceProposal(
       log(`proposal ${id} already up to date`);
       return 'unchanged';
     }
-    if (await proposals.replaceIfMatch(next, stored.etag)) {
+    if ((await proposals.replaceIfMatch(next, stored.etag)) !== undefined) {
       log(`proposal ${id} updated: expects ${next.ExpectedLineCount} lines, ${next.ExpectedAmount} ${next.CurrencyCode}`);
       return 'updated';
     }

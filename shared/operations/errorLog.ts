@@ -60,7 +60,7 @@ export function errorRowId(at: Date, discriminator: string): string {
 }
 
 export class ErrorLog implements ErrorLogPort {
-  readonly store: TableStore<ErrorRow>;
+  private readonly store: TableStore<ErrorRow>;
 
   constructor(connectionString: string, private readonly now: () => Date = () => new Date()) {
     this.store = new TableStore(connectionString, ERROR_TABLE, errorRowSchema, (r) => ({ partitionKey: r.Source, rowKey: r.Id }));
@@ -93,5 +93,18 @@ export class ErrorLog implements ErrorLogPort {
     const rows = await this.store.query(parts.length ? parts.join(' and ') : undefined);
     rows.sort((a, b) => (a.OccurredAt < b.OccurredAt ? 1 : a.OccurredAt > b.OccurredAt ? -1 : 0));
     return rows.slice(0, filter.top ?? 200).map(({ etag: _etag, ...row }) => row);
+  }
+
+  /** Open rows whose Reference is one of `references` (an invoice id, its number), newest first. */
+  async openErrorsFor(references: readonly string[]): Promise<ErrorRow[]> {
+    if (!references.length) return [];
+    const refs = references.map((r) => odata`Reference eq ${r}`).join(' or ');
+    const rows = await this.store.query(`${odata`Status eq ${'Open'}`} and (${refs})`);
+    return rows.map(({ etag: _etag, ...row }) => row).sort((a, b) => (a.OccurredAt < b.OccurredAt ? 1 : a.OccurredAt > b.OccurredAt ? -1 : 0));
+  }
+
+  /** Open rows per Source (reads that one column). */
+  openCountsBySource(): Promise<Map<string, number>> {
+    return this.store.countBy('Source', odata`Status eq ${'Open'}`);
   }
 }

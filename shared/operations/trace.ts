@@ -27,15 +27,15 @@
  */
 import type { Actual, Invoice } from '../dataverse/records';
 import type { Proposal, ProposalLine, StagingRow } from '../finance/records';
-import { labelOf } from '../bridge/confirmation/refusals';
+import { labelOf } from '../core/labels';
 import { amount, eq, sum } from '../core/money';
 import { InvoiceStatus, TransactionType } from '../core/options';
-import type { DataverseTables } from '../dataverse/dataverseStore';
+import type { DataverseStore } from '../dataverse/dataverseStore';
 import type { ErrorLog, ErrorRow } from './errorLog';
-import type { FinanceTables } from '../finance/financeStore';
+import type { FinanceStore } from '../finance/financeStore';
 import { NotFoundError } from '../core/errors';
-import { odata } from '../storage/tableStore';
-import { byKey, plain } from '../dataverse/invoices/common';
+import { byKey } from '../core/collections';
+import { withoutEtag } from '../core/stored';
 
 export type StepState = 'done' | 'pending' | 'waiting' | 'error';
 export interface TraceStep {
@@ -96,9 +96,9 @@ export interface InvoiceTrace {
 }
 
 export interface TraceDeps {
-  dataverse: DataverseTables;
-  finance: FinanceTables;
-  errorLog: Pick<ErrorLog, 'store'>;
+  dataverse: Pick<DataverseStore, 'loadInvoice' | 'billedActualsOfInvoice'>;
+  finance: Pick<FinanceStore, 'proposals' | 'proposalLines' | 'stagingRowsOfInvoice' | 'customerInvoices'>;
+  errorLog: Pick<ErrorLog, 'openErrorsFor'>;
 }
 
 const CLASS_NAMES: Record<number, string> = { 192350000: 'Time', 192350001: 'Expense', 192350002: 'Material', 192350003: 'Milestone', 192350004: 'Fee' };
@@ -112,22 +112,22 @@ export async function traceInvoice(deps: TraceDeps, invoiceId: string): Promise<
   const { dataverse, finance } = deps;
   const loaded = await dataverse.loadInvoice(invoiceId);
   if (!loaded) throw new NotFoundError(`Invoice ${invoiceId} was not found.`, invoiceId);
-  const invoice: Invoice = plain(loaded.invoice);
+  const invoice: Invoice = withoutEtag(loaded.invoice);
   const contractId = invoice.salesorderid;
   const proposalId = invoice.invoicenumber;
 
   const [billedRows, proposalRow, lineRows, stagingRows, errorRows] = await Promise.all([
-    dataverse.actuals.query(odata`PartitionKey eq ${contractId} and msdyn_invoice eq ${invoiceId} and msdyn_transactiontypecode eq ${TransactionType.BilledSales}`),
+    dataverse.billedActualsOfInvoice(contractId, invoiceId),
     finance.proposals.get(proposalId, proposalId),
     finance.proposalLines.listPartition(proposalId),
-    finance.staging.query(odata`PartitionKey eq ${contractId} and InvoiceId eq ${invoiceId}`),
-    deps.errorLog.store.query(odata`Status eq ${'Open'} and (Reference eq ${invoiceId} or Reference eq ${proposalId})`),
+    finance.stagingRowsOfInvoice(contractId, invoiceId),
+    deps.errorLog.openErrorsFor([invoiceId, proposalId]),
   ]);
-  const billed: Actual[] = billedRows.map(plain).sort(byKey((a) => a.msdyn_actualid));
+  const billed: Actual[] = billedRows.map((r) => withoutEtag(r)).sort(byKey((a) => a.msdyn_actualid));
   // A proposal with this number that belongs to another invoice is not this invoice's.
-  const proposal: Proposal | undefined = proposalRow && proposalRow.InvoiceId === invoiceId ? plain(proposalRow) : undefined;
-  const lines: ProposalLine[] = proposal ? lineRows.map(plain) : [];
-  const staging: StagingRow[] = stagingRows.map(plain);
+  const proposal: Proposal | undefined = proposalRow && proposalRow.InvoiceId === invoiceId ? withoutEtag(proposalRow) : undefined;
+  const lines: ProposalLine[] = proposal ? lineRows.map((r) => withoutEtag(r)) : [];
+  const staging: StagingRow[] = stagingRows.map((r) => withoutEtag(r));
   const customerInvoice = proposal?.CustomerInvoiceId ? await finance.customerInvoices.get(proposal.CustomerInvoiceId, proposal.CustomerInvoiceId) : undefined;
 
   const status = invoice.msdyn_projectinvoicestatus;
@@ -231,7 +231,7 @@ export async function traceInvoice(deps: TraceDeps, invoiceId: string): Promise<
     stage,
     steps,
     staging: { counts, notImported },
-    reconciliation: reconcile(invoice, confirmed, billed, proposal, lines, lineById, stagingById, customerInvoice ? plain(customerInvoice) : undefined),
+    reconciliation: reconcile(invoice, confirmed, billed, proposal, lines, lineById, stagingById, customerInvoice ? withoutEtag(customerInvoice) : undefined),
     errors: errorRows
       .map((e) => ({ Source: e.Source, Category: e.Category, Message: e.Message, OccurredAt: e.OccurredAt, ...(e.Reference ? { Reference: e.Reference } : {}), ...(e.MessageId ? { MessageId: e.MessageId } : {}) }))
       .sort((a, b) => (a.OccurredAt < b.OccurredAt ? 1 : -1)),

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { timestampString } from '../core/fields';
-import { isStatus, TableStore } from './tableStore';
+import { TableStore } from './tableStore';
 
 export const LEASE_TABLE = 'integrationLeases';
 
@@ -62,10 +62,6 @@ export class TableLeases implements LeasePort {
     this.store = new TableStore(connectionString, LEASE_TABLE, leaseRowSchema, (r) => ({ partitionKey: r.Name, rowKey: r.Name }));
   }
 
-  private entity(row: LeaseRow) {
-    return this.store.toRow(row);
-  }
-
   async acquire(name: string, options: LeaseOptions = {}): Promise<LeaseHandle | undefined> {
     const ttlMs = options.ttlMs ?? 60_000;
     const renewEveryMs = options.renewEveryMs ?? Math.max(1_000, Math.floor(ttlMs / 3));
@@ -82,20 +78,12 @@ export class TableLeases implements LeasePort {
     let etag: string | undefined;
     const existing = await this.store.get(name, name);
     if (existing === undefined) {
-      try {
-        etag = (await this.store.client.createEntity(this.entity(row))).etag;
-      } catch (error) {
-        if (isStatus(error, 409)) return undefined;
-        throw error;
-      }
+      etag = await this.store.insert(row);
+      if (etag === undefined) return undefined; // someone else created it first
     } else {
       if (Date.parse(existing.ExpiresAt) > started && existing.Owner !== owner) return undefined;
-      try {
-        etag = (await this.store.client.updateEntity(this.entity(row), 'Replace', { etag: existing.etag })).etag;
-      } catch (error) {
-        if (isStatus(error, 412) || isStatus(error, 404)) return undefined;
-        throw error;
-      }
+      etag = await this.store.replaceIfMatch(row, existing.etag);
+      if (etag === undefined) return undefined; // someone else took it over first
     }
     if (!etag) throw new Error(`Lease ${name}: storage returned no ETag`);
     return new HeldLease(this, name, owner, ttlMs, renewEveryMs, etag, started + ttlMs);
@@ -104,20 +92,11 @@ export class TableLeases implements LeasePort {
   /** Extend the lease; the new ETag, or undefined when it is no longer ours. Throws on transient faults. */
   async renew(name: string, owner: string, acquiredAt: string, etag: string, expiresAt: number): Promise<string | undefined> {
     const row: LeaseRow = { Name: name, Owner: owner, AcquiredAt: acquiredAt, ExpiresAt: new Date(expiresAt).toISOString() };
-    try {
-      return (await this.store.client.updateEntity(this.entity(row), 'Replace', { etag })).etag;
-    } catch (error) {
-      if (isStatus(error, 412) || isStatus(error, 404)) return undefined;
-      throw error;
-    }
+    return this.store.replaceIfMatch(row, etag);
   }
 
   async delete(name: string, etag: string): Promise<void> {
-    try {
-      await this.store.client.deleteEntity(name, name, { etag });
-    } catch (error) {
-      if (!isStatus(error, 412) && !isStatus(error, 404)) throw error;
-    }
+    await this.store.deleteIfMatch(name, name, etag);
   }
 
   clock(): number {
@@ -178,13 +157,4 @@ class HeldLease implements LeaseHandle {
     await this.renewing;
     if (!this.lost) await this.leases.delete(this.name, this.etag);
   }
-}
-
-const byConnection = new Map<string, TableLeases>();
-
-/** One TableLeases per connection string per process. */
-export function leasesFor(connectionString: string): TableLeases {
-  let leases = byConnection.get(connectionString);
-  if (!leases) byConnection.set(connectionString, (leases = new TableLeases(connectionString)));
-  return leases;
 }

@@ -20,8 +20,8 @@
  */
 import { z } from 'zod';
 import { timestampString } from '../core/fields';
-import { isStatus, TableStore, type Stored } from './tableStore';
-import type { TransactionAction } from '@azure/data-tables';
+import { isConflict, isPreconditionFailed } from './storageErrors';
+import { TableStore, type Stored, type TableWrite } from './tableStore';
 
 export const SEQUENCE_TABLE = 'integrationSequences';
 const COUNTER_KEY = 'counter';
@@ -84,12 +84,6 @@ function toReservation(row: SequenceRow): Reservation {
   return out;
 }
 
-function entity(store: TableStore<SequenceRow>, row: SequenceRow): Record<string, unknown> & { partitionKey: string; rowKey: string } {
-  const out: Record<string, unknown> & { partitionKey: string; rowKey: string } = { ...store.toRow(row) };
-  for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
-  return out;
-}
-
 export class TableSequenceStore implements SequencePort {
   readonly store: TableStore<SequenceRow>;
 
@@ -124,29 +118,20 @@ export class TableSequenceStore implements SequencePort {
         ReservedOn: options.reservedOn ?? new Date().toISOString(),
         ...(options.details !== undefined ? { Details: options.details } : {}),
       };
-      const actions: TransactionAction[] = [
-        counter ? ['update', entity(this.store, counterRow), 'Replace', { etag: counter.etag }] : ['create', entity(this.store, counterRow)],
-        ['create', entity(this.store, reservation)],
+      const writes: TableWrite<SequenceRow>[] = [
+        counter ? { op: 'replace', record: counterRow, etag: counter.etag } : { op: 'create', record: counterRow },
+        { op: 'create', record: reservation },
       ];
       try {
-        await this.store.submit(actions);
+        await this.store.transact(writes);
         return { ...toReservation(reservation), created: true };
       } catch (error) {
         // 409: the counter row was created by someone else, or this key got its reservation
         // meanwhile; 412: the counter moved. Either way nothing was written: read again.
-        if (!isStatus(error, 409) && !isStatus(error, 412)) throw error;
+        if (!isConflict(error) && !isPreconditionFailed(error)) throw error;
         await new Promise((r) => setTimeout(r, Math.min(200, 5 * attempt) + Math.floor(Math.random() * 10 * attempt)));
       }
     }
     throw new Error(`Could not reserve a number of sequence ${sequence} for ${key} after ${MAX_ATTEMPTS} attempts (contention); retrying later will`);
   }
-}
-
-const stores = new Map<string, TableSequenceStore>();
-
-/** One sequence store per connection string and process (the container builds no such store). */
-export function sequenceStoreFor(connectionString: string): TableSequenceStore {
-  let store = stores.get(connectionString);
-  if (!store) stores.set(connectionString, (store = new TableSequenceStore(connectionString)));
-  return store;
 }

@@ -1,13 +1,33 @@
 /**
- * HTTP helpers for every route: problem+json errors (RFC 9457) with a message a person can act
- * on, JSON bodies parsed with zod, GUID route parameters checked, and one wrapper that turns
- * thrown BusinessErrors into the right status and anything unexpected into a 500 without a
- * stack trace.
+ * The HTTP edge of every route: registration (`httpFunction`, the only place routes meet
+ * `@azure/functions`), problem+json errors (RFC 9457) with a message a person can act on, JSON
+ * bodies parsed with zod, GUID route parameters checked, and the mapping of the domain's
+ * failures to statuses: ValidationError 400, NotFoundError 404, other BusinessErrors 409, a
+ * write that lost a race 409, anything unexpected 500 without a stack trace.
  */
-import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { app, type HttpHandler, type HttpMethod, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
+import { BusinessError, NotFoundError, StaleWriteError, ValidationError } from '../core/errors';
 import { describeZodError, guid } from '../core/fields';
-import { BusinessError, ValidationError } from '../core/errors';
+
+export type { HttpRequest, HttpResponseInit, InvocationContext };
+
+/** Register an HTTP function: a route under `api/`, its methods, and its handler wrapped by `route`. */
+export function httpFunction(
+  name: string,
+  options: { route: string; methods: HttpMethod[]; authLevel: 'anonymous' | 'function'; handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> },
+): void {
+  app.http(name, { route: options.route, methods: options.methods, authLevel: options.authLevel, handler: route(name, options.handler) });
+}
+
+/** The HTTP status a failure of the domain means on this edge (undefined: unexpected, 500). */
+export function statusOf(error: unknown): number | undefined {
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof BusinessError) return 409;
+  if (error instanceof StaleWriteError) return 409;
+  return undefined;
+}
 
 const TITLES: Record<number, string> = {
   400: 'Bad request',
@@ -75,9 +95,15 @@ export function route(source: string, handler: (request: HttpRequest, context: I
     try {
       return await handler(request, context);
     } catch (error) {
-      if (error instanceof BusinessError) {
-        context.log(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} -> ${error.status}: ${error.message}`);
-        return problem(error.status, error.message, error.options.reference ? { reference: error.options.reference } : {});
+      const status = statusOf(error);
+      if (status !== undefined && error instanceof Error) {
+        const detail =
+          error instanceof StaleWriteError
+            ? 'What this request changes was changed by someone else at the same moment; nothing of yours was lost: send the request again.'
+            : error.message;
+        const reference = error instanceof BusinessError ? error.reference : undefined;
+        context.log(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} -> ${status}: ${error.message}`);
+        return problem(status, detail, reference ? { reference } : {});
       }
       context.error(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`);
       return problem(500, `The request could not be completed (${error instanceof Error ? error.message : 'unexpected error'}). It was logged with invocation id ${context.invocationId}; retrying may help if storage or the broker was briefly unavailable.`);

@@ -6,11 +6,27 @@
  * - Anything else (storage or broker down, a bug): thrown, so the host abandons the message and
  *   Service Bus redelivers it until its max delivery count dead-letters it.
  */
-import type { InvocationContext } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { describeZodError } from '../core/fields';
 import type { ErrorLogPort } from '../operations/errorLog';
 import { BusinessError } from '../core/errors';
+
+/** The app setting that names the Service Bus connection of every queue trigger. */
+export const SERVICE_BUS_CONNECTION = 'ServiceBusConnection';
+
+/** Register a Service Bus queue-triggered function whose messages go through `handleQueueMessage`. */
+export function queueFunction<S extends z.ZodType>(
+  name: string,
+  options: Omit<Parameters<typeof handleQueueMessage<S>>[0], 'source' | 'message' | 'context'> & { queue: string },
+): void {
+  const { queue, ...handling } = options;
+  app.serviceBusQueue(name, {
+    connection: SERVICE_BUS_CONNECTION,
+    queueName: queue,
+    handler: (message, context) => handleQueueMessage({ ...handling, source: name, message, context }),
+  });
+}
 
 export interface MessageMeta {
   messageId?: string;
@@ -103,7 +119,7 @@ export async function handleQueueMessage<S extends z.ZodType>(options: {
     await options.handle(body, { ...meta, log: (line) => options.context.log(`${meta.prefix}${reference ? ` ref=${reference}` : ''} ${line}`) });
     options.context.log(`${meta.prefix}${reference ? ` ref=${reference}` : ''} done in ${Date.now() - started} ms`);
   } catch (error) {
-    if (error instanceof BusinessError) return record(error.category, error.message, error.options.reference ?? reference);
+    if (error instanceof BusinessError) return record(error.category, error.message, error.reference ?? reference);
     const reason = error instanceof Error ? error.message : String(error);
     options.context.error(`${meta.prefix}${reference ? ` ref=${reference}` : ''} failed, Service Bus will redeliver: ${reason}`);
     await transient(

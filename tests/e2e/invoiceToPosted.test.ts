@@ -14,8 +14,8 @@ import { postingVoucher } from '../../shared/finance/rules/posting';
 import { deterministicGuid } from '../../shared/core/ids';
 import { amount, dec, extend, sum } from '../../shared/core/money';
 import { InvoiceStatus, TransactionClass, TransactionType } from '../../shared/core/options';
-import { stagingWorkFor } from '../../shared/finance/import/stagingIndexStore';
-import { leasesFor } from '../../shared/storage/leases';
+import { StagingWork } from '../../shared/finance/import/stagingIndexStore';
+import { TableLeases } from '../../shared/storage/leases';
 import { TableSequenceStore } from '../../shared/storage/sequences';
 import { ServiceBusPublisher } from '../../shared/servicebus/publisher';
 import { Queues } from '../../shared/bridge/messages';
@@ -49,8 +49,8 @@ async function importNow() {
   return runImportFromStaging(
     {
       finance: system.finance,
-      work: stagingWorkFor(system.settings.FinanceTables!),
-      leases: leasesFor(system.settings.IntegrationTables!),
+      work: new StagingWork(system.settings.FinanceTables!),
+      leases: new TableLeases(system.settings.IntegrationTables!),
       publisher,
       accountingCurrency: 'USD',
     },

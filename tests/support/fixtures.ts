@@ -14,8 +14,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { TransactionAction } from '@azure/data-tables';
-import type { DataverseTables, StoredMilestone } from '../../shared/dataverse/dataverseStore';
+import type { DataverseStore } from '../../shared/dataverse/dataverseStore';
+import type { StoredMilestone } from '../../shared/dataverse/records';
 import type {
   Account,
   Actual,
@@ -80,7 +80,7 @@ export interface SeedContractOptions {
 }
 
 /** Seed an account, a contract and its lines. */
-export async function seedContract(dataverse: DataverseTables, options: SeedContractOptions = {}): Promise<ContractFixture> {
+export async function seedContract(dataverse: DataverseStore, options: SeedContractOptions = {}): Promise<ContractFixture> {
   const key = options.key ?? randomUUID();
   const id = idsOf(key);
   const t = tag(key);
@@ -179,7 +179,7 @@ export function buildUnbilledActual(fx: ContractFixture, spec: ActualSpec, n: nu
  * offsets the derived ids, so several calls on one fixture do not collide.
  */
 export async function seedActuals(
-  dataverse: DataverseTables,
+  dataverse: DataverseStore,
   fx: ContractFixture,
   specs: ActualSpec[],
   from = 0,
@@ -205,7 +205,7 @@ export interface MilestoneSpec {
 
 /** Seed contract line milestones (dvMilestones, partitioned by contract). */
 export async function seedMilestones(
-  dataverse: DataverseTables,
+  dataverse: DataverseStore,
   fx: ContractFixture,
   specs: MilestoneSpec[],
   from = 0,
@@ -288,7 +288,7 @@ function detailAmount(quantity: string, price: string, billingType: BillingType)
  * invoice created.
  */
 export async function seedDraftInvoice(
-  dataverse: DataverseTables,
+  dataverse: DataverseStore,
   fx: ContractFixture,
   options: DraftInvoiceOptions = {},
 ): Promise<InvoiceFixture> {
@@ -459,7 +459,7 @@ function byKey(key: string) {
  * `withEtags`, which shows whether anything was written at all).
  */
 export async function dataverseState(
-  dataverse: DataverseTables,
+  dataverse: DataverseStore,
   ref: { contractId: string; invoiceId: string },
   options: { withEtags?: boolean } = {},
 ): Promise<DataverseState> {
@@ -481,15 +481,8 @@ export async function dataverseState(
 }
 
 /** Delete every row of every Dataverse table (tables stay), e.g. to seed the same key again. */
-export async function clearDataverse(dataverse: DataverseTables): Promise<void> {
-  for (const table of dataverse.all()) {
-    await table.ready();
-    const actions: TransactionAction[] = [];
-    for await (const e of table.client.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) {
-      actions.push(['delete', { partitionKey: String(e.partitionKey), rowKey: String(e.rowKey) }]);
-    }
-    await table.submit(actions);
-  }
+export async function clearDataverse(dataverse: DataverseStore): Promise<void> {
+  for (const table of dataverse.all()) await table.clear();
 }
 
 // ---- Azurite at scale -------------------------------------------------------------------------

@@ -8,9 +8,9 @@ import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import { startAzurite, type LocalAzurite } from '../../dev/azurite';
 import { startFunctionsHost, type FunctionsHost } from '../../dev/host';
 import { startServiceBus, type LocalServiceBus, type QueueInput } from '../../dev/servicebus';
-import { DataverseTables } from '../../shared/dataverse/dataverseStore';
+import { DataverseStore } from '../../shared/dataverse/dataverseStore';
 import { ErrorLog } from '../../shared/operations/errorLog';
-import { FinanceTables } from '../../shared/finance/financeStore';
+import { FinanceStore } from '../../shared/finance/financeStore';
 import { Queues } from '../../shared/bridge/messages';
 
 export const APP_ENTRY = path.resolve(__dirname, '../../functions/index.ts');
@@ -23,8 +23,8 @@ export interface TestSystem {
   host: FunctionsHost;
   settings: Record<string, string>;
   serviceBus: ServiceBusClient;
-  dataverse: DataverseTables;
-  finance: FinanceTables;
+  dataverse: DataverseStore;
+  finance: FinanceStore;
   errorLog: ErrorLog;
   send(queue: string, body: unknown, options?: Partial<ServiceBusMessage>): Promise<void>;
   http(method: string, route: string, body?: unknown): Promise<{ status: number; headers: Headers; body: any; text: string }>;
@@ -71,8 +71,8 @@ export async function startSystem(options: { settings?: Record<string, string>; 
     host,
     settings,
     serviceBus,
-    dataverse: new DataverseTables(azurite.connectionString),
-    finance: new FinanceTables(azurite.connectionString),
+    dataverse: new DataverseStore(azurite.connectionString),
+    finance: new FinanceStore(azurite.connectionString),
     errorLog: new ErrorLog(azurite.connectionString),
     async send(queue, body, extra = {}) {
       const sender = serviceBus.createSender(queue);

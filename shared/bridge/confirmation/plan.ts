@@ -111,7 +111,8 @@ import {
   TransactionClass,
   TransactionType,
 } from '../../core/options';
-import { ConfirmationRefusalCode as Code, ConfirmationRefused, labelOf } from './refusals';
+import { labelOf } from '../../core/labels';
+import { ConfirmationRefusalCode as Code, ConfirmationRefused } from './refusals';
 
 export { ConfirmationRefusalCode, ConfirmationRefused } from './refusals';
 

@@ -1,16 +1,7 @@
 /**
- * Business refusals of the confirmation rules (domain.md step 6 and "What must be refused"),
- * and the human labels of option values the refusal messages use. Pure: no I/O.
+ * Business refusals of the confirmation rules (domain.md step 6 and "What must be refused").
+ * Pure: no I/O.
  */
-import {
-  AdjustmentStatus,
-  BillingStatus,
-  BillingType,
-  InvoiceStatus,
-  MilestoneStatus,
-  TransactionClass,
-  TransactionType,
-} from '../../core/options';
 
 /** Why a confirmation was refused; stable codes for callers and tests, the message is for people. */
 export const ConfirmationRefusalCode = {
@@ -56,61 +47,3 @@ export class ConfirmationRefused extends Error {
     this.detailId = detailId;
   }
 }
-
-const INVOICE_STATUS_LABELS: Record<number, string> = {
-  [InvoiceStatus.Draft]: 'Draft',
-  [InvoiceStatus.InReview]: 'In Review',
-  [InvoiceStatus.Confirmed]: 'Confirmed',
-  [InvoiceStatus.Paid]: 'Paid',
-  [InvoiceStatus.Posted]: 'Posted',
-};
-const BILLING_STATUS_LABELS: Record<number, string> = {
-  [BillingStatus.UnbilledSalesCreated]: 'Unbilled Sales Created',
-  [BillingStatus.CustomerInvoiceCreated]: 'Customer Invoice Created',
-  [BillingStatus.CustomerInvoicePosted]: 'Customer Invoice Posted',
-  [BillingStatus.Canceled]: 'Canceled',
-  [BillingStatus.ReadyToInvoice]: 'Ready to Invoice',
-};
-const BILLING_TYPE_LABELS: Record<number, string> = {
-  [BillingType.NonChargeable]: 'Non Chargeable',
-  [BillingType.Chargeable]: 'Chargeable',
-  [BillingType.Complimentary]: 'Complimentary',
-  [BillingType.NotAvailable]: 'Not Available',
-};
-const CLASS_LABELS: Record<number, string> = {
-  [TransactionClass.Time]: 'Time',
-  [TransactionClass.Expense]: 'Expense',
-  [TransactionClass.Material]: 'Material',
-  [TransactionClass.Milestone]: 'Milestone',
-  [TransactionClass.Fee]: 'Fee',
-};
-const TRANSACTION_TYPE_LABELS: Record<number, string> = {
-  [TransactionType.Cost]: 'Cost',
-  [TransactionType.UnbilledSales]: 'Unbilled Sales',
-  [TransactionType.BilledSales]: 'Billed Sales',
-};
-const ADJUSTMENT_STATUS_LABELS: Record<number, string> = {
-  [AdjustmentStatus.Adjusted]: 'Adjusted',
-  [AdjustmentStatus.Unadjustable]: 'Unadjustable',
-};
-const MILESTONE_STATUS_LABELS: Record<number, string> = {
-  [MilestoneStatus.NotReady]: 'Not Ready',
-  [MilestoneStatus.Ready]: 'Ready',
-  [MilestoneStatus.CustomerInvoiceCreated]: 'Customer invoice created',
-  [MilestoneStatus.CustomerInvoicePosted]: 'Customer invoice posted',
-};
-
-function label(labels: Record<number, string>, value: number | undefined, none = 'none'): string {
-  if (value === undefined) return none;
-  return labels[value] ?? String(value);
-}
-
-export const labelOf = {
-  invoiceStatus: (v: number | undefined) => label(INVOICE_STATUS_LABELS, v),
-  billingStatus: (v: number | undefined) => label(BILLING_STATUS_LABELS, v),
-  billingType: (v: number | undefined) => label(BILLING_TYPE_LABELS, v),
-  transactionClass: (v: number | undefined) => label(CLASS_LABELS, v),
-  transactionType: (v: number | undefined) => label(TRANSACTION_TYPE_LABELS, v),
-  adjustmentStatus: (v: number | undefined) => label(ADJUSTMENT_STATUS_LABELS, v),
-  milestoneStatus: (v: number | undefined) => label(MILESTONE_STATUS_LABELS, v),
-};

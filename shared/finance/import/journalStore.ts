@@ -34,9 +34,10 @@ import type { JournalReservation } from '../rules/import';
 import { ledgerLineCount } from '../rules/import';
 import { amount } from '../../core/money';
 import { timestampString } from '../../core/fields';
-import { mapLimit } from '../../storage/concurrency';
+import { mapLimit } from '../../core/collections';
+import { isConflict } from '../../storage/storageErrors';
 import { MAX_BATCH, TableStore, type Stored } from '../../storage/tableStore';
-import { createManyReportingExisting, entityOf, isConflict, shardOf } from './stagingIndexStore';
+import { shardOf } from './shards';
 
 export const VOUCHER_RESERVATIONS_TABLE = 'foVoucherReservations';
 
@@ -70,8 +71,7 @@ export class VoucherReservations {
     const at = reservedOn.toISOString();
     const unique = new Map<string, JournalReservation>();
     for (const w of wanted) if (!unique.has(w.actualId)) unique.set(w.actualId, w);
-    const { existing } = await createManyReportingExisting(
-      this.store,
+    const { existing } = await this.store.createManyIfAbsent(
       [...unique.values()].map((w) => ({ Shard: shardOf(w.actualId), ActualId: w.actualId, Voucher: w.voucher, FirstLine: w.firstLine, LineCount: w.lineCount, ReservedOn: at })),
     );
     for (const w of unique.values()) {
@@ -150,15 +150,14 @@ export async function writeJournalEntries(store: TableStore<LedgerEntry>, rows: 
     list.push(row);
   }
   if (!byVoucher.size) return result;
-  await store.ready();
   await mapLimit([...byVoucher.entries()], concurrency, async ([voucher, group]) => {
     let pending = group;
     for (let attempt = 1; pending.length; attempt++) {
-      const entities = pending.flatMap((r) => r.entries.map((e) => entityOf(store, e)));
-      if (entities.length > MAX_BATCH) throw new Error(`Voucher ${voucher}: ${entities.length} entries do not fit one transaction`);
+      const entries = pending.flatMap((r) => r.entries);
+      if (entries.length > MAX_BATCH) throw new Error(`Voucher ${voucher}: ${entries.length} entries do not fit one transaction`);
       try {
-        await store.submit(entities.map((e) => ['create', e]));
-        result.created += entities.length;
+        await store.transact(entries.map((record) => ({ op: 'create', record })));
+        result.created += entries.length;
         result.vouchers++;
         return;
       } catch (error) {

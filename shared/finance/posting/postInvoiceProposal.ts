@@ -1,18 +1,17 @@
 /**
- * Posting an invoice proposal (domain step 10): queue `proposal-postings` ({ proposalId, postingDate? })
- * and the route `POST finance/proposals/{proposalId}/post`, which only checks and enqueues
- * (`requestProposalPosting`).
+ * Posting an invoice proposal (domain step 10): queue `proposal-postings` ({ proposalId, postingDate? }).
+ * The route `POST finance/proposals/{proposalId}/post` only checks and enqueues (requestPosting.ts).
  *
  * What one posting writes, in this order (each write create-if-absent, deterministic or
  * ETag-guarded, so a redelivery after a crash at any point finishes the very same posting):
  *   1 reserved         the customer invoice number: a reservation row per proposal in
- *                      `integrationSequences` (shared/integration/sequence.ts). It also pins the
+ *                      `integrationSequences` (shared/storage/sequences.ts). It also pins the
  *                      posting date, the exchange rate and the request that started the posting,
  *                      so every retry computes exactly the same records.
  *   2 customerInvoice  the `foCustomerInvoices` row (create-if-absent)
  *   3 ledger           the voucher's `foLedgerEntries`, balanced in accounting currency (create-if-absent),
  *                      summarized: one entry per (MainAccount, ProjectId), one customer balance and one
- *                      sales tax entry (shared/domain/foPosting.ts), deterministic line numbers, so a
+ *                      sales tax entry (rules/posting.ts), deterministic line numbers, so a
  *                      retry finds the same rows; a one-project invoice posts at most 5 entries
  *   4 transactions     the invoiced unbilled `foProjectTransactions`: FullyInvoiced + CustomerInvoiceId
  *   5 staging          accounting details on every billed `foActualsStaging` row
@@ -41,39 +40,30 @@
  * with expected versus imported lines and amounts), no exchange rate on the posting date, missing
  * project transactions (409).
  *
- * Reads: the proposal's lines are one partition query; the unbilled transactions they bill are
- * read per project with one query when a project has many (QUERY_PROJECT_TRANSACTIONS_FROM; at
- * most 20 rows per transaction looked for, so a long contract history is not read whole),
- * point reads otherwise and for anything the query did not return.
+ * Reads: the proposal's lines are one partition query; the unbilled transactions they bill come
+ * from FinanceStore.transactionsBilledBy (one query per project with many, point reads otherwise).
  *
  * Posting date: the message's `postingDate`, else the proposal's InvoiceDate (the confirmed
  * invoice's date; F&O posts a proposal on its invoice date). The customer invoice date is the
  * posting date. PostedOn is the time the number was reserved (the same on every retry).
  */
 import { z } from 'zod';
-import type { ExchangeRate, Proposal, ProposalLine, ProjectTransaction } from '../records';
-import { lookupRate } from '../rules/exchange';
-import { isComplete, reconcile } from '../rules/import';
-import { billedRowAccounting, formatCustomerInvoiceId, planPosting, type PostingPlan } from '../rules/posting';
-import { deterministicGuid } from '../../core/ids';
+import { MAX_RECORDS_PER_MESSAGE, Queues, type AccountingDetail, type ActualsAccountingMessage, type OutboundMessage, type ProposalPostingMessage, type Publisher } from '../../bridge/messages';
+import { chunk } from '../../core/collections';
+import { BusinessError } from '../../core/errors';
 import { currencyCode, dateString, decimalString } from '../../core/fields';
-import type { FinanceTables } from '../financeStore';
-import { BusinessError, NotFoundError, ValidationError } from '../../core/errors';
+import { deterministicGuid } from '../../core/ids';
+import { withoutEtag, type Stored } from '../../core/stored';
 import type { SequencePort } from '../../storage/sequences';
-import {
-  MAX_RECORDS_PER_MESSAGE,
-  Queues,
-  type AccountingDetail,
-  type ActualsAccountingMessage,
-  type OutboundMessage,
-  type ProposalPostingMessage,
-  type Publisher,
-} from '../../bridge/messages';
-import { chunk, mapLimit } from '../../storage/concurrency';
-import { odata } from '../../storage/tableStore';
+import type { TableStore } from '../../storage/tableStore';
+import type { FinanceStore } from '../financeStore';
+import type { CustomerInvoice, ExchangeRate, LedgerEntry, Proposal, ProposalLine, ProjectTransaction, StagingRow } from '../records';
+import { lookupRate } from '../rules/exchange';
+import { billedRowAccounting, formatCustomerInvoiceId, planPosting, type PostingPlan } from '../rules/posting';
+import { alreadyPostedReason, assertPostable, checkProposalId, postingRequestId } from './postingChecks';
 
-/** One table action as TableStore.submit takes it (keeps @azure types out of the use case). */
-type TableAction = Parameters<FinancePort['staging']['submit']>[0][number];
+export { alreadyPostedReason, checkProposalId, incompleteReason, postingRequestId } from './postingChecks';
+export { requestProposalPosting, type RequestPostingDeps } from './requestPosting';
 
 /** The sequence customer invoice numbers come from. */
 export const CUSTOMER_INVOICE_SEQUENCE = 'CustomerInvoice';
@@ -81,13 +71,18 @@ export const CUSTOMER_INVOICE_SEQUENCE = 'CustomerInvoice';
 export const POSTING_STEPS = ['reserved', 'customerInvoice', 'ledger', 'transactions', 'staging', 'published', 'posted'] as const;
 export type PostingStep = (typeof POSTING_STEPS)[number];
 
-type FinancePort = Pick<
-  FinanceTables,
-  'proposals' | 'proposalLines' | 'staging' | 'projectTransactions' | 'customerInvoices' | 'ledgerEntries' | 'allRates'
->;
+/** What posting needs of the F&O store. */
+export interface PostingStore extends Pick<FinanceStore, 'allRates' | 'transactionsBilledBy'> {
+  proposals: Pick<TableStore<Proposal>, 'get' | 'replaceIfMatch'>;
+  proposalLines: Pick<TableStore<ProposalLine>, 'listPartition'>;
+  customerInvoices: Pick<TableStore<CustomerInvoice>, 'createIfAbsent' | 'get'>;
+  ledgerEntries: Pick<TableStore<LedgerEntry>, 'createManyIfAbsent'>;
+  projectTransactions: Pick<TableStore<ProjectTransaction>, 'upsertMany'>;
+  staging: Pick<TableStore<StagingRow>, 'mergeFieldsMany'>;
+}
 
 export interface PostInvoiceProposalDeps {
-  finance: FinancePort;
+  finance: PostingStore;
   sequences: SequencePort;
   publisher: Publisher;
   /** The legal entity's accounting currency (setting AccountingCurrency). */
@@ -106,11 +101,6 @@ export interface PostingRequest extends ProposalPostingMessage {
 export type PostingOutcome =
   | { outcome: 'posted'; proposalId: string; customerInvoiceId: string; voucher: string; postingDate: string; messages: number }
   | { outcome: 'republished'; proposalId: string; customerInvoiceId: string; voucher: string; postingDate: string; messages: number };
-
-/** The deterministic id of a posting request for this proposal and date (the route's message id). */
-export function postingRequestId(proposalId: string, postingDate?: string): string {
-  return deterministicGuid('proposal-posting', proposalId, postingDate ?? '');
-}
 
 /** What the reservation pins, so that every retry of a posting computes the same records. */
 const pinnedPostingSchema = z.object({
@@ -133,78 +123,6 @@ function parsePinned(details: string | undefined, proposalId: string): PinnedPos
   return parsed.data;
 }
 
-/** Proposal ids are invoice numbers used as table keys: they may not hold / \ # ? or control characters. */
-export function checkProposalId(proposalId: string): string {
-  if (!proposalId.trim() || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(proposalId)) {
-    throw new ValidationError(`"${proposalId}" is not an invoice proposal id (the invoice number, e.g. INV-00001; no / \\ # ? characters).`, proposalId);
-  }
-  return proposalId;
-}
-
-export function alreadyPostedReason(proposal: Proposal): string {
-  return (
-    `Invoice proposal ${proposal.ProposalId} is already posted as customer invoice ${proposal.CustomerInvoiceId ?? '(unknown)'}` +
-    `${proposal.Voucher ? ` (voucher ${proposal.Voucher}` : ' ('}${proposal.PostedOn ? `, posted ${proposal.PostedOn})` : ')'}; ` +
-    'a proposal can be posted only once. To change the invoice, revise it in Dataverse: the corrective invoice becomes a credit proposal.'
-  );
-}
-
-export function incompleteReason(proposal: Proposal): string {
-  const r = reconcile(proposal);
-  return (
-    `Invoice proposal ${r.proposalId} is incomplete and cannot be posted: expected ${r.expectedLineCount} lines totalling ` +
-    `${r.expectedAmount} ${proposal.CurrencyCode}, imported ${r.importedLineCount} lines totalling ${r.importedAmount} ${proposal.CurrencyCode} ` +
-    `(missing ${r.missingLineCount} lines, ${r.missingAmount} ${proposal.CurrencyCode}). Post it once the remaining billed actuals ` +
-    'are imported; their foActualsStaging rows say what they wait for.'
-  );
-}
-
-/** Throws the refusal when the proposal cannot be posted (unknown, posted, incomplete by its header). */
-function assertPostable(proposal: Proposal | undefined, proposalId: string): asserts proposal is Proposal {
-  if (!proposal) {
-    throw new NotFoundError(
-      `Invoice proposal ${proposalId} does not exist. Proposals are created by the integration when their invoice is confirmed in Dataverse; check the invoice number and the invoice-proposals errors.`,
-      proposalId,
-    );
-  }
-  if (proposal.Status === 'Posted') throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId, status: 409 });
-  if (!isComplete(proposal)) throw new BusinessError(incompleteReason(proposal), { reference: proposalId, status: 409 });
-}
-
-function withoutEtag<T extends { etag: string }>(row: T): Omit<T, 'etag'> {
-  const { etag: _etag, ...rest } = row;
-  return rest;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The route's use case: check, then enqueue.
-
-export interface RequestPostingDeps {
-  finance: Pick<FinanceTables, 'proposals'>;
-  publisher: Publisher;
-}
-
-/**
- * `POST finance/proposals/{proposalId}/post`: refuse an unknown (404), posted or incomplete (409)
- * proposal, else enqueue `{ proposalId, postingDate? }` on `proposal-postings` with the
- * deterministic message id `postingRequestId(proposalId, postingDate)`: the same request sent twice
- * is one posting request.
- */
-export async function requestProposalPosting(
-  deps: RequestPostingDeps,
-  request: ProposalPostingMessage,
-): Promise<{ messageId: string; proposal: Proposal }> {
-  const proposalId = checkProposalId(request.proposalId);
-  const stored = await deps.finance.proposals.get(proposalId, proposalId);
-  const proposal = stored ? withoutEtag(stored) : undefined;
-  assertPostable(proposal, proposalId);
-  const messageId = postingRequestId(proposalId, request.postingDate);
-  const body: ProposalPostingMessage = { proposalId };
-  if (request.postingDate !== undefined) body.postingDate = request.postingDate;
-  await deps.publisher.publish(Queues.proposalPostings, [{ messageId, body, subject: 'post', correlationId: proposalId }]);
-  return { messageId, proposal };
-}
-
 // ---------------------------------------------------------------------------------------------
 // The posting itself.
 
@@ -214,43 +132,17 @@ interface Loaded {
 }
 
 /**
- * A project with at least this many transactions to find is read with one query (its unbilled
- * transactions of the proposal's contract) instead of one point read per transaction: a
- * 10,000-line invoice is then a handful of requests, not 10,000. Whatever the query does not
- * return is still point-read, so a missing transaction is found missing exactly as before.
+ * A project with at least this many transactions to find is read with one query instead of one
+ * point read per transaction: a 10,000-line invoice is then a handful of requests, not 10,000.
  */
 export const QUERY_PROJECT_TRANSACTIONS_FROM = 20;
-/**
- * The query reads at most this many rows per transaction looked for: a contract with a long
- * history in the project (every earlier invoice's transactions) cannot make a posting read all of
- * it; what the capped query missed is point-read like the rest.
- */
+/** The query reads at most this many rows per transaction looked for (a long contract history is not read whole). */
 const QUERY_ROWS_PER_TRANSACTION = 20;
 
-async function loadLinesAndTransactions(finance: FinancePort, proposal: Pick<Proposal, 'ProposalId' | 'ContractId'>): Promise<Loaded> {
-  const lines = (await finance.proposalLines.listPartition(proposal.ProposalId)).map(withoutEtag);
-  const wanted = new Map<string, string>();
-  for (const line of lines) if (line.UnbilledActualId !== undefined) wanted.set(line.UnbilledActualId, line.ProjectId);
-  const perProject = new Map<string, Set<string>>();
-  for (const [transId, projectId] of wanted) {
-    let ids = perProject.get(projectId);
-    if (!ids) perProject.set(projectId, (ids = new Set()));
-    ids.add(transId);
-  }
-
-  const found = new Map<string, ProjectTransaction>();
-  const queried = [...perProject].filter(([, ids]) => ids.size >= QUERY_PROJECT_TRANSACTIONS_FROM);
-  await mapLimit(queried, 4, async ([projectId, ids]) => {
-    const rows = await finance.projectTransactions.query(
-      odata`PartitionKey eq ${projectId} and ContractId eq ${proposal.ContractId} and TransType eq ${'UnbilledSales'}`,
-      { top: ids.size * QUERY_ROWS_PER_TRANSACTION },
-    );
-    for (const row of rows) if (ids.has(row.TransId)) found.set(row.TransId, withoutEtag(row));
-  });
-  const rest = [...wanted].filter(([transId]) => !found.has(transId));
-  const read = await mapLimit(rest, 16, ([transId, projectId]) => finance.projectTransactions.get(projectId, transId));
-  for (const t of read) if (t) found.set(t.TransId, withoutEtag(t));
-  return { lines, transactions: [...found.values()] };
+async function loadLinesAndTransactions(finance: PostingStore, proposal: Pick<Proposal, 'ProposalId' | 'ContractId'>): Promise<Loaded> {
+  const lines = (await finance.proposalLines.listPartition(proposal.ProposalId)).map((l) => withoutEtag(l));
+  const transactions = await finance.transactionsBilledBy(lines, proposal.ContractId, { queryFrom: QUERY_PROJECT_TRANSACTIONS_FROM, rowsPerId: QUERY_ROWS_PER_TRANSACTION });
+  return { lines, transactions: transactions.map((t) => withoutEtag(t)) };
 }
 
 function plan(
@@ -272,7 +164,7 @@ function plan(
     customerInvoiceId,
     ...(postedOn !== undefined ? { postedOn } : {}),
   });
-  if (!result.ok) throw new BusinessError(result.reason, { reference: proposal.ProposalId, status: 409 });
+  if (!result.ok) throw new BusinessError(result.reason, { reference: proposal.ProposalId });
   return result;
 }
 
@@ -322,7 +214,7 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
     const proposal = withoutEtag(stored);
     const pinned = reservation ? parsePinned(reservation.details, proposalId) : undefined;
     if (!reservation || !pinned || pinned.requestId !== requestId || proposal.CustomerInvoiceId !== reservation.value) {
-      throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId, status: 409 });
+      throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId });
     }
     const loaded = await loadLinesAndTransactions(finance, proposal);
     const again = plan({ ...proposal, Status: 'Open' }, loaded, pinnedRates(proposal, pinned), pinned.accountingCurrency, pinned.postingDate, reservation.value, reservation.reservedOn);
@@ -343,7 +235,7 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
     const rates = await finance.allRates();
     plan(proposal, loaded, rates, deps.accountingCurrency, postingDate, 'CIV-(to be numbered)');
     const found = lookupRate(rates, proposal.CurrencyCode, deps.accountingCurrency, postingDate);
-    if (!found.ok) throw new BusinessError(`Invoice proposal ${proposalId} cannot be posted: ${found.reason}`, { reference: proposalId, status: 409 });
+    if (!found.ok) throw new BusinessError(`Invoice proposal ${proposalId} cannot be posted: ${found.reason}`, { reference: proposalId });
     const details: PinnedPosting = { requestId, postingDate, accountingCurrency: deps.accountingCurrency, exchangeRate: found.rate };
     const reserved = await deps.sequences.reserve(CUSTOMER_INVOICE_SEQUENCE, proposalId, {
       format: formatCustomerInvoiceId,
@@ -377,8 +269,9 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
   await finance.projectTransactions.upsertMany(posting.transactionsInvoiced, 'Merge');
   await step('transactions');
 
-  await finance.staging.submit(
-    posting.accounting.map((detail): TableAction => ['update', { partitionKey: detail.contractId, rowKey: detail.actualId, ...billedRowAccounting(detail) }, 'Merge']),
+  await finance.staging.mergeFieldsMany(
+    posting.accounting.map((detail) => ({ keys: { partitionKey: detail.contractId, rowKey: detail.actualId }, fields: billedRowAccounting(detail) })),
+    { missing: 'fail' },
   );
   await step('staging');
 
@@ -399,11 +292,11 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
  * done; unchanged counters are retried; anything else is a conflict nobody should paper over.
  */
 async function markPosted(
-  finance: FinancePort,
-  planned: Proposal & { etag: string },
+  finance: PostingStore,
+  planned: Stored<Proposal>,
   update: Pick<Proposal, 'Status' | 'CustomerInvoiceId' | 'Voucher' | 'PostedOn'>,
 ): Promise<void> {
-  let current: (Proposal & { etag: string }) | undefined = planned;
+  let current: Stored<Proposal> | undefined = planned;
   for (let attempt = 1; attempt <= 5 && current; attempt++) {
     if (current.Status === 'Posted') {
       if (current.CustomerInvoiceId === update.CustomerInvoiceId) return;
@@ -412,7 +305,7 @@ async function markPosted(
     if (current.ImportedLineCount !== planned.ImportedLineCount || current.ImportedAmount !== planned.ImportedAmount || current.ExpectedLineCount !== planned.ExpectedLineCount || current.ExpectedAmount !== planned.ExpectedAmount) {
       throw new Error(`Invoice proposal ${planned.ProposalId} changed while it was being posted (its lines or expected totals moved); it is retried`);
     }
-    if (await finance.proposals.replaceIfMatch({ ...withoutEtag(current), ...update }, current.etag)) return;
+    if ((await finance.proposals.replaceIfMatch({ ...withoutEtag(current), ...update }, current.etag)) !== undefined) return;
     current = await finance.proposals.get(planned.ProposalId, planned.ProposalId);
   }
   throw new Error(`Invoice proposal ${planned.ProposalId} could not be set Posted (it kept changing or vanished); the posting is retried`);

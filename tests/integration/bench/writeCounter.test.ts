@@ -40,7 +40,7 @@ describe('the benchmark write counter in Azurite', () => {
     await left.upsertMany(rows('a', 60, 'b')); // 60 of the first window's rows move to the second
     await left.upsertMany(rows('a', 10, 'c')); // written twice in the second window: once
     await right.createManyIfAbsent(rows('d', 120));
-    await right.client.deleteEntity('d', 'r0000');
+    await right.delete('d', 'r0000');
     await pause(20);
     const end = Date.now() + 1;
     const windows = [

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { DataverseTables } from '../../../shared/dataverse/dataverseStore';
+import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
 import { confirmationActualId, ConfirmationRole, planConfirmation } from '../../../shared/bridge/confirmation/plan';
 import { actualSchema, type Actual } from '../../../shared/dataverse/records';
 import {
@@ -60,11 +60,11 @@ class RecordingPublisher implements Publisher {
 }
 
 let azurite: LocalAzurite;
-let dv: DataverseTables;
+let dv: DataverseStore;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  dv = new DataverseTables(azurite.connectionString);
+  dv = new DataverseStore(azurite.connectionString);
 });
 afterAll(async () => {
   await azurite?.stop();

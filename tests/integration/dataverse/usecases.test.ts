@@ -5,34 +5,31 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { DataverseTables } from '../../../shared/dataverse/dataverseStore';
+import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
 import type { Actual } from '../../../shared/dataverse/records';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
 import { ErrorLog } from '../../../shared/operations/errorLog';
-import { FinanceTables } from '../../../shared/finance/financeStore';
+import { FinanceStore } from '../../../shared/finance/financeStore';
 import { BusinessError, NotFoundError, ValidationError } from '../../../shared/core/errors';
 import { TableSequenceStore } from '../../../shared/storage/sequences';
 import type { OutboundMessage, Publisher, QueueName } from '../../../shared/bridge/messages';
 import { odata } from '../../../shared/storage/tableStore';
 import { approvalActualId, approveEntries, type ApprovalEntry } from '../../../shared/dataverse/approvals';
 import { setReadyToInvoice } from '../../../shared/dataverse/backlog';
-import { rescaledTax } from '../../../shared/dataverse/invoices/common';
-import {
-  addInvoiceLineDetail,
-  createProformaInvoice,
-  deleteInvoiceLineDetail,
-  requestInvoiceConfirmation,
-  sequenceInvoiceNumbers,
-  updateInvoiceLineDetail,
-  type InvoiceNumbers,
-} from '../../../shared/dataverse/invoices/invoices';
+import { rescaledTax } from '../../../shared/dataverse/rules/invoiceRules';
+import { createProformaInvoice } from '../../../shared/dataverse/invoices/createInvoice';
+import { addInvoiceLineDetail, deleteInvoiceLineDetail, updateInvoiceLineDetail } from '../../../shared/dataverse/invoices/editInvoice';
+import { sequenceInvoiceNumbers, type InvoiceNumbers } from '../../../shared/dataverse/invoices/numbers';
+import { requestInvoiceConfirmation } from '../../../shared/dataverse/invoices/requestConfirmation';
+import { statusOf } from '../../../shared/triggers/http';
 import { traceInvoice } from '../../../shared/operations/trace';
-import { dashboard, listErrors } from '../../../shared/operations/dashboard';
+import { dashboard } from '../../../shared/operations/dashboard';
+import { listErrors } from '../../../shared/operations/errorList';
 
 let azurite: LocalAzurite;
-let dv: DataverseTables;
-let fo: FinanceTables;
+let dv: DataverseStore;
+let fo: FinanceStore;
 let errorLog: ErrorLog;
 let numbers: InvoiceNumbers;
 
@@ -45,8 +42,8 @@ class RecordingPublisher implements Publisher {
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  dv = new DataverseTables(azurite.connectionString);
-  fo = new FinanceTables(azurite.connectionString);
+  dv = new DataverseStore(azurite.connectionString);
+  fo = new FinanceStore(azurite.connectionString);
   errorLog = new ErrorLog(azurite.connectionString);
   numbers = sequenceInvoiceNumbers(new TableSequenceStore(azurite.connectionString));
 });
@@ -143,7 +140,7 @@ describe('approvals', () => {
     const changed = new RecordingPublisher();
     const error = await approveEntries({ dataverse: dv, publisher: changed }, { entries: [{ ...entry, quantity: '9' }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BusinessError);
-    expect((error as BusinessError).status).toBe(409);
+    expect(statusOf(error)).toBe(409);
     expect((error as Error).message).toContain(entry.entryId!);
     expect(changed.sent).toHaveLength(0);
   });
@@ -201,7 +198,7 @@ describe('backlog (ready to invoice)', () => {
 
     const error = (await setReadyToInvoice({ dataverse: dv }, { actualIds: [good!, other!, unadjustable.msdyn_actualid, result.entries[0]!.costActualId], ready: true }).catch((e: unknown) => e)) as BusinessError;
     expect(error).toBeInstanceOf(BusinessError);
-    expect(error.status).toBe(409);
+    expect(statusOf(error)).toBe(409);
     expect(error.message).toContain(`actual ${other} is Adjusted`);
     expect(error.message).toContain(`actual ${unadjustable.msdyn_actualid} is Unadjustable`);
     expect(error.message).toContain('not an unbilled sales actual');
@@ -245,7 +242,7 @@ describe('proforma invoices', () => {
 
     const again = (await createProformaInvoice({ dataverse: dv, numbers }, fx.contract, {}).catch((e: unknown) => e)) as BusinessError;
     expect(again).toBeInstanceOf(BusinessError);
-    expect(again.status).toBe(409);
+    expect(statusOf(again)).toBe(409);
     expect(again.message).toContain('nothing ready to invoice');
     expect(await dv.invoices.query(odata`salesorderid eq ${fx.contract}`)).toHaveLength(1);
   });
@@ -291,11 +288,11 @@ describe('proforma invoices', () => {
 
     const before = (await dv.invoiceLineDetails.get(view.invoice.invoiceid, id))!;
     const classChange = (await updateInvoiceLineDetail({ dataverse: dv }, view.invoice.invoiceid, id, { msdyn_transactionclassification: TransactionClass.Expense }).catch((e: unknown) => e)) as BusinessError;
-    expect(classChange.status).toBe(409);
+    expect(statusOf(classChange)).toBe(409);
     expect(classChange.message).toContain('can never be changed');
     const milestone = view.details.find((d) => d.msdyn_milestone === fx.kickoff)!;
     const milestoneEdit = (await updateInvoiceLineDetail({ dataverse: dv }, view.invoice.invoiceid, milestone.msdyn_invoicelinetransactionid, { msdyn_price: '100.00' }).catch((e: unknown) => e)) as BusinessError;
-    expect(milestoneEdit.status).toBe(409);
+    expect(statusOf(milestoneEdit)).toBe(409);
     expect(milestoneEdit.message).toContain('invoiced in full');
     expect((await dv.invoiceLineDetails.get(view.invoice.invoiceid, id))!.etag).toBe(before.etag);
 
@@ -345,7 +342,7 @@ describe('proforma invoices', () => {
     ]) {
       const error = (await attempt().catch((e: unknown) => e)) as BusinessError;
       expect(error).toBeInstanceOf(BusinessError);
-      expect(error.status).toBe(409);
+      expect(statusOf(error)).toBe(409);
       expect(error.message).toContain('Confirmed');
     }
     expect(await dv.invoiceLineDetails.listPartition(inv)).toHaveLength(1);
@@ -380,7 +377,7 @@ describe('confirmation request', () => {
     const { etag: _e, ...rest } = stored;
     await dv.invoiceLineDetails.upsert({ ...rest, msdyn_billingtype: BillingType.NotAvailable });
     const refused = (await requestInvoiceConfirmation({ dataverse: dv, publisher, now }, inv, {}).catch((e: unknown) => e)) as BusinessError;
-    expect(refused.status).toBe(409);
+    expect(statusOf(refused)).toBe(409);
     expect(refused.message).toContain('Not Available');
     expect(publisher.sent).toHaveLength(3);
 

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { createGroupsIfAbsent, createManyReportingExisting, mergeMany, replaceManyIfMatch, StagingWork } from '../../../shared/finance/import/stagingIndexStore';
+import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
 import { TableLeases } from '../../../shared/storage/leases';
-import { TableStore } from '../../../shared/storage/tableStore';
 import { waitFor } from '../../support/system';
 import { id, scenario, staging, unbilledActual } from './support';
 
@@ -54,61 +52,7 @@ describe('leases in integrationLeases', () => {
   });
 });
 
-describe('bulk helpers of the pending index', () => {
-  const schema = z.object({ p: z.string(), r: z.string(), v: z.number() });
-  type Rec = z.infer<typeof schema>;
-  const store = () => new TableStore<Rec>(azurite.connectionString, 'helperTest', schema, (x) => ({ partitionKey: x.p, rowKey: x.r }));
-  const rec = (p: string, i: number, v = i): Rec => ({ p, r: String(i).padStart(4, '0'), v });
-
-  it('replaceManyIfMatch writes every unchanged row and leaves the one changed meanwhile', async () => {
-    const t = store();
-    await t.createManyIfAbsent(Array.from({ length: 150 }, (_, i) => rec('a', i)));
-    const read = await t.listPartition('a');
-    await t.upsert(rec('a', 7, 700)); // someone else changes row 7 after our read
-    const written = await replaceManyIfMatch(t, read.map(({ etag, ...r }) => ({ record: { ...r, v: r.v + 1000 }, etag })));
-    expect(written.size).toBe(149);
-    expect(written.has('a/0007')).toBe(false);
-    expect((await t.get('a', '0007'))?.v).toBe(700);
-    expect((await t.get('a', '0008'))?.v).toBe(1008);
-    expect((await t.get('a', '0120'))?.v).toBe(1120);
-  });
-
-  it('createManyReportingExisting creates the missing rows and reports the existing ones with what they hold', async () => {
-    const t = store();
-    await t.createIfAbsent(rec('b', 3, 333));
-    await t.createIfAbsent(rec('b', 140, 444));
-    const { created, existing } = await createManyReportingExisting(t, Array.from({ length: 150 }, (_, i) => rec('b', i, -1)));
-    expect(created).toBe(148);
-    expect([...existing.keys()].sort()).toEqual(['b/0003', 'b/0140']);
-    expect(existing.get('b/0003')?.v).toBe(333);
-    expect((await t.get('b', '0004'))?.v).toBe(-1);
-    expect((await t.listPartition('b')).length).toBe(150);
-  });
-
-  it('createGroupsIfAbsent writes each group whole, once', async () => {
-    const t = store();
-    const groups = Array.from({ length: 20 }, (_, g) => [rec(`v${g}`, 1), rec(`v${g}`, 2)]);
-    await t.createIfAbsent(rec('v3', 2, 99)); // as if written before
-    expect(await createGroupsIfAbsent(t, groups)).toBe(19);
-    expect(await createGroupsIfAbsent(t, groups)).toBe(0);
-    expect((await t.listPartition('v3')).map((r) => r.v)).toEqual([99]);
-    expect((await t.listPartition('v4')).map((r) => r.v)).toEqual([1, 2]);
-    await expect(createGroupsIfAbsent(t, [[rec('x', 1), rec('y', 1)]])).rejects.toThrow(/one partition/);
-  });
-
-  it('mergeMany merges only the given fields, and writes a missing row whole', async () => {
-    const t = new TableStore(azurite.connectionString, 'mergeTest', z.object({ p: z.string(), r: z.string(), v: z.number(), w: z.string().optional() }), (x) => ({ partitionKey: x.p, rowKey: x.r }));
-    await t.createManyIfAbsent(Array.from({ length: 120 }, (_, i) => ({ ...rec('m', i), w: 'old' })));
-    await t.upsert({ ...rec('m', 5), v: 500, w: 'old' }); // changed by someone else: v must survive
-    await mergeMany(t, [
-      ...Array.from({ length: 120 }, (_, i) => ({ record: { ...rec('m', i), w: 'old' }, fields: { w: 'new' } })),
-      { record: { ...rec('m', 500), w: 'x' }, fields: { w: 'created' } },
-    ]);
-    expect(await t.get('m', '0005')).toMatchObject({ v: 500, w: 'new' });
-    expect(await t.get('m', '0119')).toMatchObject({ v: 119, w: 'new' });
-    expect(await t.get('m', '0500')).toMatchObject({ v: 500, w: 'created' });
-  });
-
+describe('the pending index', () => {
   it('StagingWork keeps copies, updates status and tolerates rows deleted meanwhile', async () => {
     const work = new StagingWork(azurite.connectionString);
     const s = scenario('index');

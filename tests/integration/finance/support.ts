@@ -13,7 +13,7 @@ import { amount, dec, sum } from '../../../shared/core/money';
 import { BillingStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/core/options';
 import { ErrorLog } from '../../../shared/operations/errorLog';
 import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
-import { FinanceTables } from '../../../shared/finance/financeStore';
+import { FinanceStore } from '../../../shared/finance/financeStore';
 import { TableLeases, type LeaseHandle, type LeasePort } from '../../../shared/storage/leases';
 import type { InvoiceProposalMessage, OutboundMessage, Publisher, QueueName } from '../../../shared/bridge/messages';
 import type { ImportFromStagingDeps } from '../../../shared/finance/import/importFromStaging';
@@ -121,7 +121,7 @@ export const alwaysGranted: LeasePort = {
 };
 
 export interface FinanceSide {
-  finance: FinanceTables;
+  finance: FinanceStore;
   work: StagingWork;
   leases: TableLeases;
   errorLog: ErrorLog;
@@ -132,7 +132,7 @@ export interface FinanceSide {
 }
 
 export function financeSide(connectionString: string): FinanceSide {
-  const finance = new FinanceTables(connectionString);
+  const finance = new FinanceStore(connectionString);
   const work = new StagingWork(connectionString);
   const leases = new TableLeases(connectionString);
   const publisher = new RecordingPublisher();
@@ -152,20 +152,8 @@ export function financeSide(connectionString: string): FinanceSide {
 
 /** Delete every row of the F&O tables, the index and the leases (between tests on one Azurite). */
 export async function resetFinanceSide(side: FinanceSide): Promise<void> {
-  const stores = [
-    ...side.finance.all(),
-    side.work.store as unknown as ReturnType<FinanceTables['all']>[number],
-    side.work.journals.store as unknown as ReturnType<FinanceTables['all']>[number],
-    side.leases.store as unknown as ReturnType<FinanceTables['all']>[number],
-  ];
-  for (const store of stores) {
-    await store.ready();
-    const keys: { partitionKey: string; rowKey: string }[] = [];
-    for await (const e of store.client.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) {
-      keys.push({ partitionKey: String(e.partitionKey), rowKey: String(e.rowKey) });
-    }
-    await store.submit(keys.map((k) => ['delete', k]));
-  }
+  const stores: { clear(): Promise<void> }[] = [...side.finance.all(), side.work.store, side.work.journals.store, side.leases.store];
+  for (const store of stores) await store.clear();
 }
 
 export interface JournalCheck {
@@ -181,7 +169,7 @@ export interface JournalCheck {
  * transaction names, summing to zero and matching its accounting amount. Throws with the first
  * violation; answers the counts.
  */
-export async function checkJournals(finance: FinanceTables, voucherPattern = /^PJV-\d{14}-[0-9A-F]{8}-\d{4,}$/): Promise<JournalCheck> {
+export async function checkJournals(finance: FinanceStore, voucherPattern = /^PJV-\d{14}-[0-9A-F]{8}-\d{4,}$/): Promise<JournalCheck> {
   const ledger = (await finance.ledgerEntries.query()).filter((e) => e.Voucher.startsWith('PJV-'));
   const transactions = await finance.projectTransactions.query();
   const byVoucher = new Map<string, typeof ledger>();

@@ -4,8 +4,9 @@ import { isBalanced } from '../../../shared/finance/rules/ledger';
 import { amount, dec, sum } from '../../../shared/core/money';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { parseCustomerInvoiceId, postingVoucher } from '../../../shared/finance/rules/posting';
-import { FinanceTables } from '../../../shared/finance/financeStore';
+import { FinanceStore } from '../../../shared/finance/financeStore';
 import { odata } from '../../../shared/storage/tableStore';
+import { statusOf } from '../../../shared/triggers/http';
 import { BusinessError, NotFoundError } from '../../../shared/core/errors';
 import { TableSequenceStore } from '../../../shared/storage/sequences';
 import { actualsAccountingMessage, Queues } from '../../../shared/bridge/messages';
@@ -21,7 +22,7 @@ import {
 import { buildScenario, RecordingPublisher, seedScenario, snapshot, type Scenario } from './seed';
 
 let azurite: LocalAzurite;
-let finance: FinanceTables;
+let finance: FinanceStore;
 let sequences: TableSequenceStore;
 let publisher: RecordingPublisher;
 
@@ -29,7 +30,7 @@ const NOW = new Date('2026-03-16T09:30:00.000Z');
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  finance = new FinanceTables(azurite.connectionString);
+  finance = new FinanceStore(azurite.connectionString);
   sequences = new TableSequenceStore(azurite.connectionString);
   publisher = new RecordingPublisher();
 });
@@ -308,10 +309,14 @@ describe('postInvoiceProposal on Azurite', () => {
 
     it('refuses unknown (404), incomplete and posted (409) proposals without enqueuing', async () => {
       const sentBefore = publisher.sent.length;
-      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV-NONE' })).rejects.toMatchObject({ status: 404 });
-      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV-SHORT' })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/incomplete/) });
-      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV-CLEAN' })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/already posted/) });
-      await expect(requestProposalPosting({ finance, publisher }, { proposalId: 'INV/1' })).rejects.toMatchObject({ status: 400 });
+      const refusal = (proposalId: string) => requestProposalPosting({ finance, publisher }, { proposalId }).catch((e: unknown) => e);
+      const none = await refusal('INV-NONE');
+      expect(statusOf(none)).toBe(404);
+      const short = await refusal('INV-SHORT');
+      expect([statusOf(short), String(short)]).toEqual([409, expect.stringMatching(/incomplete/)]);
+      const clean = await refusal('INV-CLEAN');
+      expect([statusOf(clean), String(clean)]).toEqual([409, expect.stringMatching(/already posted/)]);
+      expect(statusOf(await refusal('INV/1'))).toBe(400);
       expect(publisher.sent.length).toBe(sentBefore);
     });
   });

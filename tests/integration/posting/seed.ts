@@ -4,7 +4,7 @@
  * Ids derive from the scenario name, so a snapshot can replace them with role names and two
  * scenarios (a clean run and a crashed-then-redelivered one) can be compared as equal.
  */
-import type { FinanceTables } from '../../../shared/finance/financeStore';
+import type { FinanceStore } from '../../../shared/finance/financeStore';
 import type { ExchangeRate, Proposal, ProposalLine, ProjectTransaction, StagingRow } from '../../../shared/finance/records';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { amount, dec, extend, sum } from '../../../shared/core/money';
@@ -174,7 +174,7 @@ export function buildScenario(name: string, options: { lines?: number } = {}): S
   return { name, proposalId, invoiceId, contractId, projectId, ids, proposal, lines, transactions, staging };
 }
 
-export async function seedScenario(finance: FinanceTables, sc: Scenario, options: { proposal?: Partial<Proposal>; skipLines?: number } = {}): Promise<void> {
+export async function seedScenario(finance: FinanceStore, sc: Scenario, options: { proposal?: Partial<Proposal>; skipLines?: number } = {}): Promise<void> {
   await finance.exchangeRates.upsertMany(RATES);
   await finance.proposals.upsert({ ...sc.proposal, ...options.proposal });
   await finance.proposalLines.upsertMany(sc.lines.slice(options.skipLines ?? 0));
@@ -202,7 +202,7 @@ function strip<T extends { etag?: string }>(rows: T[]): Omit<T, 'etag'>[] {
  * customer invoice number by <CIV> and the voucher by <V>: equal for two scenarios posted to the
  * same end state.
  */
-export async function snapshot(finance: FinanceTables, sequences: SequencePort, publisher: RecordingPublisher, sc: Scenario): Promise<string> {
+export async function snapshot(finance: FinanceStore, sequences: SequencePort, publisher: RecordingPublisher, sc: Scenario): Promise<string> {
   const proposal = await finance.proposals.get(sc.proposalId, sc.proposalId);
   const voucher = postingVoucher(sc.proposalId);
   const invoices = await finance.customerInvoices.query(odata`ProposalId eq ${sc.proposalId}`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { DataverseTables } from '../../../shared/dataverse/dataverseStore';
+import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
 import type { Actual, Invoice } from '../../../shared/dataverse/records';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
@@ -9,11 +9,11 @@ import type { AccountingDetail, ActualsAccountingMessage } from '../../../shared
 import { syncActualsAccounting } from '../../../shared/bridge/syncActualsAccounting';
 
 let azurite: LocalAzurite;
-let dataverse: DataverseTables;
+let dataverse: DataverseStore;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  dataverse = new DataverseTables(azurite.connectionString);
+  dataverse = new DataverseStore(azurite.connectionString);
 });
 afterAll(async () => {
   await azurite?.stop();
@@ -126,7 +126,7 @@ describe('syncActualsAccounting on Azurite', () => {
     const error = await syncActualsAccounting({ dataverse }, message).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BusinessError);
     expect((error as BusinessError).message).toContain(`Actual ${ghost.msdyn_actualid} (contract ${id('C')}, voucher PIV-C) is not in dvActuals`);
-    expect((error as BusinessError).options.reference).toBe(ghost.msdyn_actualid);
+    expect((error as BusinessError).reference).toBe(ghost.msdyn_actualid);
     expect((await dataverse.actuals.get(id('C'), known.msdyn_actualid))?.msdyn_externalreferenceid).toBe('PIV-C');
     expect(await dataverse.actuals.get(id('C'), ghost.msdyn_actualid)).toBeUndefined();
     expect((await dataverse.invoices.get(id('invoice', 'C'), id('invoice', 'C')))?.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Posted);
@@ -147,7 +147,7 @@ describe('syncActualsAccounting on Azurite', () => {
       `Actuals ${ghostFirst.msdyn_actualid} (contract ${id('E')}, voucher PIV-E), ${ghostMiddle.msdyn_actualid} (contract ${id('E')}, voucher PIV-E) are not in dvActuals`,
     );
     expect((error as BusinessError).message).toContain('(the other 61 of this message were)');
-    expect((error as BusinessError).options.reference).toBe(ghostFirst.msdyn_actualid);
+    expect((error as BusinessError).reference).toBe(ghostFirst.msdyn_actualid);
     const stored = await dataverse.actuals.listPartition(id('E'));
     expect(stored).toHaveLength(60); // nothing created for the unknown ones
     expect(stored.every((a) => a.msdyn_externalreferenceid === 'PIV-E')).toBe(true);

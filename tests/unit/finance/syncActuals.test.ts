@@ -28,7 +28,7 @@ function fakes() {
               created++;
             }
           }
-          return created;
+          return { created, existing: new Map() };
         },
       },
       work: {

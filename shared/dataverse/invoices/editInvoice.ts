@@ -1,0 +1,183 @@
+/**
+ * Editing a proforma invoice while it is Draft or In Review (domain.md step 5), behind
+ *   PATCH  api/dataverse/invoices/{invoiceId}/details/{detailId}   updateInvoiceLineDetail
+ *   DELETE api/dataverse/invoices/{invoiceId}/details/{detailId}   deleteInvoiceLineDetail
+ *   POST   api/dataverse/invoices/{invoiceId}/details              addInvoiceLineDetail
+ * Every answer is the invoice as stored, its totals recomputed from all ILDs. The class of an ILD
+ * never changes; price changes only on time-and-material lines; a milestone ILD is invoiced in
+ * full. Deleting an ILD returns its actual (milestone) to the backlog BEFORE the ILD goes, so a
+ * crash never loses an actual from the backlog. Tax rules: docs/decisions/proforma-invoices.md.
+ */
+import { randomUUID } from 'node:crypto';
+import { BusinessError, NotFoundError } from '../../core/errors';
+import { labelOf } from '../../core/labels';
+import { amount, eq } from '../../core/money';
+import { BillingMethod, BillingStatus, BillingType, MilestoneStatus } from '../../core/options';
+import { withoutEtag } from '../../core/stored';
+import type { TableStore } from '../../storage/tableStore';
+import { replaceGuarded } from '../guardedWrites';
+import type { Actual, ContractLine, InvoiceLine, InvoiceLineDetail, StoredMilestone } from '../records';
+import { assertEditable, detailAmount, invoiceLineId, rescaledTax, taxAt } from '../rules/invoiceRules';
+import { detailOr404, loadInvoiceOr404, refreshTotals, viewOf, type InvoiceView, type TotalsWriter } from './invoiceView';
+import type { AddDetailRequest, UpdateDetailRequest } from './requests';
+
+/** What editing needs of the Dataverse store. */
+export interface EditInvoiceStore extends TotalsWriter {
+  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'replaceIfMatch' | 'createIfAbsent' | 'delete'>;
+  invoiceLines: TotalsWriter['invoiceLines'] & Pick<TableStore<InvoiceLine>, 'createIfAbsent'>;
+  contractLines: Pick<TableStore<ContractLine>, 'get'>;
+  actuals: Pick<TableStore<Actual>, 'get' | 'replaceAllIfMatch'>;
+  milestones: Pick<TableStore<StoredMilestone>, 'get' | 'replaceAllIfMatch'>;
+}
+
+export async function updateInvoiceLineDetail(
+  deps: { dataverse: EditInvoiceStore },
+  invoiceId: string,
+  detailId: string,
+  patch: UpdateDetailRequest,
+): Promise<InvoiceView & { detail: InvoiceLineDetail }> {
+  const { dataverse } = deps;
+  const loaded = await loadInvoiceOr404(dataverse, invoiceId);
+  const inv = loaded.invoice;
+  assertEditable(inv, 'changing an invoice line detail');
+  const detail = detailOr404(loaded, detailId);
+  const ref = { reference: inv.invoicenumber };
+  const what = `Invoice line detail ${detailId}`;
+
+  const cls = detail.msdyn_transactionclassification;
+  if (patch.msdyn_transactionclassification !== undefined && patch.msdyn_transactionclassification !== cls) {
+    throw new BusinessError(
+      `${what} has class ${labelOf.transactionClass(cls)}; the transaction class of a detail can never be changed. Delete the detail and add a manual one with class ${labelOf.transactionClass(patch.msdyn_transactionclassification)} instead.`,
+      ref,
+    );
+  }
+  const quantity = patch.msdyn_quantity ?? detail.msdyn_quantity;
+  const price = patch.msdyn_price ?? detail.msdyn_price;
+  const type = patch.msdyn_billingtype ?? detail.msdyn_billingtype;
+  const changesMoney = !eq(quantity, detail.msdyn_quantity) || !eq(price, detail.msdyn_price) || type !== detail.msdyn_billingtype;
+  if (detail.msdyn_milestone !== undefined && changesMoney) {
+    throw new BusinessError(
+      `${what} bills milestone ${detail.msdyn_milestone}, which is invoiced in full: its quantity, price and billing type cannot change. Delete the detail to leave the milestone out of this invoice.`,
+      ref,
+    );
+  }
+  if (!eq(price, detail.msdyn_price)) {
+    const line = loaded.lines.find((l) => l.invoicedetailid === detail.msdyn_invoicelineid);
+    if (line?.msdyn_billingmethod !== BillingMethod.TimeAndMaterial) {
+      throw new BusinessError(`${what} is on a fixed-price line; only details on time-and-material lines may change their price.`, ref);
+    }
+  }
+
+  const value = detailAmount(quantity, price, type);
+  const tax =
+    patch.msdyn_tax !== undefined
+      ? amount(patch.msdyn_tax)
+      : patch.taxPercent !== undefined
+        ? taxAt(value, patch.taxPercent)
+        : value === amount(detail.msdyn_amount)
+          ? detail.msdyn_tax
+          : rescaledTax(detail.msdyn_tax, detail.msdyn_amount, value);
+  const updated: InvoiceLineDetail = { ...withoutEtag(detail), msdyn_quantity: quantity, msdyn_price: price, msdyn_billingtype: type, msdyn_amount: value, msdyn_tax: tax };
+  if ((await dataverse.invoiceLineDetails.replaceIfMatch(updated, detail.etag)) === undefined) {
+    throw new BusinessError(`${what} was changed by someone else while this request was applied; reload the invoice and send the change again.`, ref);
+  }
+  const view = await refreshTotals(dataverse, invoiceId, 'changing an invoice line detail');
+  return { ...view, detail: view.details.find((d) => d.msdyn_invoicelinetransactionid === detailId) ?? updated };
+}
+
+export async function deleteInvoiceLineDetail(deps: { dataverse: EditInvoiceStore }, invoiceId: string, detailId: string): Promise<InvoiceView> {
+  const { dataverse } = deps;
+  const loaded = await loadInvoiceOr404(dataverse, invoiceId);
+  const inv = loaded.invoice;
+  assertEditable(inv, 'deleting an invoice line detail');
+  const detail = detailOr404(loaded, detailId);
+
+  // Back to the backlog first: a crash after this step leaves the ILD on the invoice with its actual
+  // Ready to Invoice, which the next create request treats as an unfinished claim (see above).
+  if (detail.msdyn_sourceactual !== undefined) {
+    const actual = await dataverse.actuals.get(inv.salesorderid, detail.msdyn_sourceactual);
+    if (actual && actual.msdyn_billingstatus === BillingStatus.CustomerInvoiceCreated && actual.msdyn_adjustmentstatus === undefined) {
+      await replaceGuarded<Actual>(dataverse.actuals, [{ ...actual, msdyn_billingstatus: BillingStatus.ReadyToInvoice }], `Actual ${actual.msdyn_actualid}`);
+    }
+  }
+  if (detail.msdyn_milestone !== undefined) {
+    const milestone = await dataverse.milestones.get(inv.salesorderid, detail.msdyn_milestone);
+    if (milestone && milestone.msdyn_invoicestatus === MilestoneStatus.CustomerInvoiceCreated) {
+      await replaceGuarded<StoredMilestone>(dataverse.milestones, [{ ...milestone, msdyn_invoicestatus: MilestoneStatus.Ready }], `Milestone ${milestone.msdyn_name}`);
+    }
+  }
+  await dataverse.invoiceLineDetails.delete(invoiceId, detailId);
+  return refreshTotals(dataverse, invoiceId, 'deleting an invoice line detail');
+}
+
+export async function addInvoiceLineDetail(
+  deps: { dataverse: EditInvoiceStore; newId?: () => string },
+  invoiceId: string,
+  request: AddDetailRequest,
+): Promise<InvoiceView & { detail: InvoiceLineDetail; created: boolean }> {
+  const { dataverse } = deps;
+  const loaded = await loadInvoiceOr404(dataverse, invoiceId);
+  const inv = loaded.invoice;
+  assertEditable(inv, 'adding an invoice line detail');
+  const contractLine = await dataverse.contractLines.get(inv.salesorderid, request.msdyn_salescontractlineid);
+  if (!contractLine) {
+    throw new NotFoundError(
+      `Contract line ${request.msdyn_salescontractlineid} is not a line of contract ${inv.salesorderid}, the contract of invoice ${inv.invoicenumber}.`,
+      inv.invoicenumber,
+    );
+  }
+  const detailId = request.msdyn_invoicelinetransactionid ?? (deps.newId ?? randomUUID)();
+  const type = request.msdyn_billingtype ?? BillingType.Chargeable;
+  const value = detailAmount(request.msdyn_quantity, request.msdyn_price, type);
+  const tax = request.msdyn_tax !== undefined ? amount(request.msdyn_tax) : request.taxPercent !== undefined ? taxAt(value, request.taxPercent) : '0.00';
+  const existingLine = loaded.lines.find((l) => l.salesorderdetailid === contractLine.salesorderdetailid);
+  const lineId = existingLine?.invoicedetailid ?? invoiceLineId(invoiceId, contractLine.salesorderdetailid);
+  const detail: InvoiceLineDetail = {
+    msdyn_invoicelinetransactionid: detailId,
+    msdyn_invoice: invoiceId,
+    msdyn_invoicelineid: lineId,
+    msdyn_salescontractlineid: contractLine.salesorderdetailid,
+    msdyn_project: contractLine.msdyn_project,
+    msdyn_transactionclassification: request.msdyn_transactionclassification,
+    msdyn_billingtype: type,
+    msdyn_quantity: request.msdyn_quantity,
+    msdyn_price: request.msdyn_price,
+    msdyn_amount: value,
+    msdyn_tax: tax,
+    transactioncurrencyid: inv.transactioncurrencyid,
+    msdyn_documentdate: request.msdyn_documentdate ?? inv.msdyn_invoicedate,
+  };
+
+  const same = loaded.details.find((d) => d.msdyn_invoicelinetransactionid === detailId);
+  if (same) {
+    const s = withoutEtag(same);
+    const identical =
+      s.msdyn_sourceactual === undefined &&
+      s.msdyn_milestone === undefined &&
+      s.msdyn_salescontractlineid === detail.msdyn_salescontractlineid &&
+      s.msdyn_transactionclassification === detail.msdyn_transactionclassification &&
+      s.msdyn_billingtype === detail.msdyn_billingtype &&
+      eq(s.msdyn_quantity, detail.msdyn_quantity) &&
+      eq(s.msdyn_price, detail.msdyn_price);
+    if (!identical) {
+      throw new BusinessError(`Invoice line detail ${detailId} already exists on invoice ${inv.invoicenumber} with other values; change it with PATCH or choose another id.`, { reference: inv.invoicenumber });
+    }
+    return { ...viewOf(loaded), detail: s, created: false };
+  }
+
+  if (!existingLine) {
+    await dataverse.invoiceLines.createIfAbsent({
+      invoicedetailid: lineId,
+      invoiceid: invoiceId,
+      salesorderdetailid: contractLine.salesorderdetailid,
+      msdyn_billingmethod: contractLine.msdyn_billingmethod,
+      extendedamount: '0.00',
+      tax: '0.00',
+    });
+  }
+  if ((await dataverse.invoiceLineDetails.createIfAbsent(detail)) === 'exists') {
+    throw new BusinessError(`Invoice line detail ${detailId} was added by someone else at the same moment; reload the invoice.`, { reference: inv.invoicenumber });
+  }
+  const view = await refreshTotals(dataverse, invoiceId, 'adding an invoice line detail');
+  return { ...view, detail, created: true };
+}

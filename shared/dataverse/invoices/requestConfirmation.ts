@@ -1,0 +1,99 @@
+/**
+ * `POST api/dataverse/invoices/{invoiceId}/confirm` (the request of domain.md step 6): the
+ * invoice must be Draft or In Review and pass every confirmation rule. The pure plan of
+ * shared/bridge/confirmation is computed as a dry run, so a refusal is answered at once (409)
+ * instead of landing in the error log later. Already Confirmed or Posted: nothing is sent.
+ * Sends { invoiceId, confirmedOn, confirmedBy? } to `invoice-confirmations` with message id
+ * deterministicGuid('invoice-confirmation', invoiceId, the header's ETag): repeated clicks on an
+ * unchanged invoice make one message; after an edit (the header is rewritten) a new one.
+ */
+import { BusinessError } from '../../core/errors';
+import { deterministicGuid } from '../../core/ids';
+import { labelOf } from '../../core/labels';
+import { InvoiceStatus } from '../../core/options';
+import { withoutEtag, type Stored } from '../../core/stored';
+import { ConfirmationRefused, planConfirmation } from '../../bridge/confirmation/plan';
+import { Queues, type Publisher } from '../../bridge/messages';
+import type { TableStore } from '../../storage/tableStore';
+import type { Account, Actual, Contract, ContractLine, Milestone, StoredMilestone } from '../records';
+import { EDITABLE_INVOICE_STATUSES } from '../rules/invoiceRules';
+import { loadInvoiceOr404, type InvoiceReader } from './invoiceView';
+import type { ConfirmRequest } from './requests';
+
+/** What the confirmation request needs of the Dataverse store. */
+export interface RequestConfirmationStore extends InvoiceReader {
+  contracts: Pick<TableStore<Contract>, 'get'>;
+  accounts: Pick<TableStore<Account>, 'get'>;
+  contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
+  milestones: Pick<TableStore<StoredMilestone>, 'listPartition'>;
+  actualsOfContract(contractId: string, ids?: ReadonlySet<string>): Promise<Map<string, Stored<Actual>>>;
+}
+
+export interface ConfirmDeps {
+  dataverse: RequestConfirmationStore;
+  publisher: Publisher;
+  now?: () => Date;
+}
+
+export interface ConfirmResult {
+  invoiceId: string;
+  invoicenumber: string;
+  status: 'Queued' | 'AlreadyConfirmed';
+  messageId?: string;
+}
+
+export function confirmationMessageId(invoiceId: string, etag: string): string {
+  return deterministicGuid('invoice-confirmation', invoiceId, etag);
+}
+
+export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: string, request: ConfirmRequest): Promise<ConfirmResult> {
+  const { dataverse } = deps;
+  const now = deps.now ?? (() => new Date());
+  const loaded = await loadInvoiceOr404(dataverse, invoiceId);
+  const inv = loaded.invoice;
+  const status = inv.msdyn_projectinvoicestatus;
+  if (status === InvoiceStatus.Confirmed || status === InvoiceStatus.Posted || status === InvoiceStatus.Paid) {
+    return { invoiceId, invoicenumber: inv.invoicenumber, status: 'AlreadyConfirmed' };
+  }
+  if (!EDITABLE_INVOICE_STATUSES.includes(status)) {
+    throw new BusinessError(`Invoice ${inv.invoicenumber} is ${labelOf.invoiceStatus(status)}; only a Draft or In Review invoice can be confirmed.`, { reference: inv.invoicenumber });
+  }
+
+  // Dry run of the confirmation rules on what is stored now.
+  const contract = await dataverse.contracts.get(inv.salesorderid, inv.salesorderid);
+  if (!contract) throw new BusinessError(`Invoice ${inv.invoicenumber}: its contract ${inv.salesorderid} no longer exists, so it cannot be confirmed.`, { reference: inv.invoicenumber });
+  const account: Stored<Account> | undefined = await dataverse.accounts.get(inv.customerid, inv.customerid);
+  if (!account) {
+    throw new BusinessError(`Invoice ${inv.invoicenumber}: its customer account ${inv.customerid} does not exist, so no F&O customer account can be named. Create the account first.`, { reference: inv.invoicenumber });
+  }
+  const sourceIds = new Set(loaded.details.map((d) => d.msdyn_sourceactual).filter((id): id is string => id !== undefined));
+  const [sources, milestoneRows, contractLines] = await Promise.all([
+    sourceIds.size ? dataverse.actualsOfContract(inv.salesorderid, sourceIds) : Promise.resolve(new Map<string, Stored<Actual>>()),
+    loaded.details.some((d) => d.msdyn_milestone !== undefined) ? dataverse.milestones.listPartition(inv.salesorderid) : Promise.resolve([]),
+    dataverse.contractLines.listPartition(inv.salesorderid),
+  ]);
+  try {
+    planConfirmation({
+      invoice: withoutEtag(inv),
+      lines: loaded.lines.map(withoutEtag),
+      details: loaded.details.map(withoutEtag),
+      sourceActuals: new Map([...sources].map(([id, a]) => [id, withoutEtag(a)])),
+      milestones: new Map<string, Milestone>(milestoneRows.map((m) => [m.msdyn_contractlinescheduleofvalueid, withoutEtag(m)])),
+      contract: withoutEtag(contract),
+      contractLines: new Map(contractLines.map((l) => [l.salesorderdetailid, withoutEtag(l)])),
+      account: withoutEtag(account),
+      confirmedOn: now().toISOString(),
+    });
+  } catch (error) {
+    if (error instanceof ConfirmationRefused) {
+      throw new BusinessError(`${error.reason} Nothing was sent.`, { reference: inv.invoicenumber });
+    }
+    throw error;
+  }
+
+  const messageId = confirmationMessageId(invoiceId, inv.etag);
+  const body: { invoiceId: string; confirmedOn: string; confirmedBy?: string } = { invoiceId, confirmedOn: now().toISOString() };
+  if (request.confirmedBy !== undefined) body.confirmedBy = request.confirmedBy;
+  await deps.publisher.publish(Queues.invoiceConfirmations, [{ messageId, body, subject: 'confirm', correlationId: inv.invoicenumber }]);
+  return { invoiceId, invoicenumber: inv.invoicenumber, status: 'Queued', messageId };
+}

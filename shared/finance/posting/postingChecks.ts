@@ -1,0 +1,51 @@
+/**
+ * What makes a proposal postable, and the words a person reads when it is not: shared by the
+ * route that requests a posting and by the posting itself.
+ */
+import { BusinessError, NotFoundError, ValidationError } from '../../core/errors';
+import { deterministicGuid } from '../../core/ids';
+import type { Proposal } from '../records';
+import { isComplete, reconcile } from '../rules/import';
+
+/** The deterministic id of a posting request for this proposal and date (the route's message id). */
+export function postingRequestId(proposalId: string, postingDate?: string): string {
+  return deterministicGuid('proposal-posting', proposalId, postingDate ?? '');
+}
+
+/** Proposal ids are invoice numbers used as table keys: they may not hold / \ # ? or control characters. */
+export function checkProposalId(proposalId: string): string {
+  if (!proposalId.trim() || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(proposalId)) {
+    throw new ValidationError(`"${proposalId}" is not an invoice proposal id (the invoice number, e.g. INV-00001; no / \\ # ? characters).`, proposalId);
+  }
+  return proposalId;
+}
+
+export function alreadyPostedReason(proposal: Proposal): string {
+  return (
+    `Invoice proposal ${proposal.ProposalId} is already posted as customer invoice ${proposal.CustomerInvoiceId ?? '(unknown)'}` +
+    `${proposal.Voucher ? ` (voucher ${proposal.Voucher}` : ' ('}${proposal.PostedOn ? `, posted ${proposal.PostedOn})` : ')'}; ` +
+    'a proposal can be posted only once. To change the invoice, revise it in Dataverse: the corrective invoice becomes a credit proposal.'
+  );
+}
+
+export function incompleteReason(proposal: Proposal): string {
+  const r = reconcile(proposal);
+  return (
+    `Invoice proposal ${r.proposalId} is incomplete and cannot be posted: expected ${r.expectedLineCount} lines totalling ` +
+    `${r.expectedAmount} ${proposal.CurrencyCode}, imported ${r.importedLineCount} lines totalling ${r.importedAmount} ${proposal.CurrencyCode} ` +
+    `(missing ${r.missingLineCount} lines, ${r.missingAmount} ${proposal.CurrencyCode}). Post it once the remaining billed actuals ` +
+    'are imported; their foActualsStaging rows say what they wait for.'
+  );
+}
+
+/** Throws the refusal when the proposal cannot be posted (unknown, posted, incomplete by its header). */
+export function assertPostable(proposal: Proposal | undefined, proposalId: string): asserts proposal is Proposal {
+  if (!proposal) {
+    throw new NotFoundError(
+      `Invoice proposal ${proposalId} does not exist. Proposals are created by the integration when their invoice is confirmed in Dataverse; check the invoice number and the invoice-proposals errors.`,
+      proposalId,
+    );
+  }
+  if (proposal.Status === 'Posted') throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId });
+  if (!isComplete(proposal)) throw new BusinessError(incompleteReason(proposal), { reference: proposalId });
+}

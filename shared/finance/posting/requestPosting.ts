@@ -1,0 +1,32 @@
+/**
+ * `POST finance/proposals/{proposalId}/post`, the accountant's command: refuse an unknown (404),
+ * posted or incomplete (409) proposal, else enqueue `{ proposalId, postingDate? }` on
+ * `proposal-postings` with the deterministic message id `postingRequestId(proposalId,
+ * postingDate)`: the same request sent twice is one posting request. The posting itself runs on
+ * the queue (postInvoiceProposal.ts).
+ */
+import { Queues, type ProposalPostingMessage, type Publisher } from '../../bridge/messages';
+import { withoutEtag } from '../../core/stored';
+import type { TableStore } from '../../storage/tableStore';
+import type { Proposal } from '../records';
+import { assertPostable, checkProposalId, postingRequestId } from './postingChecks';
+
+export interface RequestPostingDeps {
+  finance: { proposals: Pick<TableStore<Proposal>, 'get'> };
+  publisher: Publisher;
+}
+
+export async function requestProposalPosting(
+  deps: RequestPostingDeps,
+  request: ProposalPostingMessage,
+): Promise<{ messageId: string; proposal: Proposal }> {
+  const proposalId = checkProposalId(request.proposalId);
+  const stored = await deps.finance.proposals.get(proposalId, proposalId);
+  const proposal = stored ? withoutEtag(stored) : undefined;
+  assertPostable(proposal, proposalId);
+  const messageId = postingRequestId(proposalId, request.postingDate);
+  const body: ProposalPostingMessage = { proposalId };
+  if (request.postingDate !== undefined) body.postingDate = request.postingDate;
+  await deps.publisher.publish(Queues.proposalPostings, [{ messageId, body, subject: 'post', correlationId: proposalId }]);
+  return { messageId, proposal };
+}
