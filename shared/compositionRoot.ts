@@ -28,7 +28,7 @@ import { getProposal, listProposals } from './finance/proposals';
 import { syncActuals, type SyncActualsMeta } from './finance/syncActuals';
 import { syncInvoiceProposal } from './finance/syncInvoiceProposal';
 import { dashboard } from './operations/dashboard';
-import { ErrorLog } from './operations/errorLog';
+import { ErrorLog } from './operations/errorLogStore';
 import { listErrors, type ErrorsQuery } from './operations/errorList';
 import { healthReport, type HealthReport } from './operations/health';
 import { traceInvoice } from './operations/trace';

@@ -1,45 +1,10 @@
 /**
- * Confirm a proforma invoice (domain.md step 6; contract.md `confirmProformaInvoice` on queue
- * `invoice-confirmations`): load the invoice and everything its ILDs point at, apply the pure plan
- * (shared/domain/confirmation.ts `planConfirmation`), persist it, then publish the proposal header
- * to `invoice-proposals` and the new synced actuals to `actuals`.
- *
- * CRASH SAFETY AND IDEMPOTENCE (how a redelivery ends in exactly the state of one clean run)
- * - Every new actual has a deterministic id (invoice, ILD, role), so the plan of a redelivery is
- *   the same list of records; they are written create-if-absent, so re-writing is harmless.
- * - Write order: (1) new actuals, (2) changed source actuals, (3) changed milestones, (4) invoice
- *   lines (totals), (5) the invoice itself (Confirmed, msdyn_confirmedon, totals) LAST. Changes to
- *   existing rows are ETag-guarded replaces of the full planned record (a row changed by someone
- *   else between our read and our write fails the write; the message is redelivered and re-planned
- *   from what is stored then). Rows already in their planned state are not written again.
- * - A crash before (5) leaves the invoice Draft / In Review, so the redelivery plans again. The
- *   plan runs in `resume` mode: a source actual or milestone already in exactly the state this plan
- *   gives it is accepted, and the plan is identical (same ids, same records). To stop `resume` from
- *   accepting a source that something else invoiced, an already-updated source or milestone is
- *   accepted only when every new actual of the plan already exists (they are written in step 1,
- *   before any update).
- * - msdyn_confirmedon is the message's confirmedOn (normalized to ISO UTC) or else its enqueued
- *   time, so a redelivery of the same message computes the same value. New actuals do not depend
- *   on it, so even a different message finishing a crashed confirmation writes the same actuals.
- * - After (5) the proposal and the actuals are published with deterministic message ids
- *   (`proposal-<invoiceid>`, `actuals-<invoiceid>-<chunk#>`, chunks of 100 in the plan's stable
- *   order). A crash during publishing is repaired by the "already confirmed" path below.
- *
- * ALREADY CONFIRMED (a repeat confirmation or a redelivery after step 5)
- * - The Dataverse side is complete (the invoice write is the last one), so nothing is written.
- * - The messages are republished with the same ids and bodies: the plan is recomputed in resume
- *   mode from the stored invoice (its stored msdyn_confirmedon), ILDs (read-only once confirmed)
- *   and source actuals (now Customer Invoice Posted / Adjusted, which resume accepts). The new
- *   actuals are built only from fields a confirmation never changes (quantity, price, class,
- *   dates, ...), so the recomputed records equal the first publish exactly; reading the stored new
- *   actuals back instead would pick up fields F&O wrote later (voucher, posting date, ...).
- * - "Confirmed by this integration" is checked: every planned new actual must exist. An invoice
- *   Confirmed some other way (its billed actuals missing) is refused as a Business error.
- *
- * REFUSALS (thrown as BusinessError / NotFoundError: recorded in integrationErrors, completed):
- * unknown invoice, contract or account; status Posted, Paid or anything but Draft / In Review /
- * Confirmed; every ConfirmationRefused of the plan. Storage and broker faults are thrown as they
- * are, so Service Bus redelivers.
+ * Confirm a proforma invoice (domain.md step 6; `confirmProformaInvoice` on queue
+ * `invoice-confirmations`): load the invoice and what its details point at, apply the pure plan
+ * (confirmation/plan.ts), write it with the invoice last, then publish the proposal header and the
+ * new synced actuals. A redelivery after a crash anywhere ends in the state of one clean run; a
+ * repeat of a confirmed invoice writes nothing and publishes the same messages again. Why:
+ * docs/decisions/confirmation-delivery.md.
  */
 import { withoutEtag, type Stored } from '../core/stored';
 import type { TableStore } from '../storage/tableStore';

@@ -1,32 +1,8 @@
 /**
- * Approval of time, expense and material entries (domain.md step 1), behind
- * `POST api/dataverse/approvals`.
- *
- * REQUEST
- *   { "entries": [ {
- *       "entryId"?: "<guid>",            // the entry's id; send it to make retries safe
- *       "contractLineId": "<guid>",      // the contract line the work is charged to
- *       "classification": "Time" | "Expense" | "Material",
- *       "quantity": "8",                 // > 0, at most 6 decimals (hours, units)
- *       "price": "150.00",               // sales price per unit, in the contract's currency
- *       "costPrice"?: "90.00",           // cost per unit; defaults to the sales price
- *       "documentDate": "2026-11-02",    // the day the work or expense happened
- *       "accountingDate"?: "2026-11-02", // defaults to documentDate
- *       "description"?: "..."            // echoed back; dvActuals has no description field
- *   } ] }                                 // 1 to 1000 entries
- *
- * WHAT IT CREATES: rules/approvalRules.ts (a Cost actual, and on a time-and-material line a
- * chargeable Unbilled Sales actual). An entry without entryId gets a new random one (returned),
- * so only requests that send entryId are idempotent.
- *
- * IDEMPOTENCE AND ORDER
- * - Everything is validated before anything is written: unknown contract lines (404), duplicate
- *   entry ids (400), an entry id approved before with other values (409).
- * - Actuals are written create-if-absent (an entry approved before is left as it is), then every
- *   actual of the request is published to `actuals`, at most 100 per message, message id
- *   deterministicGuid('approval-actuals', ids of the message...). A retry after a crash anywhere
- *   rewrites nothing and republishes the same messages (dropped as duplicates or applied
- *   idempotently by syncActuals).
+ * `POST api/dataverse/approvals` (domain.md step 1): approve time, expense and material entries
+ * into actuals (rules/approvalRules.ts), create them if absent and publish them to `actuals`.
+ * Everything is checked before anything is written; an entry sent with its `entryId` can be sent
+ * again safely. Decisions: docs/decisions/proforma-invoices.md, "Approvals".
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';

@@ -1,26 +1,8 @@
 /**
- * The billing backlog (domain.md step 4), behind `POST api/dataverse/actuals/ready`: mark
- * unbilled actuals and milestones Ready to Invoice, or back to not ready.
- *
- * REQUEST
- *   { "actualIds"?: ["<guid>", ...], "milestoneIds"?: ["<guid>", ...], "ready": true | false,
- *     "contractId"?: "<guid>" }
- *   At least one id, at most 1000 of each; repeated ids count once. With `contractId` (the
- *   sales contract every id belongs to) each record is one point read in that contract's
- *   partition; an id of another contract is then unknown (404). Without it each id is searched
- *   across contracts, which costs a scan of the table per 15 ids: fine for a person's click,
- *   slow for thousands of ids on a large table (the benchmark measured 14-16x the storage limit).
- *
- * RULES
- * - ready true: actual billing status Unbilled Sales Created -> Ready to Invoice; milestone
- *   Not Ready -> Ready. ready false: the reverse. Already in the asked state: left as it is.
- * - Only chargeable unbilled sales actuals that are not Adjusted or Unadjustable and not on an
- *   invoice (billing status Unbilled Sales Created or Ready to Invoice) can change; milestones only
- *   while Not Ready or Ready. Anything else is refused with 409 naming every refused record; an
- *   unknown id is a 404 naming every unknown id. Either way nothing is written.
- * - Writes are ETag-guarded transactions (100 per contract partition): a record someone changed
- *   between our read and our write fails the request with 409 and the request can simply be sent
- *   again (records already in the asked state are skipped).
+ * `POST api/dataverse/actuals/ready` (domain.md step 4): mark unbilled actuals and milestones
+ * Ready to Invoice, or back to not ready, all or nothing (rules/backlogRules.ts say which may
+ * change). Writes are ETag-guarded; a record changed meanwhile fails the request with a
+ * ConcurrencyConflict. Decisions: docs/decisions/proforma-invoices.md, "The backlog".
  */
 import { z } from 'zod';
 import { BusinessError, NotFoundError } from '../core/errors';

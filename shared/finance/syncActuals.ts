@@ -16,7 +16,7 @@ import type { z } from 'zod';
 import { actualSchema } from '../dataverse/records';
 import type { StagingRow } from './records';
 import { toStagingRow } from './rules/stagingMap';
-import type { ErrorLogPort } from '../operations/errorLog';
+import type { ErrorLogPort } from '../core/errorReports';
 import type { StagingWorkPort } from './import/stagingIndexStore';
 import type { TableStore } from '../storage/tableStore';
 

@@ -9,7 +9,7 @@
 import { labelOf } from '../core/labels';
 import type { DataverseStore } from '../dataverse/dataverseStore';
 import type { FinanceStore } from '../finance/financeStore';
-import type { ErrorLog } from './errorLog';
+import type { ErrorLog } from './errorLogStore';
 
 export interface Dashboard {
   invoices: Record<string, number>;

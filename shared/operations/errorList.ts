@@ -3,7 +3,7 @@
  * integration error log, newest first: { count, errors }.
  */
 import { z } from 'zod';
-import type { ErrorLog, ErrorRow } from './errorLog';
+import type { ErrorLog, ErrorRow } from './errorLogStore';
 
 export const errorsQuerySchema = z.strictObject({
   source: z

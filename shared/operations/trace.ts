@@ -15,15 +15,7 @@
  *                  customer invoice number
  * `stage` names the last step done in this order.
  *
- * RECONCILIATION (status Matched | Incomplete | Mismatch | NotConfirmed)
- * - Per billed actual: its proposal line (LineId = ActualId) must exist with the same quantity,
- *   amount and tax; "missing" entries say why (the staging row's status and message, or "not
- *   staged"); proposal lines without a billed actual are "unexpected".
- * - Totals: invoice total = sum of billed actuals = proposal ExpectedAmount = ImportedAmount =
- *   sum of proposal lines (= customer invoice InvoiceAmount once posted); the same for tax and
- *   line counts. Amounts exclude tax, as on the proposal.
- * - Mismatch: any difference or unexpected line, or totals that exist on both sides and differ.
- *   Incomplete: nothing contradicts, but something is still missing. Matched: all equal.
+ * The reconciliation: reconciliation.ts.
  */
 import type { Actual, Invoice } from '../dataverse/records';
 import type { Proposal, ProposalLine, StagingRow } from '../finance/records';
@@ -31,11 +23,14 @@ import { labelOf } from '../core/labels';
 import { amount, eq, sum } from '../core/money';
 import { InvoiceStatus, TransactionType } from '../core/options';
 import type { DataverseStore } from '../dataverse/dataverseStore';
-import type { ErrorLog, ErrorRow } from './errorLog';
+import type { ErrorLog, ErrorRow } from './errorLogStore';
 import type { FinanceStore } from '../finance/financeStore';
 import { NotFoundError } from '../core/errors';
 import { byKey } from '../core/collections';
 import { withoutEtag } from '../core/stored';
+import { reconcileInvoice, type Reconciliation } from './reconciliation';
+
+export type { Reconciliation, ReconciliationRow } from './reconciliation';
 
 export type StepState = 'done' | 'pending' | 'waiting' | 'error';
 export interface TraceStep {
@@ -43,43 +38,6 @@ export interface TraceStep {
   state: StepState;
   at?: string;
   detail: string;
-}
-
-export interface ReconciliationRow {
-  actualId: string;
-  classification: string;
-  quantity: string;
-  dataverseAmount: string;
-  financeAmount?: string;
-  dataverseTax: string;
-  financeTax?: string;
-  importStatus?: string;
-  voucher?: string;
-  state: 'Matched' | 'Missing' | 'Different';
-  note?: string;
-}
-
-export interface Reconciliation {
-  status: 'Matched' | 'Incomplete' | 'Mismatch' | 'NotConfirmed';
-  dataverse: { invoiceTotal: string; invoiceTax: string; billedActuals: number; billedAmount: string; billedTax: string };
-  finance: {
-    proposalId?: string;
-    proposalStatus?: string;
-    expectedLineCount?: number;
-    expectedAmount?: string;
-    importedLineCount?: number;
-    importedAmount?: string;
-    lines: number;
-    linesAmount: string;
-    linesTax: string;
-    customerInvoice?: { id: string; invoiceAmount: string; salesTaxAmount: string; totalAmount: string; accountingAmount: string; voucher: string };
-  };
-  rows: ReconciliationRow[];
-  missingInFinance: { actualId: string; amount: string; reason: string }[];
-  unexpectedInFinance: { lineId: string; amount: string }[];
-  differences: { actualId: string; field: string; dataverse: string; finance: string }[];
-  /** One sentence per problem, for people. */
-  problems: string[];
 }
 
 export interface InvoiceTrace {
@@ -101,7 +59,6 @@ export interface TraceDeps {
   errorLog: Pick<ErrorLog, 'openErrorsFor'>;
 }
 
-const CLASS_NAMES: Record<number, string> = { 192350000: 'Time', 192350001: 'Expense', 192350002: 'Material', 192350003: 'Milestone', 192350004: 'Fee' };
 const NOT_IMPORTED_SHOWN = 50;
 
 function latest(values: (string | undefined)[]): string | undefined {
@@ -231,139 +188,9 @@ export async function traceInvoice(deps: TraceDeps, invoiceId: string): Promise<
     stage,
     steps,
     staging: { counts, notImported },
-    reconciliation: reconcile(invoice, confirmed, billed, proposal, lines, lineById, stagingById, customerInvoice ? withoutEtag(customerInvoice) : undefined),
+    reconciliation: reconcileInvoice(invoice, confirmed, billed, proposal, lines, lineById, stagingById, customerInvoice ? withoutEtag(customerInvoice) : undefined),
     errors: errorRows
       .map((e) => ({ Source: e.Source, Category: e.Category, Message: e.Message, OccurredAt: e.OccurredAt, ...(e.Reference ? { Reference: e.Reference } : {}), ...(e.MessageId ? { MessageId: e.MessageId } : {}) }))
       .sort((a, b) => (a.OccurredAt < b.OccurredAt ? 1 : -1)),
-  };
-}
-
-function reconcile(
-  invoice: Invoice,
-  confirmed: boolean,
-  billed: Actual[],
-  proposal: Proposal | undefined,
-  lines: ProposalLine[],
-  lineById: Map<string, ProposalLine>,
-  stagingById: Map<string, StagingRow>,
-  customerInvoice: { InvoiceId: string; InvoiceAmount: string; SalesTaxAmount: string; TotalAmount: string; AccountingAmount: string; Voucher: string } | undefined,
-): Reconciliation {
-  const billedAmount = amount(sum(billed.map((a) => a.msdyn_amount)));
-  const billedTax = amount(sum(billed.map((a) => a.msdyn_salestaxamount ?? '0')));
-  const rows: ReconciliationRow[] = [];
-  const missingInFinance: Reconciliation['missingInFinance'] = [];
-  const differences: Reconciliation['differences'] = [];
-  const billedIds = new Set(billed.map((a) => a.msdyn_actualid));
-
-  for (const a of billed) {
-    const line = lineById.get(a.msdyn_actualid);
-    const staged = stagingById.get(a.msdyn_actualid);
-    const tax = amount(a.msdyn_salestaxamount ?? '0');
-    const row: ReconciliationRow = {
-      actualId: a.msdyn_actualid,
-      classification: CLASS_NAMES[a.msdyn_transactionclassification] ?? String(a.msdyn_transactionclassification),
-      quantity: a.msdyn_quantity,
-      dataverseAmount: amount(a.msdyn_amount),
-      dataverseTax: tax,
-      state: 'Matched',
-      ...(staged ? { importStatus: staged.ImportStatus } : {}),
-      ...(a.msdyn_externalreferenceid ? { voucher: a.msdyn_externalreferenceid } : {}),
-    };
-    if (!line) {
-      const reason = !staged
-        ? 'not staged in F&O yet'
-        : `staging row ${staged.ImportStatus}${staged.ImportMessage ? `: ${staged.ImportMessage}` : ''}`;
-      missingInFinance.push({ actualId: a.msdyn_actualid, amount: row.dataverseAmount, reason });
-      rows.push({ ...row, state: 'Missing', note: reason });
-      continue;
-    }
-    row.financeAmount = amount(line.LineAmount);
-    row.financeTax = amount(line.SalesTaxAmount);
-    const diffs: Reconciliation['differences'] = [];
-    if (!eq(line.Quantity, a.msdyn_quantity)) diffs.push({ actualId: a.msdyn_actualid, field: 'quantity', dataverse: a.msdyn_quantity, finance: line.Quantity });
-    if (!eq(line.LineAmount, a.msdyn_amount)) diffs.push({ actualId: a.msdyn_actualid, field: 'amount', dataverse: row.dataverseAmount, finance: row.financeAmount });
-    if (!eq(line.SalesTaxAmount, tax)) diffs.push({ actualId: a.msdyn_actualid, field: 'tax', dataverse: tax, finance: row.financeTax });
-    if (line.CurrencyCode !== a.transactioncurrencyid) diffs.push({ actualId: a.msdyn_actualid, field: 'currency', dataverse: a.transactioncurrencyid, finance: line.CurrencyCode });
-    differences.push(...diffs);
-    rows.push(diffs.length ? { ...row, state: 'Different', note: diffs.map((d) => `${d.field} ${d.dataverse} vs ${d.finance}`).join('; ') } : row);
-  }
-  const unexpectedInFinance = lines.filter((l) => !billedIds.has(l.LineId)).map((l) => ({ lineId: l.LineId, amount: amount(l.LineAmount) }));
-  const linesAmount = amount(sum(lines.map((l) => l.LineAmount)));
-  const linesTax = amount(sum(lines.map((l) => l.SalesTaxAmount)));
-
-  const problems: string[] = [];
-  let contradiction = differences.length > 0 || unexpectedInFinance.length > 0;
-  for (const d of differences) problems.push(`Billed actual ${d.actualId}: ${d.field} is ${d.dataverse} in Dataverse but ${d.finance} on the F&O proposal line.`);
-  for (const u of unexpectedInFinance) problems.push(`F&O proposal line ${u.lineId} (${u.amount}) has no billed actual on this invoice in Dataverse.`);
-  for (const m of missingInFinance) problems.push(`Billed actual ${m.actualId} (${m.amount}) has no F&O proposal line: ${m.reason}.`);
-  if (confirmed && !eq(invoice.totalamount, billedAmount)) {
-    contradiction = true;
-    problems.push(`The invoice total ${invoice.totalamount} differs from the sum of its billed actuals ${billedAmount}.`);
-  }
-  if (confirmed && !eq(invoice.totaltax, billedTax)) {
-    contradiction = true;
-    problems.push(`The invoice tax ${invoice.totaltax} differs from the tax on its billed actuals ${billedTax}.`);
-  }
-  if (proposal) {
-    if (!eq(proposal.ExpectedAmount, billedAmount) || proposal.ExpectedLineCount !== billed.length) {
-      contradiction = true;
-      problems.push(`The proposal expects ${proposal.ExpectedLineCount} line(s) for ${proposal.ExpectedAmount}, but Dataverse has ${billed.length} billed actual(s) for ${billedAmount}.`);
-    }
-    if (proposal.ImportedLineCount !== lines.length || !eq(proposal.ImportedAmount, linesAmount)) {
-      contradiction = true;
-      problems.push(`The proposal counts ${proposal.ImportedLineCount} imported line(s) for ${proposal.ImportedAmount}, but ${lines.length} line(s) for ${linesAmount} are stored.`);
-    }
-  } else if (confirmed) {
-    problems.push(`No F&O invoice proposal ${invoice.invoicenumber} yet.`);
-  }
-  if (customerInvoice && (!eq(customerInvoice.InvoiceAmount, billedAmount) || !eq(customerInvoice.SalesTaxAmount, billedTax))) {
-    contradiction = true;
-    problems.push(`Customer invoice ${customerInvoice.InvoiceId} is for ${customerInvoice.InvoiceAmount} + tax ${customerInvoice.SalesTaxAmount}, but Dataverse billed ${billedAmount} + tax ${billedTax}.`);
-  }
-
-  const status: Reconciliation['status'] = !confirmed
-    ? 'NotConfirmed'
-    : contradiction
-      ? 'Mismatch'
-      : missingInFinance.length || !proposal || billed.length === 0
-        ? 'Incomplete'
-        : 'Matched';
-  if (!confirmed) problems.unshift('The invoice is not confirmed yet: nothing is expected in F&O.');
-
-  return {
-    status,
-    dataverse: { invoiceTotal: invoice.totalamount, invoiceTax: invoice.totaltax, billedActuals: billed.length, billedAmount, billedTax },
-    finance: {
-      ...(proposal
-        ? {
-            proposalId: proposal.ProposalId,
-            proposalStatus: proposal.Status,
-            expectedLineCount: proposal.ExpectedLineCount,
-            expectedAmount: proposal.ExpectedAmount,
-            importedLineCount: proposal.ImportedLineCount,
-            importedAmount: proposal.ImportedAmount,
-          }
-        : {}),
-      lines: lines.length,
-      linesAmount,
-      linesTax,
-      ...(customerInvoice
-        ? {
-            customerInvoice: {
-              id: customerInvoice.InvoiceId,
-              invoiceAmount: customerInvoice.InvoiceAmount,
-              salesTaxAmount: customerInvoice.SalesTaxAmount,
-              totalAmount: customerInvoice.TotalAmount,
-              accountingAmount: customerInvoice.AccountingAmount,
-              voucher: customerInvoice.Voucher,
-            },
-          }
-        : {}),
-    },
-    rows,
-    missingInFinance,
-    unexpectedInFinance,
-    differences,
-    problems,
   };
 }

@@ -1,18 +1,8 @@
 /**
- * Leases in IntegrationTables (`integrationLeases`, PartitionKey = RowKey = the lease name): at most
- * one holder of a named lease at a time, across processes and hosts.
- *
- * - Acquire: create the row if absent (409 = someone else got there first), or take over a row
- *   whose ExpiresAt has passed with an ETag-guarded replace (412 = someone else took it over first).
- * - While held, the lease is renewed in the background every `renewEveryMs` with the ETag of our
- *   last write; a renewal that fails its ETag (someone took the lease over because we were too
- *   slow) marks it lost. `held()` is false from then on, and also once ExpiresAt has passed without
- *   a successful renewal (storage unreachable), so a holder stops before a successor can start.
- * - Release: an ETag-guarded delete; if the lease was already taken over nothing happens.
- *
- * A lease is an optimisation that keeps two runs from doing the same work; it is not what makes
- * the work correct. Everything written under it is create-if-absent or ETag-guarded, so even a
- * holder that lost its lease without noticing cannot duplicate anything.
+ * Leases (IntegrationTables `integrationLeases`): at most one holder of a named lease at a time,
+ * across processes and hosts, renewed in the background and lost as soon as a renewal fails its
+ * ETag or the lease expires. A lease saves work; the writes under it are what make it correct.
+ * How: docs/decisions/storage-kit.md.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';

@@ -1,22 +1,7 @@
 /**
- * Number sequences of the integration (IntegrationTables `integrationSequences`), e.g. the F&O
- * customer invoice numbers "CIV-000001", "CIV-000002", ...
- *
- * Layout: one partition per sequence (PartitionKey = sequence name) holding
- * - the counter row (RowKey "counter", `Last` = the last number handed out), and
- * - one reservation row per business key (RowKey "r-<key>", e.g. "r-INV-00042" for a proposal):
- *   the number that key got, its formatted value, when it was reserved and the caller's own
- *   details (a JSON string the caller parses with its own zod schema).
- *
- * Reserving is ONE entity-group transaction over the two rows of the same partition: "update the
- * counter if its ETag is unchanged" + "create the reservation". Both happen or neither does, so
- * - concurrent reservations for different keys never get the same number (the loser's ETag
- *   condition fails and it retries with the new counter);
- * - a key that already has a reservation (a retried or concurrent posting of the same proposal)
- *   makes the transaction fail on its create, the counter is not moved, and the existing
- *   reservation is returned: a key never consumes a second number, and a crash at any point
- *   leaves no gap (nothing is half-written).
- * The counter partition is a deliberate hot spot: a gap-free sequence is serial by nature.
+ * Number sequences (IntegrationTables `integrationSequences`), e.g. customer invoice numbers
+ * "CIV-000001", ...: one reservation per business key, taken in one transaction with the counter,
+ * so no number is used twice or lost to a crash. Layout and why: docs/decisions/storage-kit.md.
  */
 import { z } from 'zod';
 import { timestampString } from '../core/fields';

@@ -9,7 +9,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { describeZodError } from '../core/fields';
-import type { ErrorLogPort } from '../operations/errorLog';
+import type { ErrorLogPort } from '../core/errorReports';
 import { BusinessError } from '../core/errors';
 
 /** The app setting that names the Service Bus connection of every queue trigger. */

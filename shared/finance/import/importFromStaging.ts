@@ -1,53 +1,9 @@
 /**
- * importFromStaging (F&O "Import from staging", domain steps 3 and 9), run by a timer. This file
- * is the run; phase 1 is postJournals.ts, phase 2 importBilled.ts, the shared writes importRun.ts.
- *
- * One run:
- * 1. Takes the lease "importFromStaging" (integrationLeases); when another run holds it, the run
- *    ends at once. The lease is renewed while the run works, and a run that lost it stops before
- *    its next phase. The lease only saves work: everything below is create-if-absent or guarded,
- *    so even two runs that both believe they hold it cannot duplicate a transaction, a ledger
- *    entry or a proposal line.
- * 2. Lists the pending index (stagingIndexStore.ts): every Pending, Waiting and Error row (Error rows are
- *    retried), as copies of the staging rows. The cost follows the work, not the staging table.
- * 3. Cost and unbilled sales rows first (`orderForImport`), posted as journals: the run's rows
- *    share vouchers, at most 50 rows (100 ledger entries, one all-or-nothing table transaction)
- *    per voucher, each row keeping its own balanced debit/credit pair (ProjectId, Reference =
- *    ActualId), so every voucher balances. In order:
- *    a. pin each row's journal slot (voucher + first line) in foVoucherReservations, create-if-
- *       absent per ActualId (journalStore.ts): a row pinned before (a crash, an
- *       overlapping run, a re-sent actual) keeps its slot for good, whatever else is pending now;
- *       new vouchers are fresh numbers `PJV-<yyyyMMddHHmmss>-<8 hex of the run id>-<nnnn>`;
- *    b. ledger entries, per voucher one create transaction, a row's pair never split, entries
- *       found already checked to be that row's;
- *    c. the project transaction (its existence is what "posted" means to billed rows),
- *       create-if-absent, TransId = ActualId, Voucher = the pinned voucher (a transaction exists
- *       only with its ledger entries written, in the voucher it names);
- *    then the accounting details go out on `actuals-accounting` (at most 100 per message, message
- *    id derived from the actual ids), naming that voucher; then the staging rows become Imported
- *    with their accounting details; then their index rows are deleted. A row without an exchange
- *    rate becomes Error with the reason (and no slot) and is retried by later runs.
- * 4. Billed sales rows next: the proposal is found by InvoiceProposalId or InvoiceId, and the
- *    unbilled transaction must be posted (by this run or before: point reads, or one listing of
- *    the project's unbilled transactions when many rows of a project ask). Lines are created if absent
- *    (LineId = ActualId); each touched proposal's ImportedLineCount / ImportedAmount are then
- *    recomputed from its stored lines under the header's ETag (exact under overlapping runs);
- *    then the staging rows and the index as above. Otherwise the row waits with the exact reason.
- * 5. One log line: rows read, posted, lines created, waiting, errors, duration (and phase times).
- *
- * Guards against a second run (or a stale index entry):
- * - Ledger entries that exist already on a row's pinned lines are that row's (checked): they are
- *   kept, and if their amount differs from today's (a rate changed) the transaction, the row and
- *   the accounting details take the posted figures. So no row is ever posted twice or in two
- *   vouchers, and no voucher is ever unbalanced, whatever crashed or overlapped.
- * - A transaction or line that exists already means someone posted it: the staging row is read,
- *   and if it is Imported nothing is rewritten or re-published (the index entry is dropped);
- *   otherwise (a crash after the write) the row is completed from the stored records.
- * - Waiting and Error are written only under the staging row's ETag and never over an Imported
- *   row, so a slow run cannot put a finished row back to Waiting. A row whose status and reason
- *   did not change is not rewritten.
- * A crash anywhere leaves rows that are not Imported with their index entry; the next run
- * completes them with the same ids.
+ * importFromStaging (F&O "Import from staging", domain steps 3 and 9), run by a timer: take the
+ * lease, list the pending index, post the cost and unbilled rows as journals (postJournals.ts),
+ * then turn billed rows into proposal lines (importBilled.ts). Everything is create-if-absent or
+ * ETag-guarded, so overlapping or crashed runs end in the state of one clean run. How and why:
+ * docs/decisions/import-from-staging.md.
  */
 import { randomUUID } from 'node:crypto';
 import { orderForImport } from '../rules/import';

@@ -1,32 +1,8 @@
 /**
- * Journal vouchers of the import (cost and unbilled sales rows): where each row's ledger entries go,
- * pinned before anything is written, and the ledger writes themselves.
- *
- * Why a pin is needed: the rows of one run share vouchers (at most JOURNAL_MAX_ROWS rows, 100
- * entries, one all-or-nothing table transaction per voucher). A rerun after a crash may see another
- * set of pending rows (new rows, maxRows), so a row's voucher cannot be derived from "this run's
- * batch": it is decided once, stored, and reused by every later run.
- *
- * `foVoucherReservations` (FinanceTables account, the integration's own table):
- * PartitionKey = the row's shard "S0".."S7" (as in foStagingWork), RowKey = ActualId;
- * Voucher, FirstLine, LineCount, ReservedOn. One row per cost / unbilled actual ever journalized,
- * created if absent and never changed or deleted (like the transaction it precedes).
- * - A run plans fresh slots for its rows (`planJournals`, vouchers numbered from the run's own
- *   prefix) and creates them if absent, 100 per transaction per shard. A row that has a
- *   reservation already (a rerun after a crash, an overlapping run that got there first, an actual
- *   re-sent after import) keeps it: the create fails, the stored one is read and used. Exactly one
- *   reservation per row can ever exist, so overlapping runs agree on every row's voucher.
- * - A planned slot that lost is never used by anyone (its voucher number is the run's own), so it
- *   leaves a gap in that voucher's line numbers; vouchers stay balanced (each row's pair balances).
- * - Why not on the foStagingWork entry, which is deleted once the row is Imported: an actual
- *   re-sent after import gets a new index entry without it, would get a second slot, and its
- *   entries would be posted twice before the existing transaction is noticed.
- *
- * Ledger writes (`writeJournalEntries`): per voucher, the entries of the rows this run holds, in
- * one create transaction; a row's debit and credit are always in the same transaction, so a row
- * has both entries or none. A create that meets existing entries lists the voucher (at most 100
- * rows), checks that every entry found on a row's lines is that row's (Reference, account), and
- * creates the rest. A line held by another row is a data fault: it throws, nothing is written.
+ * Journal vouchers of the import: each cost or unbilled row's slot (voucher + first line) pinned
+ * for good in `foVoucherReservations` before anything is written, and the ledger writes
+ * themselves (a row's debit and credit in one transaction, entries found already checked to be
+ * that row's). Why: docs/decisions/import-from-staging.md, "Journals".
  */
 import { z } from 'zod';
 import type { LedgerEntry, ProjectTransaction } from '../records';

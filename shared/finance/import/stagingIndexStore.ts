@@ -1,25 +1,7 @@
 /**
- * The pending index of actuals staging (`foStagingWork`, in the FinanceTables account): one row per
- * staging row that import still has to finish, so an import run costs what there is to do, not
- * what the staging table holds.
- *
- * Scheme
- * - PartitionKey = a shard "S0".."S7" (from a hash of the ActualId), RowKey = ActualId. The row is
- *   a copy of the staging row as syncActuals wrote it (the actual's fields never change after
- *   that), plus QueuedAt, and the ImportStatus / ImportMessage import last gave it. Eight
- *   partitions spread the writes; a run lists all eight (paged queries, in parallel) and needs no
- *   read of the staging table at all in the common case.
- * - syncActuals writes the index rows FIRST, then the staging rows, both create-if-absent. A crash
- *   between the two leaves an index row whose staging row is missing; the redelivered message
- *   writes it, and if import gets there first it writes the staging row from the copy (the same
- *   content), so nothing is lost either way.
- * - importFromStaging deletes an index row only after its staging row is stored as Imported.
- *   Waiting and Error rows keep their index row (with the new status) and are retried every run.
- * - An index row may exist for a row that is Imported already (an actual re-sent after import).
- *   Import notices because the transaction or line it would create exists already; it then reads
- *   the staging row, and if it is Imported only deletes the index row. (Its ledger entries are
- *   not posted again: the row's journal slot is pinned for good in foVoucherReservations, which
- *   outlives the index entry; see journals.ts.)
+ * The pending index of actuals staging (`foStagingWork`): a copy of every staging row import still
+ * has to finish, spread over eight shards, so a run costs what there is to do, not what the
+ * staging table holds. Scheme and crash order: docs/decisions/import-from-staging.md.
  */
 import { z } from 'zod';
 import { mapLimit } from '../../core/collections';

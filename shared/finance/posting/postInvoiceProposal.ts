@@ -1,51 +1,10 @@
 /**
- * Posting an invoice proposal (domain step 10): queue `proposal-postings` ({ proposalId, postingDate? }).
- * The route `POST finance/proposals/{proposalId}/post` only checks and enqueues (requestPosting.ts).
- *
- * What one posting writes, in this order (each write create-if-absent, deterministic or
- * ETag-guarded, so a redelivery after a crash at any point finishes the very same posting):
- *   1 reserved         the customer invoice number: a reservation row per proposal in
- *                      `integrationSequences` (shared/storage/sequences.ts). It also pins the
- *                      posting date, the exchange rate and the request that started the posting,
- *                      so every retry computes exactly the same records.
- *   2 customerInvoice  the `foCustomerInvoices` row (create-if-absent)
- *   3 ledger           the voucher's `foLedgerEntries`, balanced in accounting currency (create-if-absent),
- *                      summarized: one entry per (MainAccount, ProjectId), one customer balance and one
- *                      sales tax entry (rules/posting.ts), deterministic line numbers, so a
- *                      retry finds the same rows; a one-project invoice posts at most 5 entries
- *   4 transactions     the invoiced unbilled `foProjectTransactions`: FullyInvoiced + CustomerInvoiceId
- *   5 staging          accounting details on every billed `foActualsStaging` row
- *   6 published        the accounting details on `actuals-accounting` (<= 100 per message, every
- *                      message carrying the invoice, deterministic message ids)
- *   7 posted           the proposal: Status Posted, CustomerInvoiceId, Voucher, PostedOn. LAST and
- *                      ETag-guarded: until it is written the proposal is Open, so the redelivery
- *                      of a message that crashed anywhere before it redoes (harmlessly) steps 1-6.
- * The accounting details are published before the proposal turns Posted, so "Posted" implies they
- * were sent; a redelivery after Posted republishes them anyway (same ids, idempotent consumer).
- *
- * Repeat or refusal? "Posting the same proposal twice posts once", and "already posted" is a
- * refusal. They are told apart by the REQUEST: every posting request has an id (the Service Bus
- * message id; the route sends a deterministic one, `postingRequestId`), and the reservation
- * remembers the id of the request that started the posting.
- * - Proposal Posted and the message is that same request (a redelivery, a crash retry, the route's
- *   duplicate send): idempotent. Nothing is written; the accounting details are republished.
- * - Proposal Posted and another request: refused, Business error "Invoice proposal INV-1 is already
- *   posted as customer invoice CIV-000001 ...", nothing written or published.
- * - Proposal still Open but a posting of it already reserved a number (another request is in
- *   flight, or crashed and dead-lettered): this request finishes THAT posting (its number, date and
- *   rate), never a second one. So two concurrent requests post once and neither is an error.
- *
- * Refusals (BusinessError; nothing written, no number used): unknown proposal (404), already
- * posted (409), incomplete: header counters or stored lines short of what the header expects (409,
- * with expected versus imported lines and amounts), no exchange rate on the posting date, missing
- * project transactions (409).
- *
- * Reads: the proposal's lines are one partition query; the unbilled transactions they bill come
- * from FinanceStore.transactionsBilledBy (one query per project with many, point reads otherwise).
- *
- * Posting date: the message's `postingDate`, else the proposal's InvoiceDate (the confirmed
- * invoice's date; F&O posts a proposal on its invoice date). The customer invoice date is the
- * posting date. PostedOn is the time the number was reserved (the same on every retry).
+ * Posting an invoice proposal (domain step 10), run on queue `proposal-postings`
+ * ({ proposalId, postingDate? }): reserve the customer invoice number (pinning date, rate and
+ * request), write the customer invoice, the summarized voucher, the invoiced transactions and the
+ * billed staging rows' accounting details, publish the details, and set the proposal Posted last.
+ * A redelivery after a crash finishes the same posting; a second request for a posted proposal is
+ * refused. Write order and why: docs/decisions/posting.md.
  */
 import { z } from 'zod';
 import { MAX_RECORDS_PER_MESSAGE, Queues, type AccountingDetail, type ActualsAccountingMessage, type OutboundMessage, type ProposalPostingMessage, type Publisher } from '../../bridge/messages';

@@ -1,26 +1,8 @@
 /**
- * "Import from staging" (domain steps 3 and 9) as pure decisions; importFromStaging does the I/O.
- *
- * How a run uses this module:
- * 1. Load the rows that `needsImport` (Pending, Waiting, Error) and sort them with
- *    `orderForImport`: cost and unbilled sales rows come before billed sales rows, so a new
- *    unbilled actual and its billed twin complete in the same run.
- * 2. Cost / unbilled row: `postTransaction` decides "posted" or "error". The posted rows of a run
- *    are journalized: `planJournals` gives each row a slot (voucher + first line number) in a
- *    journal voucher of at most JOURNAL_MAX_ROWS rows; the run pins the slots (a row that has one
- *    keeps it, see shared/finance/journals.ts) and calls `postTransaction` again with the pinned
- *    slot: the ledger entries (create-if-absent, keyed by voucher and line), the project transaction
- *    (TransId = ActualId) and `accounting` all name that voucher, so a retried or overlapping run
- *    writes the very same records. Then merge `rowUpdate` into the staging row and publish
- *    `accounting` on `actuals-accounting`. "error": merge `rowUpdate` (ImportStatus Error, the
- *    reason); the row is retried on later runs.
- * 3. Billed row: resolve its proposal (`proposalKey`): by ProposalId when the row has
- *    InvoiceProposalId, otherwise by InvoiceId (query foProposals with `InvoiceId eq '<row.InvoiceId>'`;
- *    the proposal id is the invoice number, which an actual does not carry). Then `decideBilled`,
- *    with `unbilledPosted` answering from foProjectTransactions AND the transactions posted earlier
- *    in this run. "line": create the line if absent (RowKey = ActualId), then recompute the header
- *    counters with `reconcileFromLines` over the stored lines (idempotent under overlap/retry) or,
- *    with an ETag-guarded update, `applyLines` with only the lines this run created.
+ * "Import from staging" (domain steps 3 and 9) as pure decisions: the order of a run's rows, a
+ * cost or unbilled row posted as a project transaction with its ledger pair and accounting
+ * details, journal slots, a billed row's fate (line, waiting with the reason, or error), and the
+ * proposal's imported counters. The I/O and the run: shared/finance/import/.
  */
 import type { AccountingDetail } from '../../bridge/messages';
 import type {

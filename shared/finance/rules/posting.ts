@@ -1,36 +1,9 @@
 /**
- * Posting an invoice proposal (domain step 10) as a pure plan; postInvoiceProposal does the I/O.
- *
- * The plan for a complete, open proposal is one voucher (`PIV-` + hash of the proposal id, the
- * same on every retry) in the accounting currency, posted SUMMARIZED as F&O does with summarized
- * posting: one ledger entry per (MainAccount, ProjectId), not one per transaction or line:
- *   per project of the invoiced unbilled transactions: debit AccruedRevenue and credit
- *     WIPSalesValue by the sum of their AccountingAmount as posted at import (reverses the accrual);
- *   one debit of CustomerBalance by the invoice total including tax, converted at the posting-date rate;
- *   per project of the lines: credit Revenue by the sum of the lines' converted amounts;
- *   one credit of SalesTaxPayable by the total tax, converted.
- * Entries come in that order, projects in ascending id order; zero entries are dropped and the
- * rest numbered 1..n (foLedger.buildVoucher), so a retry plans the very same entries under the
- * same line numbers. Every entry's Reference is the customer invoice id and its Text names what it
- * sums ("Revenue of 120 lines (Hour 100, Expense 20) 4800.00 EUR on CIV-000001 (proposal
- * INV-00001)"); the per-transaction and per-line detail stays on the project transactions
- * (CustomerInvoiceId) and on the accounting details of the billed actuals. The per-account (and
- * per account and project) totals are exactly those of a detailed voucher with one entry per
- * transaction and per line. A 50,000-line invoice of one project posts 5 entries, not 150,002.
- * Rounding: converting per line can differ by cents from converting the totals. The customer
- * balance and the tax are converted as totals, and the difference goes to the line with the
- * largest absolute amount (first such line), so the voucher balances to exactly zero and the
- * customer balance equals the converted invoice total. That line's accounting detail carries the
- * adjusted amount, so the lines' accounting amounts add up to the revenue posted (per project too).
- *
- * Decisions:
- * - The customer invoice id comes from the caller (its number sequence, `formatCustomerInvoiceId`);
- *   a retry after a crash must reuse the id it reserved for this proposal.
- * - An unbilled transaction already fully invoiced by another customer invoice (a credit
- *   proposal's lines point at transactions invoiced before) is not reversed again and not marked
- *   again; one already marked with this customer invoice id (a retry) is planned the same way.
- * - Customer invoice date = posting date. PostedOn defaults to the posting date at 00:00 UTC.
- * - Accounting details carry the line's sales tax in the transaction currency (as on the actual).
+ * Posting an invoice proposal (domain step 10) as a pure plan: the customer invoice, one
+ * summarized voucher in the accounting currency (one entry per main account and project; the
+ * rounding difference of converting per line on the largest line, so it balances exactly), the
+ * invoiced transactions and every line's accounting details. The I/O: shared/finance/posting/.
+ * Decisions: docs/decisions/posting.md.
  */
 import type { AccountingDetail } from '../../bridge/messages';
 import type { CustomerInvoice, ExchangeRate, LedgerEntry, Proposal, ProposalLine, ProjectTransaction } from '../records';

@@ -7,12 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { ErrorCategory, ErrorLogPort, ErrorReport } from '../core/errorReports';
 import { shortHash } from '../core/ids';
+
+export type { ErrorCategory, ErrorLogPort, ErrorReport };
 import { odata, TableStore } from '../storage/tableStore';
 
 export const ERROR_TABLE = 'integrationErrors';
-export const errorCategory = z.enum(['Validation', 'Business', 'Transient', 'DeadLetter']);
-export type ErrorCategory = z.infer<typeof errorCategory>;
+export const errorCategory = z.enum(['Validation', 'Business', 'Transient', 'DeadLetter']) satisfies z.ZodType<ErrorCategory>;
 export const PAYLOAD_LIMIT = 8_000;
 
 export const errorRowSchema = z.object({
@@ -27,25 +29,6 @@ export const errorRowSchema = z.object({
   Status: z.enum(['Open', 'Resolved']),
 });
 export type ErrorRow = z.infer<typeof errorRowSchema>;
-
-export interface ErrorReport {
-  source: string;
-  category: ErrorCategory;
-  message: string;
-  reference?: string;
-  messageId?: string;
-  /** When the failing message was enqueued (keeps the row id stable across redeliveries). */
-  enqueuedAt?: Date;
-  payload?: unknown;
-  /** Rows with the same key (and message enqueue time) are one row, rewritten; default: messageId + message. */
-  dedupeKey?: string;
-  /** Default Open; Resolved records that a message recovered after transient failures. */
-  status?: 'Open' | 'Resolved';
-}
-
-export interface ErrorLogPort {
-  record(report: ErrorReport): Promise<ErrorRow>;
-}
 
 export function truncatePayload(payload: unknown): string | undefined {
   if (payload === undefined) return undefined;
