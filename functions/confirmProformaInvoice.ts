@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { invoiceConfirmationMessage, Queues } from '../shared/bridge/messages';
+import { invoiceConfirmationMessage, Queues } from '../shared/messages';
 import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const CONFIRM_PROFORMA_INVOICE = 'confirmProformaInvoice';

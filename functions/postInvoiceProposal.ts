@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { proposalPostingMessage, Queues } from '../shared/bridge/messages';
+import { proposalPostingMessage, Queues } from '../shared/messages';
 import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const POST_INVOICE_PROPOSAL = 'postInvoiceProposal';

@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { actualsMessageEnvelope, Queues } from '../shared/bridge/messages';
+import { actualsMessageEnvelope, Queues } from '../shared/messages';
 import { SYNC_ACTUALS } from '../shared/finance/syncActuals';
 import { queueFunction } from '../shared/triggers/queueMessage';
 

@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { actualsAccountingMessage, Queues } from '../shared/bridge/messages';
+import { actualsAccountingMessage, Queues } from '../shared/messages';
 import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const SYNC_ACTUALS_ACCOUNTING = 'syncActualsAccounting';

@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { invoiceProposalMessage, Queues } from '../shared/bridge/messages';
+import { invoiceProposalMessage, Queues } from '../shared/messages';
 import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const SYNC_INVOICE_PROPOSAL = 'syncInvoiceProposal';

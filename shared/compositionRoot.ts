@@ -15,7 +15,7 @@ import { sequenceInvoiceNumbers } from './dataverse/invoices/numbers';
 import { requestInvoiceConfirmation } from './dataverse/invoices/requestConfirmation';
 import type { AddDetailRequest, ConfirmRequest, CreateInvoiceRequest, UpdateDetailRequest } from './dataverse/invoices/requests';
 import { confirmProformaInvoice, type ConfirmationMeta } from './bridge/confirmProformaInvoice';
-import { Queues, type ActualsAccountingMessage, type InvoiceConfirmationMessage, type InvoiceProposalMessage, type ProposalPostingMessage } from './bridge/messages';
+import { Queues, type ActualsAccountingMessage, type InvoiceConfirmationMessage, type InvoiceProposalMessage, type ProposalPostingMessage } from './messages';
 import { syncActualsAccounting } from './bridge/syncActualsAccounting';
 import { loadSettings, type Settings } from './config';
 import { retryOnConflict } from './core/errors';

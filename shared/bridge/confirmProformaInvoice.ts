@@ -19,7 +19,7 @@ import type {
   Milestone,
   StoredMilestone,
 } from '../dataverse/records';
-import { ConfirmationRefused, planConfirmation, type ConfirmationPlan } from './confirmation/plan';
+import { ConfirmationRefused, planConfirmation, type ConfirmationPlan } from '../dataverse/rules/confirmation/plan';
 import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
 import {
@@ -28,7 +28,7 @@ import {
   type InvoiceConfirmationMessage,
   type OutboundMessage,
   type Publisher,
-} from './messages';
+} from '../messages';
 import { BusinessError, NotFoundError } from '../core/errors';
 
 /** What the confirmation reads and writes of the Dataverse store. */

@@ -22,7 +22,7 @@ import { InvoiceStatus, optionName } from '../core/options';
 import type { ActualPatch, ActualPatchResult } from '../dataverse/dataverseStore';
 import type { Actual, Invoice } from '../dataverse/records';
 import type { TableStore } from '../storage/tableStore';
-import type { AccountingDetail, ActualsAccountingMessage } from './messages';
+import type { AccountingDetail, ActualsAccountingMessage } from '../messages';
 
 /** What writing accounting details back needs of the Dataverse store. */
 export interface AccountingBackStore {

@@ -11,7 +11,7 @@ import { BusinessError, NotFoundError, ValidationError } from '../core/errors';
 import { guid } from '../core/fields';
 import { deterministicGuid } from '../core/ids';
 import { withoutEtag, type Stored } from '../core/stored';
-import { MAX_RECORDS_PER_MESSAGE, Queues, type OutboundMessage, type Publisher } from '../bridge/messages';
+import { MAX_RECORDS_PER_MESSAGE, Queues, type OutboundMessage, type Publisher } from '../messages';
 import type { TableStore } from '../storage/tableStore';
 import type { Actual, Contract, ContractLine } from './records';
 import { approvalActualId, approvalActuals, sameApprovalFacts } from './rules/approvalRules';

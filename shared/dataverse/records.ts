@@ -1,7 +1,6 @@
 /**
- * Dataverse records (contract.md, "Dataverse side"). These are the domain's own types: the
- * repositories in shared/dataverse parse stored entities through these schemas, and the
- * confirmation rules in shared/domain work on them. Field names are Dataverse's, unchanged.
+ * Dataverse records (contract.md, "Dataverse side"), as zod schemas and types: the store parses
+ * stored rows through them and the rules work on them. Field names are Dataverse's, unchanged.
  */
 import { z } from 'zod';
 import {

@@ -19,7 +19,7 @@ import { reconcileFromLines } from './rules/import';
 import { withoutEtag } from '../core/stored';
 import type { FinanceStore } from './financeStore';
 import { BusinessError } from '../core/errors';
-import type { InvoiceProposalMessage } from '../bridge/messages';
+import type { InvoiceProposalMessage } from '../messages';
 
 export interface SyncInvoiceProposalDeps {
   finance: Pick<FinanceStore, 'proposals' | 'proposalLines'>;

@@ -5,7 +5,7 @@
  * harmless to the idempotent consumers anyway.
  */
 import { ServiceBusClient, type ServiceBusMessage, type ServiceBusSender } from '@azure/service-bus';
-import type { OutboundMessage, Publisher, QueueName } from '../bridge/messages';
+import type { OutboundMessage, Publisher, QueueName } from '../messages';
 
 export class ServiceBusPublisher implements Publisher {
   private readonly senders = new Map<string, ServiceBusSender>();

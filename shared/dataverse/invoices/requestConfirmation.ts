@@ -1,7 +1,7 @@
 /**
  * `POST api/dataverse/invoices/{invoiceId}/confirm` (the request of domain.md step 6): the
  * invoice must be Draft or In Review and pass every confirmation rule. The pure plan of
- * shared/bridge/confirmation is computed as a dry run, so a refusal is answered at once (409)
+ * rules/confirmation is computed as a dry run, so a refusal is answered at once (409)
  * instead of landing in the error log later. Already Confirmed or Posted: nothing is sent.
  * Sends { invoiceId, confirmedOn, confirmedBy? } to `invoice-confirmations` with message id
  * deterministicGuid('invoice-confirmation', invoiceId, the header's ETag): repeated clicks on an
@@ -12,8 +12,8 @@ import { deterministicGuid } from '../../core/ids';
 import { labelOf } from '../../core/labels';
 import { InvoiceStatus } from '../../core/options';
 import { withoutEtag, type Stored } from '../../core/stored';
-import { ConfirmationRefused, planConfirmation } from '../../bridge/confirmation/plan';
-import { Queues, type Publisher } from '../../bridge/messages';
+import { ConfirmationRefused, planConfirmation } from '../rules/confirmation/plan';
+import { Queues, type Publisher } from '../../messages';
 import type { TableStore } from '../../storage/tableStore';
 import type { Account, Actual, Contract, ContractLine, Milestone, StoredMilestone } from '../records';
 import { EDITABLE_INVOICE_STATUSES } from '../rules/invoiceRules';

@@ -5,7 +5,7 @@
  * rows rewritten under their staging ETag). Why the writes are shaped so:
  * docs/decisions/import-from-staging.md.
  */
-import type { AccountingDetail, Publisher } from '../../bridge/messages';
+import type { AccountingDetail, Publisher } from '../../messages';
 import { withoutEtag, type Stored } from '../../core/stored';
 import type { LeasePort } from '../../storage/leases';
 import type { TableStore } from '../../storage/tableStore';

@@ -12,7 +12,7 @@
  * and their index entries go. A row without an exchange rate becomes Error with the reason and
  * is retried by later runs. Why: docs/decisions/import-from-staging.md.
  */
-import { Queues, MAX_RECORDS_PER_MESSAGE, type AccountingDetail, type ActualsAccountingMessage } from '../../bridge/messages';
+import { Queues, MAX_RECORDS_PER_MESSAGE, type AccountingDetail, type ActualsAccountingMessage } from '../../messages';
 import { chunk } from '../../core/collections';
 import { deterministicGuid } from '../../core/ids';
 import { dec, rate } from '../../core/money';

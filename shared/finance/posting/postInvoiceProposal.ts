@@ -7,7 +7,7 @@
  * refused. Write order and why: docs/decisions/posting.md.
  */
 import { z } from 'zod';
-import { MAX_RECORDS_PER_MESSAGE, Queues, type AccountingDetail, type ActualsAccountingMessage, type OutboundMessage, type ProposalPostingMessage, type Publisher } from '../../bridge/messages';
+import { MAX_RECORDS_PER_MESSAGE, Queues, type AccountingDetail, type ActualsAccountingMessage, type OutboundMessage, type ProposalPostingMessage, type Publisher } from '../../messages';
 import { chunk } from '../../core/collections';
 import { BusinessError } from '../../core/errors';
 import { currencyCode, dateString, decimalString } from '../../core/fields';

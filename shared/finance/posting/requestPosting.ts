@@ -5,7 +5,7 @@
  * postingDate)`: the same request sent twice is one posting request. The posting itself runs on
  * the queue (postInvoiceProposal.ts).
  */
-import { Queues, type ProposalPostingMessage, type Publisher } from '../../bridge/messages';
+import { Queues, type ProposalPostingMessage, type Publisher } from '../../messages';
 import { withoutEtag } from '../../core/stored';
 import type { TableStore } from '../../storage/tableStore';
 import type { Proposal } from '../records';

@@ -4,7 +4,7 @@
  * details, journal slots, a billed row's fate (line, waiting with the reason, or error), and the
  * proposal's imported counters. The I/O and the run: shared/finance/import/.
  */
-import type { AccountingDetail } from '../../bridge/messages';
+import type { AccountingDetail } from '../../messages';
 import type {
   ExchangeRate,
   LedgerEntry,
@@ -46,7 +46,7 @@ export interface JournalSlot {
   firstLine: number;
 }
 
-/** A row's pinned slot (what shared/finance/journals.ts stores per ActualId). */
+/** A row's pinned slot (what import/journalStore.ts stores per ActualId). */
 export interface JournalReservation extends JournalSlot {
   actualId: string;
   /** Line numbers reserved from firstLine on: 2, or 0 for a row whose amount is zero (no ledger lines). */

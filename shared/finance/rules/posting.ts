@@ -5,7 +5,7 @@
  * invoiced transactions and every line's accounting details. The I/O: shared/finance/posting/.
  * Decisions: docs/decisions/posting.md.
  */
-import type { AccountingDetail } from '../../bridge/messages';
+import type { AccountingDetail } from '../../messages';
 import type { CustomerInvoice, ExchangeRate, LedgerEntry, Proposal, ProposalLine, ProjectTransaction } from '../records';
 import { lookupRate, toAccounting } from './exchange';
 import { buildVoucher, credit, debit, type LedgerLine } from './ledger';

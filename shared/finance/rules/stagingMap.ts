@@ -11,7 +11,7 @@
  *   reaches F&O), `unmapped` (an option value without an F&O counterpart) or `invalid`
  *   (a billed sales actual without the invoice it belongs to, which could never be imported).
  * - The row's InvoiceProposalId is not set: an actual carries the invoice GUID (msdyn_invoice),
- *   not the invoice number; import finds the proposal through InvoiceId (see foImport.ts).
+ *   not the invoice number; import finds the proposal through InvoiceId (see rules/import.ts).
  */
 import type { Actual } from '../../dataverse/records';
 import type {
@@ -22,7 +22,7 @@ import type {
   StagingRow,
   StagingTransType,
 } from '../records';
-import type { InvoiceProposalMessage } from '../../bridge/messages';
+import type { InvoiceProposalMessage } from '../../messages';
 import { amount } from '../../core/money';
 import { AdjustmentStatus, BillingType, TransactionClass, TransactionType } from '../../core/options';
 

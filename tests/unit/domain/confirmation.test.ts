@@ -8,7 +8,7 @@ import {
   planConfirmation,
   type ConfirmationInput,
   type ConfirmationPlan,
-} from '../../../shared/bridge/confirmation/plan';
+} from '../../../shared/dataverse/rules/confirmation/plan';
 import type {
   Account,
   Actual,
@@ -31,7 +31,7 @@ import {
   TransactionClass,
   TransactionType,
 } from '../../../shared/core/options';
-import { invoiceProposalMessage } from '../../../shared/bridge/messages';
+import { invoiceProposalMessage } from '../../../shared/messages';
 
 // ---- fixtures ---------------------------------------------------------------------------------
 
@@ -284,6 +284,11 @@ function refusal(input: ConfirmationInput): ConfirmationRefused {
   throw new Error('expected a ConfirmationRefused, but the plan succeeded');
 }
 
+/** Rows for `it.each(...)('%s', ...)` that carry their own test name (`$name` would print it quoted). */
+function named<T extends { name: string }>(rows: T[]): [string, T][] {
+  return rows.map((row) => [row.name, row]);
+}
+
 // ---- the cases --------------------------------------------------------------------------------
 
 describe('planConfirmation: unchanged ILD from an unbilled actual', () => {
@@ -485,52 +490,40 @@ describe('planConfirmation: changed ILD', () => {
     expect(remainderBilled?.msdyn_quantity).toBe('0.75');
   });
 
-  it('quantity raised: no remainder', () => {
-    const ild = ildOf(1, source, { msdyn_quantity: '10', msdyn_amount: '1000.00' });
-    const plan = planConfirmation(makeInput({ details: [ild], actuals: [source] }));
-    expect(plan.newActuals.map(shape)).toStrictEqual([
-      adjustmentReversal,
-      ...edited(BillingType.Chargeable, '10', '100.00', '1000.00'),
-    ]);
+  it.each(
+    named([
+      {
+        name: 'quantity raised: no remainder',
+        edit: { msdyn_quantity: '10', msdyn_amount: '1000.00' },
+        asEdited: edited(BillingType.Chargeable, '10', '100.00', '1000.00'),
+        total: '1000.00',
+      },
+      {
+        name: 'price changed',
+        edit: { msdyn_price: '120.00', msdyn_amount: '960.00' },
+        asEdited: edited(BillingType.Chargeable, '8', '120.00', '960.00'),
+        total: '960.00',
+      },
+      {
+        name: 'billing type changed to Non Chargeable: amount 0',
+        edit: { msdyn_billingtype: BillingType.NonChargeable, msdyn_amount: '0.00' },
+        asEdited: edited(BillingType.NonChargeable, '8', '100.00', '0.00'),
+        total: '0.00',
+      },
+      {
+        name: 'billing type changed to Complimentary: amount 0',
+        edit: { msdyn_billingtype: BillingType.Complimentary, msdyn_amount: '0' },
+        asEdited: edited(BillingType.Complimentary, '8', '100.00', '0.00'),
+        total: '0.00',
+      },
+    ]),
+  )('%s', (_name, { edit, asEdited, total }) => {
+    const plan = planConfirmation(makeInput({ details: [ildOf(1, source, edit)], actuals: [source] }));
+    expect(plan.newActuals.map(shape)).toStrictEqual([adjustmentReversal, ...asEdited]);
     expect(plan.updatedActuals).toStrictEqual([adjustedSource]);
-    expect(plan.invoice.totalamount).toBe('1000.00');
-    expect(plan.proposal).toMatchObject({ expectedLineCount: 1, expectedAmount: '1000.00' });
-  });
-
-  it('price changed', () => {
-    const ild = ildOf(1, source, { msdyn_price: '120.00', msdyn_amount: '960.00' });
-    const plan = planConfirmation(makeInput({ details: [ild], actuals: [source] }));
-    expect(plan.newActuals.map(shape)).toStrictEqual([
-      adjustmentReversal,
-      ...edited(BillingType.Chargeable, '8', '120.00', '960.00'),
-    ]);
-    expect(plan.updatedActuals).toStrictEqual([adjustedSource]);
-    expect(plan.invoice.totalamount).toBe('960.00');
-    expect(plan.proposal).toMatchObject({ expectedLineCount: 1, expectedAmount: '960.00' });
-  });
-
-  it('billing type changed to Non Chargeable: amount 0', () => {
-    const ild = ildOf(1, source, { msdyn_billingtype: BillingType.NonChargeable, msdyn_amount: '0.00' });
-    const plan = planConfirmation(makeInput({ details: [ild], actuals: [source] }));
-    expect(plan.newActuals.map(shape)).toStrictEqual([
-      adjustmentReversal,
-      ...edited(BillingType.NonChargeable, '8', '100.00', '0.00'),
-    ]);
-    expect(plan.updatedActuals).toStrictEqual([adjustedSource]);
-    expect(plan.invoice.totalamount).toBe('0.00');
-    expect(plan.proposal).toMatchObject({ expectedLineCount: 1, expectedAmount: '0.00' });
+    expect(plan.invoice.totalamount).toBe(total);
+    expect(plan.proposal).toMatchObject({ expectedLineCount: 1, expectedAmount: total });
     expectValidRecords(plan);
-  });
-
-  it('billing type changed to Complimentary: amount 0', () => {
-    const ild = ildOf(1, source, { msdyn_billingtype: BillingType.Complimentary, msdyn_amount: '0' });
-    const plan = planConfirmation(makeInput({ details: [ild], actuals: [source] }));
-    expect(plan.newActuals.map(shape)).toStrictEqual([
-      adjustmentReversal,
-      ...edited(BillingType.Complimentary, '8', '100.00', '0.00'),
-    ]);
-    expect(plan.updatedActuals).toStrictEqual([adjustedSource]);
-    expect(plan.invoice.totalamount).toBe('0.00');
   });
 
   it('quantity lowered AND made non-chargeable: edited part and remainder are both non-chargeable at 0', () => {
@@ -775,146 +768,189 @@ describe('canConfirm', () => {
 describe('planConfirmation: refusals', () => {
   const source = makeActual(1);
   const ild = ildOf(1, source);
+  const m = makeMilestone(1);
+  const Code = ConfirmationRefusalCode;
 
-  it.each([
+  /** One input with one problem: the refusal's code, what its reason says, the ILD it names. */
+  interface RefusalCase {
+    name: string;
+    input: () => ConfirmationInput;
+    code: ConfirmationRefusalCode;
+    says?: (string | RegExp)[];
+    detailId?: string;
+  }
+  /** The unchanged ILD of the source actual `s`. */
+  const fromActual = (s: Actual): ConfirmationInput => makeInput({ details: [ildOf(1, s)], actuals: [s] });
+  /** The ILD of the default source actual, with some fields edited. */
+  const withIld = (overrides: Partial<InvoiceLineDetail>): ConfirmationInput =>
+    makeInput({ details: [ildOf(1, source, overrides)], actuals: [source] });
+  const invoiceStatuses = [
     ['Confirmed', InvoiceStatus.Confirmed],
     ['Paid', InvoiceStatus.Paid],
     ['Posted', InvoiceStatus.Posted],
-  ])('refuses an invoice in status %s', (label, status) => {
-    const r = refusal(makeInput({ details: [ild], actuals: [source], invoice: { msdyn_projectinvoicestatus: status } }));
-    expect(r.code).toBe(ConfirmationRefusalCode.InvoiceStatus);
-    expect(r.reason).toContain('INV-000123');
-    expect(r.reason).toContain(`is ${label}`);
-    expect(r.message).toBe(r.reason);
-  });
-
-  it('refuses an invoice with no ILDs', () => {
-    const r = refusal(makeInput({ details: [] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.NoDetails);
-    expect(r.reason).toMatch(/no invoice line details/);
-  });
-
-  it('refuses an ILD whose source actual is missing, naming the ILD and the actual', () => {
-    const r = refusal(makeInput({ details: [ild], actuals: [] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.SourceActualMissing);
-    expect(r.detailId).toBe(ildId(1));
-    expect(r.reason).toContain(ildId(1));
-    expect(r.reason).toContain(actualId(1));
-  });
-
-  it.each([
+  ] as const;
+  const billingStatuses = [
     ['Ready to Invoice', BillingStatus.ReadyToInvoice],
     ['Unbilled Sales Created', BillingStatus.UnbilledSalesCreated],
     ['Customer Invoice Posted', BillingStatus.CustomerInvoicePosted],
     ['Canceled', BillingStatus.Canceled],
-  ])('refuses a source actual in billing status %s', (label, status) => {
-    const s = makeActual(1, { msdyn_billingstatus: status });
-    const r = refusal(makeInput({ details: [ildOf(1, s)], actuals: [s] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.SourceActualNotInvoiceable);
-    expect(r.reason).toContain(label);
-    expect(r.detailId).toBe(ildId(1));
-  });
-
-  it('refuses a source actual without billing status', () => {
-    const { msdyn_billingstatus: _omit, ...s } = makeActual(1);
-    const r = refusal(makeInput({ details: [ildOf(1, s)], actuals: [s] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.SourceActualNotInvoiceable);
-  });
-
-  it.each([
+  ] as const;
+  const adjustmentStatuses = [
     ['Adjusted', AdjustmentStatus.Adjusted],
     ['Unadjustable', AdjustmentStatus.Unadjustable],
-  ])('refuses a source actual that is %s', (label, adj) => {
-    const s = makeActual(1, { msdyn_adjustmentstatus: adj });
-    const r = refusal(makeInput({ details: [ildOf(1, s)], actuals: [s] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.SourceActualNotInvoiceable);
-    expect(r.reason).toContain(label);
-  });
+  ] as const;
 
-  it('refuses a source actual that is not unbilled sales', () => {
-    const s = makeActual(1, { msdyn_transactiontypecode: TransactionType.Cost });
-    const r = refusal(makeInput({ details: [ildOf(1, s)], actuals: [s] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.SourceActualNotInvoiceable);
-    expect(r.reason).toContain('Cost');
-  });
-
-  it('refuses an ILD whose class differs from its source actual (class is immutable)', () => {
-    const changed = ildOf(1, source, { msdyn_transactionclassification: TransactionClass.Expense });
-    const r = refusal(makeInput({ details: [changed], actuals: [source] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.ClassChanged);
-    expect(r.reason).toMatch(/class Expense.*is Time/);
-  });
-
-  it('refuses a milestone ILD whose milestone is missing', () => {
-    const m = makeMilestone(1);
-    const r = refusal(makeInput({ details: [milestoneIld(1, m)], milestones: [] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.MilestoneMissing);
-    expect(r.reason).toContain(milestoneId(1));
-    expect(r.detailId).toBe(ildId(1));
-  });
-
-  it('refuses a Milestone-class ILD that names no milestone', () => {
-    const { msdyn_milestone: _omit, ...d } = milestoneIld(1, makeMilestone(1));
-    const r = refusal(makeInput({ details: [d] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.MilestoneMissing);
-  });
-
-  it('refuses a milestone that is not Customer invoice created', () => {
-    const m = makeMilestone(1, { msdyn_invoicestatus: MilestoneStatus.Ready });
-    const r = refusal(makeInput({ details: [milestoneIld(1, m)], milestones: [m] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.MilestoneNotInvoiceable);
-  });
-
-  it('refuses a milestone ILD whose amount is not the milestone amount', () => {
-    const m = makeMilestone(1);
-    const r = refusal(makeInput({ details: [milestoneIld(1, m, { msdyn_amount: '4000.00' })], milestones: [m] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.AmountMismatch);
-  });
-
-  it('refuses a chargeable ILD whose amount is not quantity x price', () => {
-    const bad = ildOf(1, source, { msdyn_quantity: '6', msdyn_amount: '800.00' });
-    const r = refusal(makeInput({ details: [bad], actuals: [source] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.AmountMismatch);
-    expect(r.detailId).toBe(ildId(1));
-    expect(r.reason).toContain(ildId(1));
-    expect(r.reason).toContain('600.00');
+  it.each(
+    named<RefusalCase>([
+      // The invoice.
+      ...invoiceStatuses.map(([label, status]) => ({
+        name: `refuses an invoice in status ${label}`,
+        input: () => makeInput({ details: [ild], actuals: [source], invoice: { msdyn_projectinvoicestatus: status } }),
+        code: Code.InvoiceStatus,
+        says: ['INV-000123', `is ${label}`],
+      })),
+      {
+        name: 'refuses an invoice with no ILDs',
+        input: () => makeInput({ details: [] }),
+        code: Code.NoDetails,
+        says: [/no invoice line details/],
+      },
+      // The source actual.
+      {
+        name: 'refuses an ILD whose source actual is missing, naming the ILD and the actual',
+        input: () => makeInput({ details: [ild], actuals: [] }),
+        code: Code.SourceActualMissing,
+        says: [ildId(1), actualId(1)],
+        detailId: ildId(1),
+      },
+      ...billingStatuses.map(([label, status]) => ({
+        name: `refuses a source actual in billing status ${label}`,
+        input: () => fromActual(makeActual(1, { msdyn_billingstatus: status })),
+        code: Code.SourceActualNotInvoiceable,
+        says: [label],
+        detailId: ildId(1),
+      })),
+      {
+        name: 'refuses a source actual without billing status',
+        input: () => {
+          const { msdyn_billingstatus: _omit, ...s } = makeActual(1);
+          return fromActual(s);
+        },
+        code: Code.SourceActualNotInvoiceable,
+      },
+      ...adjustmentStatuses.map(([label, adj]) => ({
+        name: `refuses a source actual that is ${label}`,
+        input: () => fromActual(makeActual(1, { msdyn_adjustmentstatus: adj })),
+        code: Code.SourceActualNotInvoiceable,
+        says: [label],
+      })),
+      {
+        name: 'refuses a source actual that is not unbilled sales',
+        input: () => fromActual(makeActual(1, { msdyn_transactiontypecode: TransactionType.Cost })),
+        code: Code.SourceActualNotInvoiceable,
+        says: ['Cost'],
+      },
+      {
+        name: 'refuses an ILD whose class differs from its source actual (class is immutable)',
+        input: () => withIld({ msdyn_transactionclassification: TransactionClass.Expense }),
+        code: Code.ClassChanged,
+        says: [/class Expense.*is Time/],
+      },
+      // The milestone.
+      {
+        name: 'refuses a milestone ILD whose milestone is missing',
+        input: () => makeInput({ details: [milestoneIld(1, m)], milestones: [] }),
+        code: Code.MilestoneMissing,
+        says: [milestoneId(1)],
+        detailId: ildId(1),
+      },
+      {
+        name: 'refuses a Milestone-class ILD that names no milestone',
+        input: () => {
+          const { msdyn_milestone: _omit, ...d } = milestoneIld(1, m);
+          return makeInput({ details: [d] });
+        },
+        code: Code.MilestoneMissing,
+      },
+      {
+        name: 'refuses a milestone that is not Customer invoice created',
+        input: () => {
+          const ready = makeMilestone(1, { msdyn_invoicestatus: MilestoneStatus.Ready });
+          return makeInput({ details: [milestoneIld(1, ready)], milestones: [ready] });
+        },
+        code: Code.MilestoneNotInvoiceable,
+      },
+      {
+        name: 'refuses a milestone ILD whose amount is not the milestone amount',
+        input: () => makeInput({ details: [milestoneIld(1, m, { msdyn_amount: '4000.00' })], milestones: [m] }),
+        code: Code.AmountMismatch,
+      },
+      // The amount and billing type.
+      {
+        name: 'refuses a chargeable ILD whose amount is not quantity x price',
+        input: () => withIld({ msdyn_quantity: '6', msdyn_amount: '800.00' }),
+        code: Code.AmountMismatch,
+        says: [ildId(1), '600.00'],
+        detailId: ildId(1),
+      },
+      {
+        name: 'refuses a manual ILD whose amount is wrong',
+        input: () => makeInput({ details: [manualIld(1, { msdyn_amount: '91.01' })] }),
+        code: Code.AmountMismatch,
+      },
+      {
+        name: 'refuses billing type Not Available',
+        input: () =>
+          makeInput({ details: [manualIld(1, { msdyn_billingtype: BillingType.NotAvailable, msdyn_amount: '0.00' })] }),
+        code: Code.BillingTypeNotInvoiceable,
+      },
+    ]),
+  )('%s', (_name, { input, code, says = [], detailId }) => {
+    const r = refusal(input());
+    expect(r.code).toBe(code);
+    expect(r.message).toBe(r.reason);
+    for (const s of says) {
+      if (typeof s === 'string') expect(r.reason).toContain(s);
+      else expect(r.reason).toMatch(s);
+    }
+    if (detailId !== undefined) expect(r.detailId).toBe(detailId);
   });
 
   it('refuses a non-chargeable or complimentary ILD with an amount', () => {
     for (const bt of [BillingType.NonChargeable, BillingType.Complimentary]) {
-      const bad = ildOf(1, source, { msdyn_billingtype: bt });
-      const r = refusal(makeInput({ details: [bad], actuals: [source] }));
-      expect(r.code).toBe(ConfirmationRefusalCode.AmountMismatch);
+      const r = refusal(withIld({ msdyn_billingtype: bt }));
+      expect(r.code).toBe(Code.AmountMismatch);
       expect(r.reason).toMatch(/must be 0\.00/);
     }
   });
 
-  it('refuses a manual ILD whose amount is wrong', () => {
-    const r = refusal(makeInput({ details: [manualIld(1, { msdyn_amount: '91.01' })] }));
-    expect(r.code).toBe(ConfirmationRefusalCode.AmountMismatch);
-  });
-
-  it('refuses billing type Not Available', () => {
-    const bad = manualIld(1, { msdyn_billingtype: BillingType.NotAvailable, msdyn_amount: '0.00' });
-    expect(refusal(makeInput({ details: [bad] })).code).toBe(ConfirmationRefusalCode.BillingTypeNotInvoiceable);
-  });
-
   it('refuses records that do not belong together', () => {
-    const codes = [
-      refusal(makeInput({ details: [ildOf(1, source, { msdyn_invoice: guid('1', 9) })], actuals: [source] })),
-      refusal(makeInput({ details: [ildOf(1, source, { msdyn_invoicelineid: guid('6', 9) })], actuals: [source] })),
-      refusal(makeInput({ details: [ildOf(1, source, { transactioncurrencyid: 'USD' })], actuals: [source] })),
-      refusal(makeInput({ details: [ild, ildOf(2, source)], actuals: [source] })), // one actual, two ILDs
-      refusal(makeInput({ details: [ild, ild], actuals: [source] })), // duplicate ILD
-      refusal(makeInput({ details: [ild], actuals: [source], invoice: { salesorderid: guid('2', 9) } })),
-      refusal(makeInput({ details: [ild], actuals: [source], invoice: { customerid: guid('3', 9) } })),
-      refusal({ ...makeInput({ details: [ild], actuals: [source] }), confirmedOn: 'yesterday' }),
-    ].map((r) => r.code);
-    expect(codes.every((c) => c === ConfirmationRefusalCode.InconsistentInput)).toBe(true);
-    const m = makeMilestone(1);
-    expect(
-      refusal(makeInput({ details: [milestoneIld(1, m), milestoneIld(2, m)], milestones: [m] })).code,
-    ).toBe(ConfirmationRefusalCode.InconsistentInput);
+    const withInvoice = (invoice: Partial<Invoice>) => makeInput({ details: [ild], actuals: [source], invoice });
+    const withLines = (...lines: InvoiceLine[]) => makeInput({ details: [ild], actuals: [source], lines });
+    const tmLine = makeLine(LINE_TM, CL_TM, BillingMethod.TimeAndMaterial);
+    const otherContract = makeActual(1, { msdyn_salescontract: guid('2', 9) });
+    const notTogether: [string, ConfirmationInput][] = [
+      ['ILD of another invoice', withIld({ msdyn_invoice: guid('1', 9) })],
+      ['ILD on an unknown line', withIld({ msdyn_invoicelineid: guid('6', 9) })],
+      ['ILD in another currency', withIld({ transactioncurrencyid: 'USD' })],
+      ['one actual, two ILDs', makeInput({ details: [ild, ildOf(2, source)], actuals: [source] })],
+      ['duplicate ILD', makeInput({ details: [ild, ild], actuals: [source] })],
+      ['another contract', withInvoice({ salesorderid: guid('2', 9) })],
+      ['another customer', withInvoice({ customerid: guid('3', 9) })],
+      ['confirmation time not ISO', { ...makeInput({ details: [ild], actuals: [source] }), confirmedOn: 'yesterday' }],
+      ['one milestone, two ILDs', makeInput({ details: [milestoneIld(1, m), milestoneIld(2, m)], milestones: [m] })],
+      // Added with the split of plan.ts: the other belonging checks.
+      ['line of another invoice', withLines({ ...tmLine, invoiceid: guid('1', 9) })],
+      ['line twice', withLines(tmLine, tmLine)],
+      ['ILD on another contract line than its line', withIld({ msdyn_salescontractlineid: CL_FP })],
+      ['line billing method differs from its contract line', withLines({ ...tmLine, msdyn_billingmethod: BillingMethod.FixedPrice })],
+      [
+        'ILD names a milestone and an actual',
+        makeInput({ details: [milestoneIld(1, m, { msdyn_sourceactual: actualId(1) })], milestones: [m], actuals: [source] }),
+      ],
+      ['source actual of another contract', makeInput({ details: [ildOf(1, otherContract)], actuals: [otherContract] })],
+    ];
+    for (const [what, input] of notTogether) expect(refusal(input).code, what).toBe(Code.InconsistentInput);
   });
 
   it('refuses the whole invoice when any one ILD is refused (nothing is planned)', () => {

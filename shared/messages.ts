@@ -1,11 +1,12 @@
 /**
- * Message bodies on the contract's queues. Inbound ones are kept exactly as contract.md says;
- * the two the project produces itself (invoice-proposals, actuals-accounting) are defined here
- * and documented in the README.
+ * The messages between the sides: the contract's queue names, every queue's body (zod), and the
+ * Publisher port the use cases send through (the Service Bus adapter: servicebus/publisher.ts).
+ * Inbound bodies are exactly contract.md's; the two the project produces itself
+ * (invoice-proposals, actuals-accounting) are defined here and documented in the README. Both
+ * sides and the bridge depend on this file; it depends on nothing of theirs.
  */
 import { z } from 'zod';
-import { actualSchema } from '../dataverse/records';
-import { currencyCode, dateString, decimalString, guid, timestampString } from '../core/fields';
+import { currencyCode, dateString, decimalString, guid, timestampString } from './core/fields';
 
 export const Queues = {
   invoiceConfirmations: 'invoice-confirmations',
@@ -35,12 +36,11 @@ export const proposalPostingMessage = z.object({
 export type ProposalPostingMessage = z.infer<typeof proposalPostingMessage>;
 
 // actuals (inbound from Dataverse; other producers too). Records are validated one by one by
-// syncActuals (partial batch failure), so the envelope only checks the array.
+// syncActuals against the Dataverse actual schema (partial batch failure), so the envelope only
+// checks the array.
 export const actualsMessageEnvelope = z.object({
   actuals: z.array(z.unknown()).min(1).max(MAX_RECORDS_PER_MESSAGE),
 });
-export const actualsMessageRecord = actualSchema;
-export type ActualsMessage = { actuals: z.infer<typeof actualSchema>[] };
 
 // invoice-proposals (produced by confirmProformaInvoice)
 export const invoiceProposalMessage = z.object({
