@@ -7,8 +7,8 @@
  *   npm run bench -- --scenarios A,C   a subset
  *
  * Each scenario starts its own Azurite (in memory), local Service Bus broker and local Functions
- * host (a child process loading dist/functions/index.js) on free ports; see dev/bench/system.ts.
- * Scenarios are described in dev/bench/scenarios.ts, the figures in dev/bench/figures.ts, and
+ * host (a child process loading dist/functions/index.js) on free ports; see tools/bench/system.ts.
+ * Scenarios are described in tools/bench/scenarios.ts, the figures in tools/bench/figures.ts, and
  * how to read them in docs/bench.md. The results are printed as a table and written to
  * bench-results/bench-<timestamp>.json (git-ignored) for comparison across commits.
  *
@@ -43,8 +43,8 @@ import { Progress } from './bench/progress';
 import { PhaseRecorder } from './bench/recorder';
 import { INVOICE_PHASES, problemsOf, reuseInvoicePhases, scenarioA, scenarioInvoices, type ScenarioEnv, type ScenarioResult } from './bench/scenarios';
 import { startBenchSystem } from './bench/system';
+import { REPO_ROOT } from './paths';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const BUDGET_SECONDS = process.env.BENCH_BUDGET_SECONDS ?? '510';
 const BUDGET_MS = Number(BUDGET_SECONDS) * 1000;
 const STALL_MS = 120_000;
@@ -55,7 +55,7 @@ const FIRST_GUESS_MS_PER_ILD = 10;
 
 function commitOf(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
   } catch {
     return undefined;
   }
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
-  const outDir = path.resolve(ROOT, options.outDir);
+  const outDir = path.resolve(REPO_ROOT, options.outDir);
   mkdirSync(outDir, { recursive: true });
   const startedAt = new Date();
   const jsonFile = path.join(outDir, resultFileName(startedAt));
@@ -238,7 +238,7 @@ async function main(): Promise<void> {
   console.log(
     `Benchmark${options.quick ? ' (quick)' : ''}: scenarios ${options.scenarios.join(', ')}; A ${formatInt(sizes.aIlds)} ILDs, B ${formatInt(sizes.bInvoices)} x ${formatInt(
       sizes.bIldsPerInvoice,
-    )} ILDs, C ${sizes.cSizes.map(formatInt).join(' / ')} ILDs; ${os.cpus().length} CPUs; host log ${path.relative(ROOT, run.logFile)}`,
+    )} ILDs, C ${sizes.cSizes.map(formatInt).join(' / ')} ILDs; ${os.cpus().length} CPUs; host log ${path.relative(REPO_ROOT, run.logFile)}`,
   );
   progress.start();
 
@@ -351,7 +351,7 @@ function report(run: Run, jsonFile: string): void {
   if (commit) doc.commit = commit;
   if (slowest) doc.slowest = { scenario: slowest.scenario, phase: slowest.phase, ratio: slowest.ratio, seconds: slowest.seconds };
   writeFileSync(jsonFile, `${JSON.stringify(doc, null, 2)}\n`);
-  console.log(`\nResults: ${path.relative(ROOT, jsonFile)} (${((Date.now() - run.startedAt.getTime()) / 1000).toFixed(0)} s)`);
+  console.log(`\nResults: ${path.relative(REPO_ROOT, jsonFile)} (${((Date.now() - run.startedAt.getTime()) / 1000).toFixed(0)} s)`);
 }
 
 main().catch((error: unknown) => {

@@ -15,12 +15,13 @@
  * and a reconciliation table of the invoice across both sides. One progress line per step.
  *
  * Each run approves new entries (entry ids from a run id), so the demo can run again and again
- * against the same system. It uses the demo contract seeded by dev/demoData.ts (PRJ-1001, EUR).
+ * against the same system. It uses the demo contract seeded by tools/demoData.ts (PRJ-1001, EUR).
  */
 import { randomUUID } from 'node:crypto';
 import Table from 'cli-table3';
 import { z } from 'zod';
 import { deterministicGuid } from '../shared/core/ids';
+import { waitFor, WaitTimeout } from '../tests/kit/wait';
 import { DEMO_IDS } from './demoData';
 
 export interface DemoOptions {
@@ -175,7 +176,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     [201],
   ).catch((error: unknown) => {
     if (error instanceof DemoError && / 404: /.test(error.message)) {
-      throw new DemoError(`${error.message} The demo contract is missing: npm start seeds it into an empty store (dev/demoData.ts).`);
+      throw new DemoError(`${error.message} The demo contract is missing: npm start seeds it into an empty store (tools/demoData.ts).`);
     }
     throw error;
   });
@@ -205,27 +206,35 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step(`confirmation requested (${confirmed.status}, ${confirmed.body.status}); follow it at ${confirmed.headers.get('location') ?? `/api/invoices/${inv.invoiceid}/trace`}`);
 
   // 7. wait for the import
-  const waitFor = async (what: string, done: (t: DemoTrace) => boolean): Promise<DemoTrace> => {
-    const deadline = Date.now() + timeoutMs;
+  const traceUntil = async (what: string, done: (t: DemoTrace) => boolean): Promise<DemoTrace> => {
     let last = '';
-    for (;;) {
-      const trace = (await call('GET', `invoices/${inv.invoiceid}/trace`, traceSchema)).body;
-      if (done(trace)) return trace;
-      const failed = trace.steps.find((s) => s.state === 'error');
-      if (failed) throw new DemoError(`${failed.step} failed: ${failed.detail}`);
-      const current = trace.steps.find((s) => s.state !== 'done');
-      const line = current ? `${current.step}: ${current.state} - ${current.detail}` : trace.stage;
-      if (line !== last) {
-        log(`      ... ${line}`);
-        last = line;
-      }
-      if (Date.now() > deadline) throw new DemoError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last state: ${line}`);
-      await new Promise((r) => setTimeout(r, pollMs));
+    try {
+      return await waitFor(
+        what,
+        async () => {
+          const trace = (await call('GET', `invoices/${inv.invoiceid}/trace`, traceSchema)).body;
+          if (done(trace)) return trace;
+          const failed = trace.steps.find((s) => s.state === 'error');
+          if (failed) throw new DemoError(`${failed.step} failed: ${failed.detail}`);
+          const current = trace.steps.find((s) => s.state !== 'done');
+          const line = current ? `${current.step}: ${current.state} - ${current.detail}` : trace.stage;
+          if (line !== last) {
+            log(`      ... ${line}`);
+            last = line;
+          }
+          return undefined;
+        },
+        timeoutMs,
+        pollMs,
+      );
+    } catch (error) {
+      if (error instanceof WaitTimeout) throw new DemoError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last state: ${last}`);
+      throw error;
     }
   };
   const isDone = (t: DemoTrace, name: string) => t.steps.some((s) => s.step === name && s.state === 'done');
   log('      waiting for the confirmation, the proposal header, the staging rows and Import from staging (a timer job)...');
-  const imported = await waitFor('the import of the proposal lines', (t) => isDone(t, 'linesImported'));
+  const imported = await traceUntil('the import of the proposal lines', (t) => isDone(t, 'linesImported'));
   const f = imported.reconciliation.finance;
   step(`invoice proposal ${imported.invoicenumber} complete in F&O: ${f.importedLineCount ?? 0} of ${f.expectedLineCount ?? 0} lines, ${f.importedAmount ?? '?'} of ${f.expectedAmount ?? '?'} ${imported.currency}`);
 
@@ -234,7 +243,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step(`posting of proposal ${imported.invoicenumber} requested (${posting.status})`);
 
   // 9. wait for the accounting details
-  const final = await waitFor('the posting and the accounting details', (t) => isDone(t, 'accountingBack'));
+  const final = await traceUntil('the posting and the accounting details', (t) => isDone(t, 'accountingBack'));
   const ci = final.reconciliation.finance.customerInvoice;
   step(`posted: customer invoice ${ci?.id ?? '?'} (${ci?.totalAmount ?? '?'} ${final.currency} incl. tax, ${ci?.accountingAmount ?? '?'} in the accounting currency), voucher ${ci?.voucher ?? '?'}; accounting details are back on ${final.reconciliation.dataverse.billedActuals} billed actuals`);
 

@@ -23,9 +23,9 @@ import type { DataverseStore } from '../shared/dataverse/dataverseStore';
 import type { StoredMilestone } from '../shared/dataverse/records';
 import type { FinanceStore } from '../shared/finance/financeStore';
 import { StagingWork } from '../shared/finance/import/stagingIndexStore';
-import type { ErrorLogPort } from '../shared/operations/errorLog';
+import type { ErrorLogPort } from '../shared/operations/errorLogStore';
 import { syncActuals } from '../shared/finance/syncActuals';
-import type { Publisher } from '../shared/bridge/messages';
+import type { Publisher } from '../shared/messages';
 import { approveEntries, type ApprovalEntry } from '../shared/dataverse/approvals';
 import { setReadyToInvoice } from '../shared/dataverse/backlog';
 

@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole system on this machine with the embedded local defaults.
  *   1. Azurite (blob, queue, table; data kept in .azurite/) on 127.0.0.1, telemetry off;
- *   2. the local Service Bus as its own process, entities from dev/servicebus/config.json;
+ *   2. the local Service Bus as its own process, entities from tools/servicebus/config.json;
  *   3. demo data seeded into an empty store;
  *   4. the local Functions host loading the compiled app (dist/functions/index.js), the same
  *      registrations as in Azure, HTTP on http://localhost:7071.
@@ -18,9 +18,9 @@ import { startAzurite, type LocalAzurite } from './azurite';
 import { seedDemoData } from './demoData';
 import { startFunctionsHost, type FunctionsHost } from './host';
 import { readLocalSettings, resolveLocalConnections } from './localSettings';
+import { APP_BUILD_ENTRY, REPO_ROOT } from './paths';
 import { waitForPort } from './ports';
 
-const root = path.resolve(__dirname, '..', '..');
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
 function portInUse(port: number): Promise<boolean> {
@@ -35,9 +35,9 @@ function portInUse(port: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const local = readLocalSettings(root);
+  const local = readLocalSettings(REPO_ROOT);
   const { ports } = local;
-  log(`settings from ${path.relative(root, local.file)}`);
+  log(`settings from ${path.relative(REPO_ROOT, local.file)}`);
   // Refuse bad settings before anything starts (the app checks them again when it loads).
   parseSettings(local.values);
 
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop(0));
 
   try {
-    const location = path.join(root, '.azurite');
+    const location = path.join(REPO_ROOT, '.azurite');
     mkdirSync(location, { recursive: true });
     azurite = await startAzurite({
       services: 'all',
@@ -108,11 +108,11 @@ async function main(): Promise<void> {
     await seedDemoData(new DataverseStore(settings.DataverseTables ?? ''), new FinanceStore(settings.FinanceTables ?? ''), log);
 
     host = await startFunctionsHost({
-      appEntry: path.join(root, 'dist', 'functions', 'index.js'),
+      appEntry: APP_BUILD_ENTRY,
       settings,
       httpPort: ports.http,
       httpHost: 'localhost',
-      hostJsonPath: path.join(root, 'host.json'),
+      hostJsonPath: path.join(REPO_ROOT, 'host.json'),
       log,
     });
     log(`${host.functions.length} functions loaded: ${host.functions.map((f) => f.name).join(', ')}`);

@@ -20,8 +20,8 @@
 import type { Actual, Invoice } from '../dataverse/records';
 import type { Proposal, ProposalLine, StagingRow } from '../finance/records';
 import { labelOf } from '../core/labels';
-import { amount, eq, sum } from '../core/money';
-import { InvoiceStatus, TransactionType } from '../core/options';
+import { eq } from '../core/money';
+import { InvoiceStatus } from '../core/options';
 import type { DataverseStore } from '../dataverse/dataverseStore';
 import type { ErrorLog, ErrorRow } from './errorLogStore';
 import type { FinanceStore } from '../finance/financeStore';

@@ -4,12 +4,12 @@
  * demo's story through the public HTTP routes, ending in a reconciliation of both sides.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_IDS, seedDemoData } from '../../dev/demoData';
-import { runDemo } from '../../dev/demo';
+import { DEMO_IDS, seedDemoData } from '../../tools/demoData';
+import { runDemo } from '../../tools/demo';
 import { amount, dec } from '../../shared/core/money';
 import { InvoiceStatus, TransactionType } from '../../shared/core/options';
 import { odata } from '../../shared/storage/tableStore';
-import { startSystem, type TestSystem } from '../support/system';
+import { startSystem, type TestSystem } from '../kit/system';
 
 let system: TestSystem;
 

@@ -18,11 +18,11 @@ import { StagingWork } from '../../shared/finance/import/stagingIndexStore';
 import { TableLeases } from '../../shared/storage/leases';
 import { TableSequenceStore } from '../../shared/storage/sequences';
 import { ServiceBusPublisher } from '../../shared/servicebus/publisher';
-import { Queues } from '../../shared/bridge/messages';
+import { Queues } from '../../shared/messages';
 import { runImportFromStaging } from '../../shared/finance/import/importFromStaging';
 import { CUSTOMER_INVOICE_SEQUENCE, postInvoiceProposal, postingRequestId } from '../../shared/finance/posting/postInvoiceProposal';
-import { seedActuals, seedContract, seedDraftInvoice, seedMilestones, type ContractFixture, type InvoiceFixture } from '../support/fixtures';
-import { startSystem, waitFor, type TestSystem } from '../support/system';
+import { seedActuals, seedContract, seedDraftInvoice, seedMilestones, type ContractFixture, type InvoiceFixture } from '../kit/fixtures/dataverse';
+import { startSystem, waitFor, type TestSystem } from '../kit/system';
 
 let system: TestSystem;
 let publisher: ServiceBusPublisher;

@@ -4,7 +4,7 @@
  * health function sees storage and the broker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSystem, type TestSystem } from '../support/system';
+import { startSystem, type TestSystem } from '../kit/system';
 
 let sys: TestSystem;
 beforeAll(async () => {

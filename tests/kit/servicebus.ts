@@ -9,7 +9,7 @@ import {
   type ServiceBusReceiver,
   type ServiceBusClientOptions,
 } from '@azure/service-bus';
-import { startServiceBus, type LocalServiceBus, type QueueInput } from '../../dev/servicebus';
+import { startServiceBus, type LocalServiceBus, type QueueInput } from '../../tools/servicebus';
 
 export const EXTERNAL_CONNECTION_STRING_ENV = 'SERVICEBUS_CONFORMANCE_CONNECTION_STRING';
 
@@ -47,7 +47,7 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './wait';
 
 /** Receives until `count` messages arrived or `timeoutMs` passed. */
 export async function receiveCount(receiver: ServiceBusReceiver, count: number, timeoutMs = 10_000): Promise<ServiceBusReceivedMessage[]> {

@@ -1,7 +1,7 @@
 import { InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ErrorLogPort, ErrorReport, ErrorRow } from '../../shared/operations/errorLog';
+import type { ErrorLogPort, ErrorReport, ErrorRow } from '../../shared/operations/errorLogStore';
 import { BusinessError } from '../../shared/core/errors';
 import { handleQueueMessage } from '../../shared/triggers/queueMessage';
 

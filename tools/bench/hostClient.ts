@@ -2,16 +2,18 @@
  * The benchmark's side of the host child process: fork it, start the host on the compiled app,
  * ask for invocation counts and the peak RSS of a phase, stop it.
  *
- * The benchmark runs compiled (dist/dev/bench.js), so this file is dist/dev/bench/hostClient.js,
- * the child is the sibling hostProcess.js and the app is dist/functions/index.js.
+ * The benchmark runs compiled (dist-tools/tools/bench.js), so this file is
+ * dist-tools/tools/bench/hostClient.js, the child is the sibling hostProcess.js, and the app is
+ * the app's own build, dist/functions/index.js.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { APP_BUILD_ENTRY } from '../paths';
 import { fromHost, type ExecutionCounts, type FromHost, type ToHost } from './hostProtocol';
 
 export const HOST_PROCESS_ENTRY = path.join(__dirname, 'hostProcess.js');
-export const APP_ENTRY = path.resolve(__dirname, '..', '..', 'functions', 'index.js');
+export const APP_ENTRY = APP_BUILD_ENTRY;
 
 type Reply<T extends FromHost['type']> = Extract<FromHost, { type: T }>;
 

@@ -2,7 +2,7 @@
  * The Functions host of the benchmark, in a process of its own (forked by hostClient.ts), so its
  * memory is measured alone and it does not share an event loop with the load generator.
  *
- * It starts the local host (dev/host) on the compiled app, writes the host log to a file,
+ * It starts the local host (tools/host) on the compiled app, writes the host log to a file,
  * counts invocations from the log lines, samples its own RSS every 50 ms, and answers the
  * parent's requests (hostProtocol.ts).
  */

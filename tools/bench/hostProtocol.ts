@@ -1,5 +1,5 @@
 /**
- * Messages between the benchmark and its Functions host child process (dev/bench/hostProcess.ts),
+ * Messages between the benchmark and its Functions host child process (tools/bench/hostProcess.ts),
  * over Node's IPC channel. Both sides parse what they receive with these schemas.
  */
 import { z } from 'zod';

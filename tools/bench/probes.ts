@@ -13,7 +13,8 @@ import { TableClient } from '@azure/data-tables';
 import { eq } from '../../shared/core/money';
 import { clientOptionsFor } from '../../shared/storage/tableStore';
 import type { Progress } from './progress';
-import { sleep, StallError, type BenchSystem } from './system';
+import { waitFor } from '../../tests/kit/wait';
+import { StallError, type BenchSystem } from './system';
 
 export type ProbeResult = true | string;
 
@@ -39,23 +40,29 @@ async function stalledMessage(env: WaitEnv, what: string, status: string, quietM
 export async function waitUntil(env: WaitEnv, what: string, probe: () => Promise<ProbeResult>, intervalMs = 250): Promise<number> {
   let lastActivity = Date.now();
   let fingerprint = -1;
-  for (;;) {
-    const at = Date.now();
-    const result = await probe();
-    if (result === true) return at;
-    env.progress.detail(result);
-    const stats = await env.system.stats();
-    let sum = 0;
-    for (const c of Object.values(stats.executions)) sum += c.started + c.succeeded + c.failed;
-    const now = Date.now();
-    if (sum !== fingerprint || stats.inFlight > 0) {
-      fingerprint = sum;
-      lastActivity = now;
-    }
-    if (now - lastActivity > env.stallMs) throw new StallError(await stalledMessage(env, what, result, now - lastActivity));
-    if (now > env.deadline) throw new StallError(await stalledMessage(env, `${what} (time budget exhausted)`, result, now - lastActivity));
-    await sleep(intervalMs);
-  }
+  // No time limit of waitFor's own: the stall and budget checks below end the wait.
+  return waitFor(
+    what,
+    async () => {
+      const at = Date.now();
+      const result = await probe();
+      if (result === true) return at;
+      env.progress.detail(result);
+      const stats = await env.system.stats();
+      let sum = 0;
+      for (const c of Object.values(stats.executions)) sum += c.started + c.succeeded + c.failed;
+      const now = Date.now();
+      if (sum !== fingerprint || stats.inFlight > 0) {
+        fingerprint = sum;
+        lastActivity = now;
+      }
+      if (now - lastActivity > env.stallMs) throw new StallError(await stalledMessage(env, what, result, now - lastActivity));
+      if (now > env.deadline) throw new StallError(await stalledMessage(env, `${what} (time budget exhausted)`, result, now - lastActivity));
+      return undefined;
+    },
+    Number.POSITIVE_INFINITY,
+    intervalMs,
+  );
 }
 
 /** Wait until the pipeline is quiet and `verify` agrees; returns when the quiet began (epoch ms). */

@@ -25,10 +25,9 @@
 import { z } from 'zod';
 import type { Actual } from '../../shared/dataverse/records';
 import { BillingStatus, InvoiceStatus, TransactionType } from '../../shared/core/options';
-import { Queues } from '../../shared/bridge/messages';
+import { Queues } from '../../shared/messages';
 import { chunk, mapLimit } from '../../shared/core/collections';
 import { odata } from '../../shared/storage/tableStore';
-import { approvalActualId } from '../../shared/dataverse/approvals';
 import type { PhaseMeasure } from './figures';
 import { countRows, lastWrite, proposalState, selectRows, settle, tableClient, waitUntil, type ProbeResult, type WaitEnv } from './probes';
 import type { PhaseRecorder } from './recorder';
@@ -42,7 +41,7 @@ import {
   INVOICE_DATE,
   POSTING_DATE,
   postedBacklog,
-  TAX_RATE,
+  TAX_PERCENT,
   type BenchContract,
 } from './seed';
 import type { BenchSystem, HttpReply } from './system';
@@ -69,7 +68,6 @@ interface InvoiceRef {
 const ROUTE_CONCURRENCY = 4;
 /** Invoices created at once in B (500 people's clicks, 20 lines each: latency-bound, not storage-bound). */
 const CREATE_CONCURRENCY = 16;
-const TAX_PERCENT = String(Number(TAX_RATE) * 100);
 
 // ---- routes --------------------------------------------------------------------------------------
 
@@ -81,7 +79,7 @@ interface Routes {
 
 /** A route exists when the host answers anything but its own bare 404 (a route's 404 is problem+json). */
 function routeAnswered(reply: HttpReply): boolean {
-  return !(reply.status === 404 && !reply.contentType.includes('json'));
+  return !(reply.status === 404 && !(reply.headers.get('content-type') ?? '').includes('json'));
 }
 
 async function probeRoutes(system: BenchSystem): Promise<Routes> {
@@ -184,7 +182,7 @@ async function invoicePart(env: ScenarioEnv, rec: PhaseRecorder, invoices: reado
 
   const confirm = async (): Promise<void> => {
     const confirmedOn = new Date().toISOString();
-    await system.send(
+    await system.sendBatch(
       Queues.invoiceConfirmations,
       invoices.map((i) => ({ body: { invoiceId: i.invoiceId, confirmedOn, confirmedBy: 'bench' }, messageId: `bench-confirm-${i.invoiceId}` })),
     );
@@ -223,7 +221,7 @@ async function invoicePart(env: ScenarioEnv, rec: PhaseRecorder, invoices: reado
   });
 
   const post = async (): Promise<void> => {
-    await system.send(
+    await system.sendBatch(
       Queues.proposalPostings,
       invoices.map((i) => ({ body: { proposalId: i.invoiceNumber, postingDate: POSTING_DATE }, messageId: `bench-post-${i.invoiceNumber}` })),
     );
@@ -302,7 +300,7 @@ export async function scenarioA(env: ScenarioEnv, rec: PhaseRecorder, notes: str
     await system.dataverse.actuals.upsertMany([...cost, ...unbilled]);
     await rec.run('actuals sync', ilds, async () => {
       const all = [...cost, ...unbilled];
-      await system.send(
+      await system.sendBatch(
         Queues.actuals,
         chunk(all, 100).map((part, i) => ({ body: { actuals: part }, messageId: `bench-actuals-${i}` })),
       );

@@ -1,68 +1,57 @@
 /**
  * The benchmark's data: what the Dataverse and F&O sides hold before a scenario's timed phases.
- * Every id derives from the scenario key with deterministicGuid, so a run is repeatable.
+ * Every id derives from the scenario key with deterministicGuid, so a run is repeatable. The
+ * records come from the test kit's contract builder and the domain's own rules, so the bench
+ * seeds what the app would have written:
  *
  * - `benchContract`: an account, a contract in EUR, four time-and-material lines on one project.
- * - `approvalEntries` / `approvedActuals`: time entries as `POST dataverse/approvals` takes them,
- *   and the Cost + Unbilled Sales actuals that approval makes of them (same ids and fields as
- *   shared/usecases/dataverseApprovals.ts), for when the route is not there.
+ * - `entrySpecs` / `approvalRequest` / `approvedActuals`: time entries as `POST dataverse/approvals`
+ *   takes them, and the Cost + Unbilled Sales actuals approval makes of them (`approvalActuals`),
+ *   for when the route is not there.
  * - `postedBacklog`: unbilled actuals as they stand after sync, import and accounting back
- *   (domain steps 1-3), built with the project's own pure mappings (toStagingRow,
- *   postTransaction, accountingFields): the dvActuals rows, the Imported staging rows and the
- *   posted project transactions. Ledger entries of those postings are not written: nothing in
- *   the invoice part reads them.
- * - `draftInvoice`: the proforma invoice "create invoice" makes (domain step 5): one line per
- *   contract line, one unchanged ILD per actual, 10 % sales tax, totals summed.
+ *   (domain steps 1-3): `toStagingRow`, `postTransaction` and `accountingFields` give the
+ *   dvActuals rows, the Imported staging rows and the posted project transactions. Ledger entries
+ *   of those postings are not written: nothing in the invoice part reads them.
+ * - `draftInvoice`: the proforma invoice "create invoice" makes (domain step 5,
+ *   `buildDraftInvoice`): one line per contract line, one unchanged ILD per actual, 10 % sales
+ *   tax, totals summed.
  */
-import type { Account, Actual, Contract, ContractLine, Invoice, InvoiceLine, InvoiceLineDetail } from '../../shared/dataverse/records';
+import type { Actual } from '../../shared/dataverse/records';
 import type { ExchangeRate, ProjectTransaction, StagingRow } from '../../shared/finance/records';
 import { postTransaction } from '../../shared/finance/rules/import';
 import { toStagingRow } from '../../shared/finance/rules/stagingMap';
 import { deterministicGuid } from '../../shared/core/ids';
-import { amount, dec, extend, sum } from '../../shared/core/money';
-import { BillingMethod, BillingStatus, BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../shared/core/options';
-import { approvalActualId } from '../../shared/dataverse/approvals';
+import { BillingMethod, type BillingStatus } from '../../shared/core/options';
+import { approvalActuals } from '../../shared/dataverse/rules/approvalRules';
+import { buildDraftInvoice, type DraftInvoice } from '../../shared/dataverse/rules/invoiceRules';
 import { accountingFields } from '../../shared/bridge/syncActualsAccounting';
+import { buildContract, type ContractFixture } from '../../tests/kit/fixtures/dataverse';
 
 export const CURRENCY = 'EUR';
 export const ACCOUNTING_CURRENCY = 'USD';
 export const EXCHANGE_RATES: ExchangeRate[] = [{ FromCurrency: 'EUR', ToCurrency: 'USD', Rate: '1.084500', ValidFrom: '2024-01-01' }];
 export const INVOICE_DATE = '2024-03-31';
 export const POSTING_DATE = '2024-04-05';
-export const TAX_RATE = '0.10';
+/** Sales tax of every ILD, in percent. */
+export const TAX_PERCENT = '10';
 const CONTRACT_LINES = 4;
 
 export function benchId(...parts: (string | number)[]): string {
   return deterministicGuid('bench', ...parts.map(String));
 }
 
-export interface BenchContract {
-  key: string;
-  account: Account;
-  contract: Contract;
-  lines: ContractLine[];
-  projectId: string;
-}
+export type BenchContract = ContractFixture;
 
 export function benchContract(key: string, number: number): BenchContract {
-  const tag = String(number).padStart(6, '0');
-  const account: Account = { accountid: benchId(key, 'account'), name: `Bench customer ${key}`, accountnumber: `BENCH-${key}` };
-  const contract: Contract = {
-    salesorderid: benchId(key, 'contract'),
+  return buildContract({
+    key,
+    currency: CURRENCY,
+    customerName: `Bench customer ${key}`,
+    accountNumber: `BENCH-${key}`,
     name: `Bench contract ${key}`,
-    ordernumber: `ORD-${tag}`,
-    customerid: account.accountid,
-    transactioncurrencyid: CURRENCY,
-  };
-  const projectId = benchId(key, 'project');
-  const lines: ContractLine[] = Array.from({ length: CONTRACT_LINES }, (_, i) => ({
-    salesorderdetailid: benchId(key, 'line', i),
-    salesorderid: contract.salesorderid,
-    productdescription: `Consulting stream ${i + 1} (T&M)`,
-    msdyn_billingmethod: BillingMethod.TimeAndMaterial,
-    msdyn_project: projectId,
-  }));
-  return { key, account, contract, lines, projectId };
+    orderNumber: `ORD-${String(number).padStart(6, '0')}`,
+    lines: Array.from({ length: CONTRACT_LINES }, (_, i) => ({ billingMethod: BillingMethod.TimeAndMaterial, description: `Consulting stream ${i + 1} (T&M)` })),
+  });
 }
 
 /** One time or expense entry: mostly hours at 95-150 EUR, every seventh an expense. */
@@ -99,38 +88,16 @@ export function approvalRequest(entries: readonly EntrySpec[]): { entries: Recor
 
 /** What approval makes of the entries (domain step 1, T&M lines): a Cost and an Unbilled Sales actual each. */
 export function approvedActuals(c: BenchContract, entries: readonly EntrySpec[]): { cost: Actual[]; unbilled: Actual[] } {
+  const lines = new Map(c.lines.map((l) => [l.salesorderdetailid, l]));
   const cost: Actual[] = [];
   const unbilled: Actual[] = [];
   for (const e of entries) {
-    const common = {
-      msdyn_transactionclassification: e.classification === 'Time' ? TransactionClass.Time : TransactionClass.Expense,
-      msdyn_quantity: e.quantity,
-      transactioncurrencyid: c.contract.transactioncurrencyid,
-      msdyn_documentdate: e.documentDate,
-      msdyn_accountingdate: e.documentDate,
-      msdyn_project: c.projectId,
-      msdyn_salescontract: c.contract.salesorderid,
-      msdyn_salescontractlineid: e.contractLineId,
-      msdyn_accountcustomer: c.contract.customerid,
-      msdyn_skipsync: false,
-    };
-    cost.push({
-      ...common,
-      msdyn_actualid: approvalActualId(e.entryId, 'cost'),
-      msdyn_transactiontypecode: TransactionType.Cost,
-      msdyn_billingtype: BillingType.Chargeable,
-      msdyn_price: e.costPrice,
-      msdyn_amount: extend(e.quantity, e.costPrice),
-    });
-    unbilled.push({
-      ...common,
-      msdyn_actualid: approvalActualId(e.entryId, 'unbilled'),
-      msdyn_transactiontypecode: TransactionType.UnbilledSales,
-      msdyn_billingtype: BillingType.Chargeable,
-      msdyn_billingstatus: BillingStatus.UnbilledSalesCreated,
-      msdyn_price: e.price,
-      msdyn_amount: extend(e.quantity, e.price),
-    });
+    const line = lines.get(e.contractLineId);
+    if (!line) throw new Error(`bench seed: contract line ${e.contractLineId} is not on contract ${c.contract.salesorderid}`);
+    const made = approvalActuals(e, line, c.contract);
+    if (!made.unbilled) throw new Error(`bench seed: line ${e.contractLineId} is not time and material`);
+    cost.push(made.cost);
+    unbilled.push(made.unbilled);
   }
   return { cost, unbilled };
 }
@@ -157,57 +124,17 @@ export function postedBacklog(unbilled: readonly Actual[], billingStatus: Billin
   return out;
 }
 
-export interface DraftInvoice {
-  invoice: Invoice;
-  lines: InvoiceLine[];
-  details: InvoiceLineDetail[];
-}
-
 /** A Draft proforma invoice over `actuals` (one unchanged ILD each). The actuals must be Customer Invoice Created. */
 export function draftInvoice(c: BenchContract, invoiceNumber: string, actuals: readonly Actual[]): DraftInvoice {
-  const invoiceId = benchId(c.key, 'invoice', invoiceNumber);
-  const lineIdOf = (contractLineId: string) => benchId(c.key, 'invoiceline', invoiceNumber, contractLineId);
-  const details: InvoiceLineDetail[] = actuals.map((a) => ({
-    msdyn_invoicelinetransactionid: benchId(c.key, 'ild', invoiceNumber, a.msdyn_actualid),
-    msdyn_invoice: invoiceId,
-    msdyn_invoicelineid: lineIdOf(a.msdyn_salescontractlineid),
-    msdyn_salescontractlineid: a.msdyn_salescontractlineid,
-    msdyn_project: a.msdyn_project,
-    msdyn_transactionclassification: a.msdyn_transactionclassification,
-    msdyn_billingtype: a.msdyn_billingtype,
-    msdyn_quantity: a.msdyn_quantity,
-    msdyn_price: a.msdyn_price,
-    msdyn_amount: a.msdyn_amount,
-    msdyn_tax: amount(dec(a.msdyn_amount).times(TAX_RATE)),
-    transactioncurrencyid: a.transactioncurrencyid,
-    msdyn_documentdate: a.msdyn_documentdate,
-    msdyn_sourceactual: a.msdyn_actualid,
-  }));
-  const byLine = new Map<string, InvoiceLineDetail[]>();
-  for (const d of details) {
-    const list = byLine.get(d.msdyn_salescontractlineid) ?? [];
-    list.push(d);
-    byLine.set(d.msdyn_salescontractlineid, list);
-  }
-  const lines: InvoiceLine[] = [...byLine.entries()].map(([contractLineId, mine]) => ({
-    invoicedetailid: lineIdOf(contractLineId),
-    invoiceid: invoiceId,
-    salesorderdetailid: contractLineId,
-    msdyn_billingmethod: BillingMethod.TimeAndMaterial,
-    extendedamount: amount(sum(mine.map((d) => d.msdyn_amount))),
-    tax: amount(sum(mine.map((d) => d.msdyn_tax))),
-  }));
-  const invoice: Invoice = {
-    invoiceid: invoiceId,
+  return buildDraftInvoice({
+    invoiceId: benchId(c.key, 'invoice', invoiceNumber),
     invoicenumber: invoiceNumber,
+    contract: c.contract,
+    contractLines: new Map(c.lines.map((l) => [l.salesorderdetailid, l])),
+    readyActuals: actuals,
+    readyMilestones: [],
+    invoiceDate: INVOICE_DATE,
     name: `Bench invoice ${invoiceNumber}`,
-    customerid: c.contract.customerid,
-    salesorderid: c.contract.salesorderid,
-    transactioncurrencyid: c.contract.transactioncurrencyid,
-    msdyn_projectinvoicestatus: InvoiceStatus.Draft,
-    msdyn_invoicedate: INVOICE_DATE,
-    totalamount: amount(sum(details.map((d) => d.msdyn_amount))),
-    totaltax: amount(sum(details.map((d) => d.msdyn_tax))),
-  };
-  return { invoice, lines, details };
+    taxPercent: TAX_PERCENT,
+  });
 }

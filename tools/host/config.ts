@@ -1,6 +1,7 @@
 /** host.json reading, TimeSpan parsing and `%Setting%` resolution for the local host. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from '../paths';
 
 export interface HostConfig {
   /** The file read, or undefined when none was found (defaults apply). */
@@ -40,11 +41,8 @@ export function parseTimeSpan(text: string): number | undefined {
 
 function candidatesFor(explicit: string | undefined): string[] {
   if (explicit) return [path.resolve(explicit)];
-  const list = [path.resolve(process.cwd(), 'host.json')];
-  // dev/host/config.ts (source) or dist/dev/host/config.js (compiled): the repo root is 2 or 3 up.
-  const here = typeof __dirname === 'string' ? __dirname : undefined;
-  if (here) list.push(path.resolve(here, '..', '..', 'host.json'), path.resolve(here, '..', '..', '..', 'host.json'));
-  return list;
+  // The working folder's host.json, else the repository's.
+  return [path.resolve(process.cwd(), 'host.json'), path.join(REPO_ROOT, 'host.json')];
 }
 
 function positiveNumber(value: unknown): number | undefined {

@@ -66,7 +66,7 @@ export interface StartFunctionsHostOptions {
   httpPort?: number;
   /** default: both loopback addresses (127.0.0.1 and ::1), so http://localhost:<port> works */
   httpHost?: string;
-  /** default: host.json at the repo root (process.cwd(), else relative to this module) */
+  /** default: host.json of the working folder, else of the repository */
   hostJsonPath?: string;
   /** default console.log */
   log?: (line: string) => void;

@@ -3,8 +3,9 @@
  * Service Bus emulator `Config.json` format (validated with zod, ISO-8601 durations).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { REPO_ROOT } from '../paths';
 
 export interface QueueDefinition {
   name: string;
@@ -169,11 +170,11 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * The config shipped next to this module. From compiled output (dist/dev/servicebus) the JSON
- * is not copied by tsc, so fall back to the source tree.
+ * The config shipped next to this module. tsc does not copy the JSON into the tools' build
+ * (dist-tools/tools/servicebus), so from there it is read in the source tree.
  */
 export function defaultConfigFile(): string {
-  const candidates = [join(__dirname, 'config.json'), resolve(__dirname, '../../../dev/servicebus/config.json')];
+  const candidates = [join(__dirname, 'config.json'), join(REPO_ROOT, 'tools', 'servicebus', 'config.json')];
   return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
 }
 

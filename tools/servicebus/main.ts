@@ -2,7 +2,7 @@
  * Runs the local Service Bus broker as its own process.
  *   SERVICEBUS_PORT    port to listen on (default 5672)
  *   SERVICEBUS_HOST    interface to bind (default 127.0.0.1)
- *   SERVICEBUS_CONFIG  emulator Config.json (default dev/servicebus/config.json)
+ *   SERVICEBUS_CONFIG  emulator Config.json (default tools/servicebus/config.json)
  *   SERVICEBUS_LOG=1   progress/debug lines on stderr
  * Prints one line with the connection string when ready; stops cleanly on SIGINT/SIGTERM.
  */

@@ -522,10 +522,7 @@ export class Namespace {
   readonly timeline: Timeline;
   private readonly queues = new Map<string, Entity>();
 
-  constructor(
-    definitions: QueueDefinition[],
-    private readonly events: EntityEvents,
-  ) {
+  constructor(definitions: QueueDefinition[], events: EntityEvents) {
     this.timeline = new Timeline((err) => events.log(`timer callback failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
     for (const d of definitions) this.queues.set(d.name.toLowerCase(), new Entity(d.name, d, this.timeline, events));
   }

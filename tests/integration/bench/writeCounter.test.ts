@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
-import { freePort } from '../../../dev/ports';
-import { BASELINE_TABLE_PREFIX, countWritten } from '../../../dev/bench/storage';
-import { countWrittenInAzurite, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../dev/bench/writeCounter';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
+import { freePort } from '../../../tools/ports';
+import { BASELINE_TABLE_PREFIX, countWritten } from '../../../tools/bench/storage';
+import { countWrittenInAzurite, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../tools/bench/writeCounter';
 import { TableStore } from '../../../shared/storage/tableStore';
 
 const rowSchema = z.object({ P: z.string(), R: z.string(), V: z.string() });

@@ -8,8 +8,8 @@ import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actualSchema, type Actual } from '../../../shared/dataverse/records';
 import { BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
-import { invoiceProposalMessage, Queues } from '../../../shared/bridge/messages';
-import { startSystem, waitFor, type TestSystem } from '../../support/system';
+import { invoiceProposalMessage, Queues } from '../../../shared/messages';
+import { startSystem, waitFor, type TestSystem } from '../../kit/system';
 import {
   dataverseState,
   seedActuals,
@@ -18,7 +18,7 @@ import {
   seedMilestones,
   type ContractFixture,
   type InvoiceFixture,
-} from '../../support/fixtures';
+} from '../../kit/fixtures/dataverse';
 
 const SOURCE = 'confirmProformaInvoice';
 let sys: TestSystem;

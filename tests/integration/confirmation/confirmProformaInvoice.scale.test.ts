@@ -7,9 +7,9 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amount, sum } from '../../../shared/core/money';
 import { BillingStatus, InvoiceStatus, TransactionType } from '../../../shared/core/options';
-import { Queues } from '../../../shared/bridge/messages';
-import { seedActuals, seedContract, seedDraftInvoice, type ActualSpec } from '../../support/fixtures';
-import { startSystem, waitFor, type TestSystem } from '../../support/system';
+import { Queues } from '../../../shared/messages';
+import { seedActuals, seedContract, seedDraftInvoice, type ActualSpec } from '../../kit/fixtures/dataverse';
+import { startSystem, waitFor, type TestSystem } from '../../kit/system';
 
 let sys: TestSystem;
 

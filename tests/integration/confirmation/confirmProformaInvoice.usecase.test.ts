@@ -3,9 +3,9 @@
  * publishes, redelivery, crash after every write step, concurrent changes, refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
-import { confirmationActualId, ConfirmationRole, planConfirmation } from '../../../shared/bridge/confirmation/plan';
+import { confirmationActualId, ConfirmationRole, planConfirmation } from '../../../shared/dataverse/rules/confirmation/plan';
 import { actualSchema, type Actual } from '../../../shared/dataverse/records';
 import {
   AdjustmentStatus,
@@ -18,7 +18,7 @@ import {
   TransactionType,
 } from '../../../shared/core/options';
 import { BusinessError, NotFoundError } from '../../../shared/core/errors';
-import { invoiceProposalMessage, type OutboundMessage, type Publisher, type QueueName } from '../../../shared/bridge/messages';
+import { invoiceProposalMessage, type Publisher } from '../../../shared/messages';
 import {
   confirmProformaInvoice,
   ConfirmationStep,
@@ -33,31 +33,8 @@ import {
   seedMilestones,
   type ContractFixture,
   type InvoiceFixture,
-} from '../../support/fixtures';
-
-/** Records what was published; `unique()` is what consumers see after duplicate detection. */
-class RecordingPublisher implements Publisher {
-  readonly sent: { queue: QueueName; message: OutboundMessage }[] = [];
-  failAfter: number | undefined;
-
-  async publish(queue: QueueName, messages: OutboundMessage[]): Promise<void> {
-    for (const message of messages) {
-      if (this.failAfter !== undefined && this.sent.length >= this.failAfter) throw new Error('broker unavailable (injected)');
-      // Through JSON, as on the wire.
-      this.sent.push({ queue, message: JSON.parse(JSON.stringify(message)) as OutboundMessage });
-    }
-  }
-
-  unique(): Map<string, { queue: QueueName; body: unknown }> {
-    const out = new Map<string, { queue: QueueName; body: unknown }>();
-    for (const { queue, message } of this.sent) {
-      const earlier = out.get(message.messageId);
-      if (earlier) expect(earlier.body, `republished ${message.messageId} differs`).toEqual(message.body);
-      else out.set(message.messageId, { queue, body: message.body });
-    }
-    return out;
-  }
-}
+} from '../../kit/fixtures/dataverse';
+import { RecordingPublisher } from '../../kit/publisher';
 
 let azurite: LocalAzurite;
 let dv: DataverseStore;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass } from '../../../shared/core/options';
 import { odata } from '../../../shared/storage/tableStore';
-import { startSystem, waitFor, type TestSystem } from '../../support/system';
+import { startSystem, waitFor, type TestSystem } from '../../kit/system';
 
 let system: TestSystem;
 

@@ -4,16 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
 import type { Actual } from '../../../shared/dataverse/records';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
-import { ErrorLog } from '../../../shared/operations/errorLog';
+import { ErrorLog } from '../../../shared/operations/errorLogStore';
 import { FinanceStore } from '../../../shared/finance/financeStore';
 import { BusinessError, NotFoundError, ValidationError } from '../../../shared/core/errors';
 import { TableSequenceStore } from '../../../shared/storage/sequences';
-import type { OutboundMessage, Publisher, QueueName } from '../../../shared/bridge/messages';
 import { odata } from '../../../shared/storage/tableStore';
 import { approvalActualId, approveEntries, type ApprovalEntry } from '../../../shared/dataverse/approvals';
 import { setReadyToInvoice } from '../../../shared/dataverse/backlog';
@@ -26,19 +25,13 @@ import { statusOf } from '../../../shared/triggers/http';
 import { traceInvoice } from '../../../shared/operations/trace';
 import { dashboard } from '../../../shared/operations/dashboard';
 import { listErrors } from '../../../shared/operations/errorList';
+import { RecordingPublisher } from '../../kit/publisher';
 
 let azurite: LocalAzurite;
 let dv: DataverseStore;
 let fo: FinanceStore;
 let errorLog: ErrorLog;
 let numbers: InvoiceNumbers;
-
-class RecordingPublisher implements Publisher {
-  readonly sent: { queue: QueueName; message: OutboundMessage }[] = [];
-  async publish(queue: QueueName, messages: OutboundMessage[]): Promise<void> {
-    for (const message of messages) this.sent.push({ queue, message });
-  }
-}
 
 beforeAll(async () => {
   azurite = await startAzurite();

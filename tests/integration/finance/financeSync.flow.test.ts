@@ -8,8 +8,9 @@ import { TransactionClass, TransactionType } from '../../../shared/core/options'
 import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
 import { TableLeases } from '../../../shared/storage/leases';
 import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
-import { startSystem, waitFor, type TestSystem } from '../../support/system';
-import { billedActual, costActual, id, proposalMessage, RecordingPublisher, scenario, unbilledActual } from './support';
+import { startSystem, waitFor, type TestSystem } from '../../kit/system';
+import { billedActual, costActual, id, proposalMessage, scenario, unbilledActual } from '../../kit/fixtures/finance';
+import { RecordingPublisher } from '../../kit/publisher';
 
 let sys: TestSystem;
 let work: StagingWork;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import type { StagingRow } from '../../../shared/finance/records';
 import { amount, sum } from '../../../shared/core/money';
 import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
@@ -17,7 +17,7 @@ import {
   unbilledActual,
   type FinanceSide,
   type Scenario,
-} from './support';
+} from '../../kit/fixtures/finance';
 
 let azurite: LocalAzurite | undefined;
 let side: FinanceSide;

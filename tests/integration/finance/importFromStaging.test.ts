@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { isBalanced } from '../../../shared/finance/rules/ledger';
 import { postTransaction, transactionVoucher, WaitingReason } from '../../../shared/finance/rules/import';
-import { actualsAccountingMessage } from '../../../shared/bridge/messages';
+import { actualsAccountingMessage } from '../../../shared/messages';
 import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
 import { syncActuals } from '../../../shared/finance/syncActuals';
 import { syncInvoiceProposal } from '../../../shared/finance/syncInvoiceProposal';
@@ -19,7 +19,7 @@ import {
   staging,
   unbilledActual,
   type FinanceSide,
-} from './support';
+} from '../../kit/fixtures/finance';
 
 let azurite: LocalAzurite;
 let side: FinanceSide;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
 import { TableLeases } from '../../../shared/storage/leases';
-import { waitFor } from '../../support/system';
-import { id, scenario, staging, unbilledActual } from './support';
+import { waitFor } from '../../kit/system';
+import { id, scenario, staging, unbilledActual } from '../../kit/fixtures/finance';
 
 let azurite: LocalAzurite;
 beforeAll(async () => {

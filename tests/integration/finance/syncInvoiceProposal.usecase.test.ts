@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { BusinessError } from '../../../shared/core/errors';
 import { syncInvoiceProposal } from '../../../shared/finance/syncInvoiceProposal';
-import { financeSide, id, proposalMessage, scenario, type FinanceSide } from './support';
+import { financeSide, id, proposalMessage, scenario, type FinanceSide } from '../../kit/fixtures/finance';
 
 let azurite: LocalAzurite;
 let side: FinanceSide;

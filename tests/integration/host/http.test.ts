@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFunctionsHost, type FunctionsHost } from '../../../dev/host';
-import { recorded, waitFor } from '../../fixtures/host-app/probe';
+import { startFunctionsHost, type FunctionsHost } from '../../../tools/host';
+import { recorded } from '../../fixtures/host-app/probe';
+import { waitFor } from '../../kit/wait';
 
 const appEntry = path.join(__dirname, '../../fixtures/host-app/httpApp.ts');
 

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startFunctionsHost } from '../../../dev/host';
-import { freePort } from '../../../dev/ports';
+import { startFunctionsHost } from '../../../tools/host';
+import { freePort } from '../../../tools/ports';
 
 const appEntry = path.join(__dirname, '../../fixtures/host-app/failingApp.ts');
 

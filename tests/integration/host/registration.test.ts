@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startFunctionsHost, type FunctionsHost } from '../../../dev/host';
+import { startFunctionsHost, type FunctionsHost } from '../../../tools/host';
 import { recorded } from '../../fixtures/host-app/probe';
 
 const appEntry = path.join(__dirname, '../../fixtures/host-app/registrationApp.ts');

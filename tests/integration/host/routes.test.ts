@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseTimeSpan } from '../../../dev/host/config';
-import { comparePrecedence, compileRoute, matchRoute } from '../../../dev/host/routes';
+import { parseTimeSpan } from '../../../tools/host/config';
+import { comparePrecedence, compileRoute, matchRoute } from '../../../tools/host/routes';
 
 describe('local Functions host: route templates', () => {
   it('extracts parameters and decodes them', () => {

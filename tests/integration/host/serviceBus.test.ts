@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFunctionsHost, type FunctionsHost } from '../../../dev/host';
-import { startServiceBus } from '../../../dev/servicebus';
-import { recorded, waitFor } from '../../fixtures/host-app/probe';
+import { startFunctionsHost, type FunctionsHost } from '../../../tools/host';
+import { startServiceBus } from '../../../tools/servicebus';
+import { recorded } from '../../fixtures/host-app/probe';
+import { waitFor } from '../../kit/wait';
 
 const appEntry = path.join(__dirname, '../../fixtures/host-app/serviceBusApp.ts');
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { isBalanced } from '../../../shared/finance/rules/ledger';
 import { amount, dec, sum } from '../../../shared/core/money';
 import { deterministicGuid } from '../../../shared/core/ids';
@@ -9,7 +9,7 @@ import { odata } from '../../../shared/storage/tableStore';
 import { statusOf } from '../../../shared/triggers/http';
 import { BusinessError, NotFoundError } from '../../../shared/core/errors';
 import { TableSequenceStore } from '../../../shared/storage/sequences';
-import { actualsAccountingMessage, Queues } from '../../../shared/bridge/messages';
+import { actualsAccountingMessage, Queues } from '../../../shared/messages';
 import {
   CUSTOMER_INVOICE_SEQUENCE,
   POSTING_STEPS,
@@ -19,7 +19,8 @@ import {
   type PostInvoiceProposalDeps,
   type PostingStep,
 } from '../../../shared/finance/posting/postInvoiceProposal';
-import { buildScenario, RecordingPublisher, seedScenario, snapshot, type Scenario } from './seed';
+import { buildScenario, seedScenario, snapshot, type Scenario } from '../../kit/fixtures/posting';
+import { RecordingPublisher } from '../../kit/publisher';
 
 let azurite: LocalAzurite;
 let finance: FinanceStore;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { formatCustomerInvoiceId } from '../../../shared/finance/rules/posting';
 import { TableSequenceStore } from '../../../shared/storage/sequences';
 

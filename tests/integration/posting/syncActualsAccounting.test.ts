@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
 import type { Actual, Invoice } from '../../../shared/dataverse/records';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { BillingType, InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
 import { BusinessError } from '../../../shared/core/errors';
-import type { AccountingDetail, ActualsAccountingMessage } from '../../../shared/bridge/messages';
+import type { AccountingDetail, ActualsAccountingMessage } from '../../../shared/messages';
 import { syncActualsAccounting } from '../../../shared/bridge/syncActualsAccounting';
 
 let azurite: LocalAzurite;

@@ -26,8 +26,8 @@ import {
   type ServiceBusSender,
 } from '@azure/service-bus';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { QueueInput } from '../../../dev/servicebus';
-import { createTestClient, purge, receiveCount, sleep, startServiceBusTarget, uniqueId, type ServiceBusTarget } from '../../support/servicebus';
+import type { QueueInput } from '../../../tools/servicebus';
+import { createTestClient, purge, receiveCount, sleep, startServiceBusTarget, uniqueId, type ServiceBusTarget } from '../../kit/servicebus';
 
 const Q = {
   send: 'conformance-send',

@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadEmulatorConfig, startServiceBus, type LocalServiceBus } from '../../../dev/servicebus';
-import { createTestClient, receiveCount, sleep, uniqueId } from '../../support/servicebus';
+import { loadEmulatorConfig, startServiceBus, type LocalServiceBus } from '../../../tools/servicebus';
+import { createTestClient, receiveCount, sleep, uniqueId } from '../../kit/servicebus';
 
 const CONTRACT_QUEUES = ['invoice-confirmations', 'invoice-proposals', 'actuals', 'actuals-accounting', 'proposal-postings'];
 
@@ -29,8 +29,8 @@ const config = (queues: unknown[], extra: Record<string, unknown> = {}): unknown
 });
 
 describe('emulator config', () => {
-  it('declares the contract queues in dev/servicebus/config.json', () => {
-    const defs = loadEmulatorConfig(join(__dirname, '../../../dev/servicebus/config.json'));
+  it('declares the contract queues in tools/servicebus/config.json', () => {
+    const defs = loadEmulatorConfig(join(__dirname, '../../../tools/servicebus/config.json'));
     expect(defs.map((d) => d.name).sort()).toEqual([...CONTRACT_QUEUES].sort());
     for (const d of defs) {
       expect(d).toMatchObject({ lockDurationMs: 60_000, maxDeliveryCount: 10, requiresDuplicateDetection: true, duplicateDetectionHistoryTimeWindowMs: 600_000 });

@@ -5,7 +5,7 @@
  */
 import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from '@azure/service-bus';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestClient, purge, startServiceBusTarget, type ServiceBusTarget } from '../../support/servicebus';
+import { createTestClient, purge, startServiceBusTarget, type ServiceBusTarget } from '../../kit/servicebus';
 
 const QUEUE = 'conformance-throughput';
 const TOTAL = 10_000;

@@ -3,7 +3,7 @@
  * goes through them).
  */
 import { describe, expect, it } from 'vitest';
-import { IndexedHeap, Timeline, type TimelineEntry } from '../../../dev/servicebus/timeline';
+import { IndexedHeap, Timeline, type TimelineEntry } from '../../../tools/servicebus/timeline';
 
 interface Item {
   key: number;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startAzurite, type LocalAzurite } from '../../../dev/azurite';
+import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { StaleWriteError } from '../../../shared/core/errors';
 import { isConflict, isInvalidRequest, isMissing, isPreconditionFailed, storageErrorCode } from '../../../shared/storage/storageErrors';
 import { InvalidKeyError, MalformedRowError, TableStore, odata } from '../../../shared/storage/tableStore';

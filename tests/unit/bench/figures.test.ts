@@ -11,7 +11,7 @@ import {
   slowestPhase,
   totalOf,
   type PhaseMeasure,
-} from '../../../dev/bench/figures';
+} from '../../../tools/bench/figures';
 
 const MB = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { executionsBetween, ExecutionTally } from '../../../dev/bench/hostProtocol';
+import { executionsBetween, ExecutionTally } from '../../../tools/bench/hostProtocol';
 
 describe('ExecutionTally', () => {
   it('counts invocations per function from the host log lines and knows how many are running', () => {

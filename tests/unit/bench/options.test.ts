@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BASELINE_CAP, FULL_SIZES, parseBenchArgs, QUICK_SIZES, UsageError } from '../../../dev/bench/options';
+import { DEFAULT_BASELINE_CAP, FULL_SIZES, parseBenchArgs, QUICK_SIZES, UsageError } from '../../../tools/bench/options';
 
 describe('parseBenchArgs', () => {
   it('runs every scenario at full size by default', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baselineRow, windowOf } from '../../../dev/bench/storage';
+import { baselineRow, windowOf } from '../../../tools/bench/storage';
 
 describe('windowOf', () => {
   const windows = [

@@ -21,7 +21,7 @@ import {
 } from '../../../shared/finance/rules/import';
 import { deterministicGuid, shortHash } from '../../../shared/core/ids';
 import { amount, sum } from '../../../shared/core/money';
-import { accountingDetail } from '../../../shared/bridge/messages';
+import { accountingDetail } from '../../../shared/messages';
 
 const id = (name: string) => deterministicGuid('fo-import-test', name);
 

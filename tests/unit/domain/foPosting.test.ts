@@ -12,7 +12,7 @@ import {
 import { deterministicGuid, shortHash } from '../../../shared/core/ids';
 import { negate, sum } from '../../../shared/core/money';
 import { toAccounting } from '../../../shared/finance/rules/exchange';
-import { accountingDetail } from '../../../shared/bridge/messages';
+import { accountingDetail } from '../../../shared/messages';
 
 const id = (name: string) => deterministicGuid('fo-posting-test', name);
 const balance = (entries: { Amount: string }[]) => sum(entries.map((e) => e.Amount)).toFixed(2);

@@ -14,7 +14,7 @@ import {
 } from '../../../shared/finance/rules/stagingMap';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { AdjustmentStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/core/options';
-import type { InvoiceProposalMessage } from '../../../shared/bridge/messages';
+import type { InvoiceProposalMessage } from '../../../shared/messages';
 
 const id = (name: string) => deterministicGuid('fo-staging-map-test', name);
 

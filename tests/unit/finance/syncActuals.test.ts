@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { StagingRow } from '../../../shared/finance/records';
-import type { ErrorReport, ErrorRow } from '../../../shared/operations/errorLog';
+import type { ErrorReport, ErrorRow } from '../../../shared/operations/errorLogStore';
 import { shardOf, STAGING_WORK_SHARDS } from '../../../shared/finance/import/stagingIndexStore';
 import { accountingMessageId } from '../../../shared/finance/import/importFromStaging';
 import { syncActuals } from '../../../shared/finance/syncActuals';
-import { billedActual, costActual, id, scenario, unbilledActual } from '../../integration/finance/support';
+import { billedActual, costActual, id, scenario, unbilledActual } from '../../kit/fixtures/finance';
 
 /** In-memory stand-ins for the staging table, the index and the error log, recording the order of writes. */
 function fakes() {
