@@ -1,6 +1,6 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
 import { addDetailRequestSchema, confirmRequestSchema, createInvoiceRequestSchema, updateDetailRequestSchema } from '../shared/dataverse/invoices/requests';
-import { guidParam, httpFunction, json, problem, readJson, readOptionalJson } from '../shared/triggers/http';
+import { guidParam, httpFunction, idempotencyKeyOf, json, problem, readJson, readOptionalJson } from '../shared/triggers/http';
 
 export const CREATE_PROFORMA_INVOICE = 'createProformaInvoice';
 export const GET_PROFORMA_INVOICE = 'getProformaInvoice';
@@ -22,7 +22,7 @@ export function registerDataverseInvoices(root: CompositionRoot): void {
     handler: async (request, context) => {
       const contractId = guidParam(request, 'contractId');
       const body = await readOptionalJson(request, createInvoiceRequestSchema);
-      const view = await root.dataverse.createInvoice(contractId, body);
+      const view = await root.dataverse.createInvoice(contractId, body, idempotencyKeyOf(request));
       context.log(log(CREATE_PROFORMA_INVOICE, context.invocationId, `invoice ${view.invoice.invoicenumber} (${view.invoice.invoiceid}) for contract ${contractId}: ${view.details.length} detail(s), total ${view.invoice.totalamount}`));
       return json(201, view, { location: `/api/dataverse/invoices/${view.invoice.invoiceid}` });
     },

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { approveEntries, type ApprovalRequest } from './dataverse/approvals';
 import { setReadyToInvoice, type ReadyRequest } from './dataverse/backlog';
 import { DataverseStore } from './dataverse/dataverseStore';
-import { createProformaInvoice } from './dataverse/invoices/createInvoice';
+import { createProformaInvoice, requestedInvoiceId } from './dataverse/invoices/createInvoice';
 import { addInvoiceLineDetail, deleteInvoiceLineDetail, updateInvoiceLineDetail } from './dataverse/invoices/editInvoice';
 import { getProformaInvoice } from './dataverse/invoices/invoiceView';
 import { sequenceInvoiceNumbers } from './dataverse/invoices/numbers';
@@ -77,13 +77,15 @@ export function buildCompositionRoot(settings: Settings) {
     dataverse: {
       approve: (request: ApprovalRequest) => approveEntries({ dataverse, publisher }, request),
       markReady: (request: ReadyRequest) => retryOnConflict(() => setReadyToInvoice({ dataverse }, request)),
-      createInvoice: (contractId: string, request: CreateInvoiceRequest) =>
-        retryOnConflict(() => createProformaInvoice({ dataverse, numbers: sequenceInvoiceNumbers(sequences) }, contractId, request)),
+      createInvoice: (contractId: string, request: CreateInvoiceRequest, idempotencyKey?: string) => {
+        const invoiceId = requestedInvoiceId(contractId, idempotencyKey);
+        return retryOnConflict(() => createProformaInvoice({ dataverse, numbers: sequenceInvoiceNumbers(sequences) }, contractId, request, invoiceId));
+      },
       getInvoice: (invoiceId: string) => getProformaInvoice({ dataverse }, invoiceId),
       updateDetail: (invoiceId: string, detailId: string, patch: UpdateDetailRequest) => updateInvoiceLineDetail({ dataverse }, invoiceId, detailId, patch),
       deleteDetail: (invoiceId: string, detailId: string) => retryOnConflict(() => deleteInvoiceLineDetail({ dataverse }, invoiceId, detailId)),
       addDetail: (invoiceId: string, request: AddDetailRequest) => addInvoiceLineDetail({ dataverse }, invoiceId, request),
-      requestConfirmation: (invoiceId: string, request: ConfirmRequest) => requestInvoiceConfirmation({ dataverse, publisher }, invoiceId, request),
+      requestConfirmation: (invoiceId: string, request: ConfirmRequest) => retryOnConflict(() => requestInvoiceConfirmation({ dataverse, publisher }, invoiceId, request)),
     },
     bridge: {
       confirm: (message: InvoiceConfirmationMessage, meta: ConfirmationMeta, log: (line: string) => void) =>

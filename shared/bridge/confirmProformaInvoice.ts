@@ -29,13 +29,14 @@ import {
   type OutboundMessage,
   type Publisher,
 } from '../messages';
-import { BusinessError, NotFoundError } from '../core/errors';
+import { BusinessError, NotFoundError, StaleWriteError } from '../core/errors';
 
 /** What the confirmation reads and writes of the Dataverse store. */
 export interface ConfirmationRepository {
   invoices: Pick<TableStore<Invoice>, 'get' | 'replaceIfMatch'>;
   invoiceLines: Pick<TableStore<InvoiceLine>, 'listPartition' | 'replaceAllIfMatch'>;
-  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'listPartition'>;
+  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'listPartition' | 'replaceAllIfMatch' | 'deleteIfMatch'>;
+  releaseClaims(contractId: string, itemIds: readonly string[], invoiceId: string): Promise<void>;
   actuals: Pick<TableStore<Actual>, 'createManyIfAbsent' | 'replaceAllIfMatch'>;
   milestones: Pick<TableStore<StoredMilestone>, 'listPartition' | 'replaceAllIfMatch'>;
   contracts: Pick<TableStore<Contract>, 'get'>;
@@ -46,6 +47,7 @@ export interface ConfirmationRepository {
 
 /** The points between writes where a test may inject a crash (in this order). */
 export const ConfirmationStep = {
+  Fenced: 'fenced',
   NewActuals: 'newActuals',
   SourceActuals: 'sourceActuals',
   Milestones: 'milestones',
@@ -157,6 +159,15 @@ export async function confirmProformaInvoice(
     );
   }
   const contractId = storedInvoice.salesorderid;
+  // A refusal lifts the fence a confirmation request put on the invoice, so it can be corrected.
+  const refuse = async (error: BusinessError): Promise<never> => {
+    if (!alreadyConfirmed && storedInvoice.pi_confirmationrequestedon !== undefined) {
+      if ((await dv.invoices.replaceIfMatch({ ...withoutEtag(storedInvoice), pi_confirmationrequestedon: undefined }, storedInvoice.etag)) === undefined) {
+        throw new StaleWriteError(`Invoice ${invoiceNumber} changed while its refused confirmation lifted the fence; it is retried`);
+      }
+    }
+    throw error;
+  };
   const [lines, details, contract, account, contractLines, milestones, actuals] = await Promise.all([
     dv.invoiceLines.listPartition(invoiceId),
     dv.invoiceLineDetails.listPartition(invoiceId),
@@ -167,13 +178,10 @@ export async function confirmProformaInvoice(
     dv.actualsOfContract(contractId),
   ]);
   if (!contract) {
-    throw new NotFoundError(`Invoice ${invoiceNumber}: its contract ${contractId} was not found; nothing was changed.`, invoiceNumber);
+    return refuse(new NotFoundError(`Invoice ${invoiceNumber}: its contract ${contractId} was not found; nothing was changed.`, invoiceNumber));
   }
   if (!account) {
-    throw new NotFoundError(
-      `Invoice ${invoiceNumber}: its customer account ${storedInvoice.customerid} was not found; nothing was changed.`,
-      invoiceNumber,
-    );
+    return refuse(new NotFoundError(`Invoice ${invoiceNumber}: its customer account ${storedInvoice.customerid} was not found; nothing was changed.`, invoiceNumber));
   }
 
   const sourceIds = new Set<string>();
@@ -214,7 +222,7 @@ export async function confirmProformaInvoice(
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
       const note = alreadyConfirmed ? ' (The invoice is already Confirmed; its confirmation cannot be replayed.)' : '';
-      throw new BusinessError(`${error.reason}${note} Nothing was changed.`, { reference: invoiceNumber });
+      return refuse(new BusinessError(`${error.reason}${note} Nothing was changed.`, { reference: invoiceNumber }));
     }
     throw error;
   }
@@ -249,11 +257,25 @@ export async function confirmProformaInvoice(
       sourcesDone.length > 0
         ? `actual ${sourcesDone[0]!.msdyn_actualid}`
         : `milestone ${milestonesDone[0]!.msdyn_contractlinescheduleofvalueid}`;
-    throw new BusinessError(
-      `Invoice ${invoiceNumber}: ${what} is already Customer Invoice Posted by another confirmation; delete its detail from the invoice before confirming. Nothing was changed.`,
-      { reference: invoiceNumber },
+    return refuse(
+      new BusinessError(
+        `Invoice ${invoiceNumber}: ${what} is already Customer Invoice Posted by another confirmation; delete its detail from the invoice before confirming. Nothing was changed.`,
+        { reference: invoiceNumber },
+      ),
     );
   }
+
+  // Fence: the invoice takes no edit from here on, and every detail this plan was made from is
+  // rewritten under the ETag it was read with, so an edit still in flight either lands before
+  // (this write fails, the message is redelivered and re-planned) or fails its own ETag.
+  let invoiceEtag = storedInvoice.etag;
+  if (storedInvoice.pi_confirmationrequestedon === undefined) {
+    const fenced = await dv.invoices.replaceIfMatch({ ...withoutEtag(storedInvoice), pi_confirmationrequestedon: plan.invoice.msdyn_confirmedon }, invoiceEtag);
+    if (fenced === undefined) throw new StaleWriteError(`Invoice ${invoiceNumber} changed while its confirmation started; it is retried`);
+    invoiceEtag = fenced;
+  }
+  await dv.invoiceLineDetails.replaceAllIfMatch(details.map((d) => ({ record: withoutEtag(d), etag: d.etag })));
+  await step(ConfirmationStep.Fenced);
 
   // Write (the invoice last) --------------------------------------------------------------------
   const sourcesDoneSet = new Set(sourcesDone);
@@ -284,12 +306,22 @@ export async function confirmProformaInvoice(
   if (lineUpdates.length > 0) await dv.invoiceLines.replaceAllIfMatch(lineUpdates);
   await step(ConfirmationStep.InvoiceLines);
 
-  if ((await dv.invoices.replaceIfMatch(plan.invoice, storedInvoice.etag)) === undefined) {
+  // A detail added while the fence went up (its request saw no fence yet) is not part of what is
+  // confirmed: it goes, and its request answers that it was not taken.
+  const planned = new Set(details.map((d) => d.msdyn_invoicelinetransactionid));
+  for (const late of (await dv.invoiceLineDetails.listPartition(invoiceId)).filter((d) => !planned.has(d.msdyn_invoicelinetransactionid))) {
+    await dv.invoiceLineDetails.deleteIfMatch(invoiceId, late.msdyn_invoicelinetransactionid, late.etag);
+  }
+
+  const { pi_confirmationrequestedon: _fence, ...confirmed } = plan.invoice;
+  if ((await dv.invoices.replaceIfMatch(confirmed, invoiceEtag)) === undefined) {
     // Changed since we read it (another delivery, an edit): throw so the message is redelivered
     // and re-planned from what is stored now.
     throw new Error(`Invoice ${invoiceNumber} changed while it was being confirmed; the confirmation will be retried.`);
   }
   await step(ConfirmationStep.Invoice);
+  // The claims have done their work: the items are invoiced for good.
+  await dv.releaseClaims(contractId, [...sourceIds, ...milestoneIds], invoiceId);
 
   await publish(deps, messages, step);
   const updated = actualUpdates.length + milestoneUpdates.length + lineUpdates.length + 1;

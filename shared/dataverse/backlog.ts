@@ -11,6 +11,7 @@ import { BillingStatus, MilestoneStatus } from '../core/options';
 import { withoutEtag, type Stored } from '../core/stored';
 import type { TableStore } from '../storage/tableStore';
 import { replaceGuarded } from './guardedWrites';
+import { healClaims, type ClaimStore } from './invoices/claims';
 import type { Actual, StoredMilestone } from './records';
 import { milestoneReadyRefusal, readyRefusal } from './rules/backlogRules';
 
@@ -39,11 +40,11 @@ function plural(n: number, one: string, many: string): string {
 }
 
 /** What marking ready needs of the Dataverse store. */
-export interface BacklogStore {
+export interface BacklogStore extends ClaimStore {
   actualsByIds(ids: readonly string[], contractId?: string): Promise<Stored<Actual>[]>;
   milestonesByIds(ids: readonly string[], contractId?: string): Promise<Stored<StoredMilestone>[]>;
-  actuals: Pick<TableStore<Actual>, 'replaceAllIfMatch'>;
-  milestones: Pick<TableStore<StoredMilestone>, 'replaceAllIfMatch'>;
+  actuals: ClaimStore['actuals'] & Pick<TableStore<Actual>, 'replaceAllIfMatch'>;
+  milestones: ClaimStore['milestones'] & Pick<TableStore<StoredMilestone>, 'replaceAllIfMatch'>;
 }
 
 export async function setReadyToInvoice(deps: { dataverse: BacklogStore }, request: ReadyRequest): Promise<ReadyResult> {
@@ -66,9 +67,15 @@ export async function setReadyToInvoice(deps: { dataverse: BacklogStore }, reque
     throw new NotFoundError(`Not found${where}: ${parts.join('; ')}. Nothing was changed.`);
   }
 
+  // Items another invoice holds (or is being put on right now) are not the backlog's to change.
+  const contracts = new Set([...actualRows.map((a) => a.msdyn_salescontract), ...milestoneRows.map((m) => m.salesorderid)]);
+  const held = new Map<string, string>();
+  for (const contract of contracts) for (const [item, invoice] of (await healClaims(dataverse, contract, '', new Date())).heldByOthers) held.set(item, invoice);
+  const heldRefusal = (id: string, what: string) => (held.has(id) ? `${what} ${id} is on invoice ${held.get(id)!} (or being put on it right now)` : undefined);
+
   const refusals = [
-    ...actualIds.map((id) => readyRefusal(actuals.get(id)!)),
-    ...milestoneIds.map((id) => milestoneReadyRefusal(milestones.get(id)!)),
+    ...actualIds.map((id) => readyRefusal(actuals.get(id)!) ?? heldRefusal(id, 'actual')),
+    ...milestoneIds.map((id) => milestoneReadyRefusal(milestones.get(id)!) ?? heldRefusal(id, 'milestone')),
   ].filter((r): r is string => r !== undefined);
   if (refusals.length) {
     throw new BusinessError(

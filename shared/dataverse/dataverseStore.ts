@@ -14,11 +14,13 @@ import {
   contractSchema,
   invoiceLineDetailSchema,
   invoiceLineSchema,
+  invoiceClaimSchema,
   invoiceSchema,
   storedMilestoneSchema,
   type Actual,
   type ContractLine,
   type Invoice,
+  type InvoiceClaim,
   type InvoiceLine,
   type InvoiceLineDetail,
   type StoredMilestone,
@@ -33,6 +35,7 @@ export const DataverseTableNames = {
   invoices: 'dvInvoices',
   invoiceLines: 'dvInvoiceLines',
   invoiceLineDetails: 'dvInvoiceLineDetails',
+  invoiceClaims: 'dvInvoiceClaims',
 } as const;
 
 /** An invoice as stored with its lines and ILDs. */
@@ -82,31 +85,52 @@ export class DataverseStore {
   readonly invoices;
   readonly invoiceLines;
   readonly invoiceLineDetails;
+  readonly invoiceClaims;
 
   constructor(connectionString: string) {
     const n = DataverseTableNames;
-    this.accounts = new TableStore(connectionString, n.accounts, accountSchema, (r) => ({ partitionKey: r.accountid, rowKey: r.accountid }));
-    this.contracts = new TableStore(connectionString, n.contracts, contractSchema, (r) => ({ partitionKey: r.salesorderid, rowKey: r.salesorderid }));
+    this.accounts = new TableStore(connectionString, n.accounts, accountSchema, (r) => ({ partitionKey: r.accountid, rowKey: r.accountid }), { rowKey: 'accountid' });
+    this.contracts = new TableStore(connectionString, n.contracts, contractSchema, (r) => ({ partitionKey: r.salesorderid, rowKey: r.salesorderid }), { rowKey: 'salesorderid' });
     this.contractLines = new TableStore(connectionString, n.contractLines, contractLineSchema, (r) => ({
       partitionKey: r.salesorderid,
       rowKey: r.salesorderdetailid,
-    }));
+    }), { partitionKey: 'salesorderid', rowKey: 'salesorderdetailid' });
     this.milestones = new TableStore(connectionString, n.milestones, storedMilestoneSchema, (r) => ({
       partitionKey: r.salesorderid,
       rowKey: r.msdyn_contractlinescheduleofvalueid,
-    }));
-    this.actuals = new TableStore(connectionString, n.actuals, actualSchema, (r) => ({ partitionKey: r.msdyn_salescontract, rowKey: r.msdyn_actualid }));
-    this.invoices = new TableStore(connectionString, n.invoices, invoiceSchema, (r) => ({ partitionKey: r.invoiceid, rowKey: r.invoiceid }));
-    this.invoiceLines = new TableStore(connectionString, n.invoiceLines, invoiceLineSchema, (r) => ({ partitionKey: r.invoiceid, rowKey: r.invoicedetailid }));
+    }), { partitionKey: 'salesorderid', rowKey: 'msdyn_contractlinescheduleofvalueid' });
+    this.actuals = new TableStore(connectionString, n.actuals, actualSchema, (r) => ({ partitionKey: r.msdyn_salescontract, rowKey: r.msdyn_actualid }), {
+      partitionKey: 'msdyn_salescontract',
+      rowKey: 'msdyn_actualid',
+    });
+    this.invoices = new TableStore(connectionString, n.invoices, invoiceSchema, (r) => ({ partitionKey: r.invoiceid, rowKey: r.invoiceid }), { rowKey: 'invoiceid' });
+    this.invoiceLines = new TableStore(connectionString, n.invoiceLines, invoiceLineSchema, (r) => ({ partitionKey: r.invoiceid, rowKey: r.invoicedetailid }), {
+      partitionKey: 'invoiceid',
+      rowKey: 'invoicedetailid',
+    });
     this.invoiceLineDetails = new TableStore(connectionString, n.invoiceLineDetails, invoiceLineDetailSchema, (r) => ({
       partitionKey: r.msdyn_invoice,
       rowKey: r.msdyn_invoicelinetransactionid,
-    }));
+    }), { partitionKey: 'msdyn_invoice', rowKey: 'msdyn_invoicelinetransactionid' });
+    this.invoiceClaims = new TableStore(connectionString, n.invoiceClaims, invoiceClaimSchema, (r) => ({ partitionKey: r.ContractId, rowKey: r.ItemId }), {
+      partitionKey: 'ContractId',
+      rowKey: 'ItemId',
+    });
   }
 
   /** Every table, for start-up creation and for tests that clear them. */
   all(): TableStore<unknown>[] {
-    return [this.accounts, this.contracts, this.contractLines, this.milestones, this.actuals, this.invoices, this.invoiceLines, this.invoiceLineDetails] as TableStore<unknown>[];
+    return [
+      this.accounts,
+      this.contracts,
+      this.contractLines,
+      this.milestones,
+      this.actuals,
+      this.invoices,
+      this.invoiceLines,
+      this.invoiceLineDetails,
+      this.invoiceClaims,
+    ] as TableStore<unknown>[];
   }
 
   // ---- contracts and their records ---------------------------------------------------------
@@ -159,8 +183,17 @@ export class DataverseStore {
 
   // ---- invoices ------------------------------------------------------------------------------
 
-  /** The invoice with its lines and ILDs; undefined when the invoice does not exist. */
-  async loadInvoice(invoiceId: string): Promise<StoredInvoice | undefined> {
+  /**
+   * The invoice with its lines and ILDs; undefined when the invoice does not exist.
+   * `detailsFirst`: read the ILDs (with their ETags) before the header, so a header read without
+   * the confirmation fence proves the ILDs were read before the fence too (edits use it).
+   */
+  async loadInvoice(invoiceId: string, options: { detailsFirst?: boolean } = {}): Promise<StoredInvoice | undefined> {
+    if (options.detailsFirst) {
+      const [lines, details] = await Promise.all([this.invoiceLines.listPartition(invoiceId), this.invoiceLineDetails.listPartition(invoiceId)]);
+      const invoice = await this.invoices.get(invoiceId, invoiceId);
+      return invoice && { invoice, lines, details };
+    }
     const invoice = await this.invoices.get(invoiceId, invoiceId);
     if (!invoice) return undefined;
     const [lines, details] = await Promise.all([this.invoiceLines.listPartition(invoiceId), this.invoiceLineDetails.listPartition(invoiceId)]);
@@ -175,6 +208,48 @@ export class DataverseStore {
   /** The billed sales actuals that carry this invoice (in its contract's partition). */
   billedActualsOfInvoice(contractId: string, invoiceId: string): Promise<Stored<Actual>[]> {
     return this.actuals.query(odata`PartitionKey eq ${contractId} and msdyn_invoice eq ${invoiceId} and msdyn_transactiontypecode eq ${TransactionType.BilledSales}`);
+  }
+
+  // ---- claims: which editable invoice holds a backlog item ------------------------------------
+
+  /** The claims of a contract (items on editable invoices, or being put on one). */
+  claimsOfContract(contractId: string): Promise<Stored<InvoiceClaim>[]> {
+    return this.invoiceClaims.listPartition(contractId);
+  }
+
+  /**
+   * Claim items for an invoice, create-if-absent: an item claimed by another invoice stays
+   * theirs. Answers the items this invoice holds now (claimed by this call or before) and the
+   * claims of others that were met.
+   */
+  async claimItems(
+    contractId: string,
+    items: ReadonlyArray<{ itemId: string; kind: InvoiceClaim['ItemKind'] }>,
+    invoiceId: string,
+    at: Date,
+  ): Promise<{ held: Set<string>; others: Stored<InvoiceClaim>[] }> {
+    const claimedOn = at.toISOString();
+    const { existing } = await this.invoiceClaims.createManyIfAbsent(
+      items.map((i) => ({ ContractId: contractId, ItemId: i.itemId, ItemKind: i.kind, InvoiceId: invoiceId, ClaimedOn: claimedOn })),
+    );
+    const held = new Set<string>();
+    const others: Stored<InvoiceClaim>[] = [];
+    for (const i of items) {
+      const met = existing.get(`${contractId}/${i.itemId}`);
+      if (met === undefined || met.InvoiceId === invoiceId) held.add(i.itemId);
+      else others.push(met);
+    }
+    return { held, others };
+  }
+
+  /** Release claims of this invoice (a claim that another invoice holds now is left alone). */
+  async releaseClaims(contractId: string, itemIds: readonly string[], invoiceId: string): Promise<void> {
+    const found = await this.invoiceClaims.getMany(itemIds.map((id) => ({ partitionKey: contractId, rowKey: id })));
+    await mapLimit(
+      [...found.values()].filter((c) => c.InvoiceId === invoiceId),
+      READ_CONCURRENCY,
+      (c) => this.invoiceClaims.deleteIfMatch(c.ContractId, c.ItemId, c.etag),
+    );
   }
 
   // ---- accounting details back (F&O -> Dataverse) -----------------------------------------

@@ -100,6 +100,12 @@ export const invoiceSchema = z.object({
   msdyn_confirmedon: timestampString.optional(),
   msdyn_customerinvoicenumber: z.string().optional(),
   msdyn_customerinvoicedate: dateString.optional(),
+  /**
+   * This project's own column (readers of the contract's columns ignore it): when a confirmation
+   * was requested or started. From then on the invoice's details are fenced: no edit is taken
+   * until the confirmation finishes, or refuses and lifts it.
+   */
+  pi_confirmationrequestedon: timestampString.optional(),
 });
 export type Invoice = z.infer<typeof invoiceSchema>;
 
@@ -138,3 +144,18 @@ export type InvoiceLineDetail = z.infer<typeof invoiceLineDetailSchema>;
  */
 export const storedMilestoneSchema = milestoneSchema.extend({ salesorderid: guid });
 export type StoredMilestone = z.infer<typeof storedMilestoneSchema>;
+
+/**
+ * Which editable invoice holds a backlog item (this project's own table `dvInvoiceClaims`,
+ * PartitionKey = contract, RowKey = the actual or milestone id). Created if absent, so two
+ * invoices can never hold one item at once; released when the item leaves the invoice, and once
+ * the invoice is confirmed.
+ */
+export const invoiceClaimSchema = z.object({
+  ContractId: guid,
+  ItemId: guid,
+  ItemKind: z.enum(['Actual', 'Milestone']),
+  InvoiceId: guid,
+  ClaimedOn: timestampString,
+});
+export type InvoiceClaim = z.infer<typeof invoiceClaimSchema>;

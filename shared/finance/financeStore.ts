@@ -50,19 +50,22 @@ export class FinanceStore {
   /** connectionString: kept for stores of the same account built elsewhere (e.g. the staging work index). */
   constructor(readonly connectionString: string) {
     const n = FinanceTableNames;
-    this.proposals = new TableStore(connectionString, n.proposals, proposalSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.ProposalId }));
-    this.proposalLines = new TableStore(connectionString, n.proposalLines, proposalLineSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.LineId }));
-    this.staging = new TableStore(connectionString, n.staging, stagingRowSchema, (r) => ({ partitionKey: r.ContractId, rowKey: r.ActualId }));
+    this.proposals = new TableStore(connectionString, n.proposals, proposalSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.ProposalId }), { rowKey: 'ProposalId' });
+    this.proposalLines = new TableStore(connectionString, n.proposalLines, proposalLineSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.LineId }), {
+      partitionKey: 'ProposalId',
+      rowKey: 'LineId',
+    });
+    this.staging = new TableStore(connectionString, n.staging, stagingRowSchema, (r) => ({ partitionKey: r.ContractId, rowKey: r.ActualId }), { partitionKey: 'ContractId', rowKey: 'ActualId' });
     this.projectTransactions = new TableStore(connectionString, n.projectTransactions, projectTransactionSchema, (r) => ({
       partitionKey: r.ProjectId,
       rowKey: r.TransId,
-    }));
-    this.customerInvoices = new TableStore(connectionString, n.customerInvoices, customerInvoiceSchema, (r) => ({ partitionKey: r.InvoiceId, rowKey: r.InvoiceId }));
-    this.ledgerEntries = new TableStore(connectionString, n.ledgerEntries, ledgerEntrySchema, (r) => ({ partitionKey: r.Voucher, rowKey: ledgerRowKey(r.LineNumber) }));
+    }), { partitionKey: 'ProjectId', rowKey: 'TransId' });
+    this.customerInvoices = new TableStore(connectionString, n.customerInvoices, customerInvoiceSchema, (r) => ({ partitionKey: r.InvoiceId, rowKey: r.InvoiceId }), { rowKey: 'InvoiceId' });
+    this.ledgerEntries = new TableStore(connectionString, n.ledgerEntries, ledgerEntrySchema, (r) => ({ partitionKey: r.Voucher, rowKey: ledgerRowKey(r.LineNumber) }), { partitionKey: 'Voucher' });
     this.exchangeRates = new TableStore(connectionString, n.exchangeRates, exchangeRateSchema, (r) => ({
       partitionKey: `${r.FromCurrency}-${r.ToCurrency}`,
       rowKey: r.ValidFrom,
-    }));
+    }), { rowKey: 'ValidFrom' });
   }
 
   all(): TableStore<unknown>[] {

@@ -10,12 +10,20 @@ import { z } from 'zod';
 import type { ErrorCategory, ErrorLogPort, ErrorReport } from '../core/errorReports';
 import { shortHash } from '../core/ids';
 
-export type { ErrorCategory, ErrorLogPort, ErrorReport };
 import { odata, TableStore } from '../storage/tableStore';
+
+export type { ErrorCategory, ErrorLogPort, ErrorReport };
 
 export const ERROR_TABLE = 'integrationErrors';
 export const errorCategory = z.enum(['Validation', 'Business', 'Transient', 'DeadLetter']) satisfies z.ZodType<ErrorCategory>;
-export const PAYLOAD_LIMIT = 8_000;
+/**
+ * Longest strings an error row keeps (Table storage takes 32K characters a string and 1 MiB an
+ * entity): longer ones are cut with a note of their full length, so a bad message always ends as
+ * one row, however large its reasons or its body.
+ */
+export const MESSAGE_LIMIT = 8_000;
+export const PAYLOAD_LIMIT = 16_000;
+export const KEY_TEXT_LIMIT = 512;
 
 export const errorRowSchema = z.object({
   Id: z.string(),
@@ -30,11 +38,20 @@ export const errorRowSchema = z.object({
 });
 export type ErrorRow = z.infer<typeof errorRowSchema>;
 
+/** The text cut to `limit` characters, with a note of its full length when it was longer. */
+export function fitted(text: string, limit: number): string {
+  return text.length > limit ? `${text.slice(0, limit)}…(truncated, ${text.length} chars)` : text;
+}
+
 export function truncatePayload(payload: unknown): string | undefined {
   if (payload === undefined) return undefined;
-  const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : JSON.stringify(payload);
-  if (text === undefined) return undefined;
-  return text.length > PAYLOAD_LIMIT ? `${text.slice(0, PAYLOAD_LIMIT)}…(truncated, ${text.length} chars)` : text;
+  let text: string | undefined;
+  try {
+    text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) || payload instanceof Uint8Array ? Buffer.from(payload).toString('utf8') : JSON.stringify(payload);
+  } catch (error) {
+    text = `(the payload could not be shown: ${error instanceof Error ? error.message : String(error)})`;
+  }
+  return text === undefined ? undefined : fitted(text, PAYLOAD_LIMIT);
 }
 
 /** Time-ordered, sortable row id: ISO time without punctuation, then a tie-breaker. */
@@ -58,9 +75,9 @@ export class ErrorLog implements ErrorLogPort {
       Id: id,
       Source: report.source,
       Category: report.category,
-      Reference: report.reference,
-      Message: report.message,
-      MessageId: report.messageId,
+      Reference: report.reference === undefined ? undefined : fitted(report.reference, KEY_TEXT_LIMIT),
+      Message: fitted(report.message, MESSAGE_LIMIT),
+      MessageId: report.messageId === undefined ? undefined : fitted(report.messageId, KEY_TEXT_LIMIT),
       Payload: truncatePayload(report.payload),
       OccurredAt: occurred.toISOString(),
       Status: report.status ?? 'Open',

@@ -46,6 +46,11 @@ export class MalformedRowError extends BusinessError {
   override name = 'MalformedRowError';
 }
 
+/** Whether Table storage could hold a row under this key value (see assertKey). */
+export function isStorableKey(value: string): boolean {
+  return value.length > 0 && value.length <= MAX_KEY_LENGTH && !/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(value);
+}
+
 /** Key values may not contain / \ # ? or control characters, nor be longer than 1 KiB (512 characters). */
 export function assertKey(value: string, what: string): string {
   if (!value || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(value)) {
@@ -96,6 +101,12 @@ export class TableStore<T> {
     readonly tableName: string,
     private readonly schema: z.ZodType<T>,
     private readonly keys: (record: T) => Keys,
+    /**
+     * The columns the keys hold (contract.md: "a column that the partition key already holds is
+     * taken from the key when the row lacks it"), so a row written with the contract's columns
+     * alone reads back whole.
+     */
+    private readonly keyColumns: { partitionKey?: string; rowKey?: string } = {},
   ) {
     this.client = TableClient.fromConnectionString(connectionString, tableName, clientOptionsFor(connectionString));
   }
@@ -121,7 +132,11 @@ export class TableStore<T> {
 
   /** Parse a stored entity; a row that fails its schema is reported with its table, keys and fields. */
   parse(entity: Record<string, unknown>): Stored<T> {
-    const result = this.schema.safeParse(fieldsOf(entity));
+    const fields = fieldsOf(entity);
+    const { partitionKey, rowKey } = this.keyColumns;
+    if (partitionKey !== undefined && fields[partitionKey] === undefined && typeof entity.partitionKey === 'string') fields[partitionKey] = entity.partitionKey;
+    if (rowKey !== undefined && fields[rowKey] === undefined && typeof entity.rowKey === 'string') fields[rowKey] = entity.rowKey;
+    const result = this.schema.safeParse(fields);
     if (!result.success) {
       throw new MalformedRowError(
         `${this.tableName} row ${String(entity.partitionKey)}/${String(entity.rowKey)} is malformed: ${result.error.issues
@@ -135,6 +150,8 @@ export class TableStore<T> {
   // ---- reads ------------------------------------------------------------------------------
 
   async get(partitionKey: string, rowKey: string): Promise<Stored<T> | undefined> {
+    // No row can be stored under a key the service refuses; asking would only be an error.
+    if (!isStorableKey(partitionKey) || !isStorableKey(rowKey)) return undefined;
     await this.ready();
     try {
       return this.parse(await this.client.getEntity<Record<string, unknown>>(partitionKey, rowKey));

@@ -89,6 +89,19 @@ export function guidParam(request: HttpRequest, name: string): string {
   return parsed.data;
 }
 
+/**
+ * The request's `Idempotency-Key` header, when it sends one: the same key makes a resent request
+ * answer what the first one did. At most 200 printable characters.
+ */
+export function idempotencyKeyOf(request: HttpRequest): string | undefined {
+  const key = request.headers.get('idempotency-key');
+  if (key === null) return undefined;
+  if (!key.trim() || key.length > 200 || /[\u0000-\u001f\u007f]/.test(key)) {
+    throw new ValidationError('The Idempotency-Key header must be 1 to 200 printable characters (a GUID works well).');
+  }
+  return key.trim();
+}
+
 /** Wrap a route handler: BusinessErrors become problem+json with their status; the rest a 500. */
 export function route(source: string, handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>): HttpHandler {
   return async (request, context) => {

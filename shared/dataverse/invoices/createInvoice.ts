@@ -1,39 +1,45 @@
 /**
  * `POST api/dataverse/contracts/{contractId}/invoices` (domain.md step 5): a Draft proforma
- * invoice from every ready actual and ready milestone of the contract (rules/invoiceRules.ts
- * `buildDraftInvoice`). Nothing ready: refused.
+ * invoice from every ready actual and ready milestone of the contract that no other invoice holds
+ * (rules/invoiceRules.ts `buildDraftInvoice`). Nothing ready: refused.
  *
- * The invoice id derives from the contract and the ready ids, so two concurrent or repeated
- * requests over the same backlog make the same invoice; its number is reserved per invoice id.
- * Write order: ILDs, lines, the header (create-if-absent), then the claims (actuals -> Customer
- * Invoice Created, milestones -> Customer invoice created; ETag-guarded). A crash between the
- * header and the last claim leaves a Draft whose ILDs name items still Ready; the next request for
- * the contract finishes those claims first and answers with that invoice. Why:
+ * Every request makes its own invoice id: fresh, or derived from the request's idempotency key so
+ * that the same request sent again answers the same invoice. Items are claimed first (claims.ts:
+ * create-if-absent, so two invoices never hold one item), then the details, lines and header are
+ * written, then the items move to Customer Invoice Created. A crash anywhere is finished by the
+ * same request sent again, or mended by the next request for the contract. Why:
  * docs/decisions/proforma-invoices.md.
  */
-import { byKey } from '../../core/collections';
-import { BusinessError, NotFoundError } from '../../core/errors';
+import { randomUUID } from 'node:crypto';
+import { BusinessError, ConcurrencyConflict, NotFoundError } from '../../core/errors';
+import { deterministicGuid } from '../../core/ids';
 import { BillingStatus, MilestoneStatus } from '../../core/options';
 import { withoutEtag, type Stored } from '../../core/stored';
 import type { TableStore } from '../../storage/tableStore';
-import { replaceGuarded } from '../guardedWrites';
-import type { Actual, Contract, ContractLine, Invoice, InvoiceLine, InvoiceLineDetail, StoredMilestone } from '../records';
-import { buildDraftInvoice, EDITABLE_INVOICE_STATUSES, isReadyActual, proformaInvoiceId } from '../rules/invoiceRules';
-import { loadInvoiceOr404, viewOf, type InvoiceReader, type InvoiceView } from './invoiceView';
+import type { Actual, Contract, ContractLine, Invoice, InvoiceClaim, InvoiceLine, InvoiceLineDetail, StoredMilestone } from '../records';
+import { buildDraftInvoice, isReadyActual } from '../rules/invoiceRules';
+import { healClaims, moveItem, type ClaimStore } from './claims';
+import { loadInvoiceOr404, refreshTotals, viewOf, type InvoiceView, type TotalsWriter } from './invoiceView';
 import type { InvoiceNumbers } from './numbers';
 import type { CreateInvoiceRequest } from './requests';
 
 /** What creating an invoice needs of the Dataverse store. */
-export interface CreateInvoiceStore extends InvoiceReader {
+export interface CreateInvoiceStore extends ClaimStore, TotalsWriter {
   contracts: Pick<TableStore<Contract>, 'get'>;
   contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
   readyBacklog(contractId: string): Promise<{ actuals: Stored<Actual>[]; milestones: Stored<StoredMilestone>[] }>;
-  invoicesOfContract(contractId: string): Promise<Stored<Invoice>[]>;
-  invoices: Pick<TableStore<Invoice>, 'createIfAbsent'>;
-  invoiceLines: Pick<TableStore<InvoiceLine>, 'createManyIfAbsent'>;
-  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'createManyIfAbsent' | 'listPartition'>;
-  actuals: Pick<TableStore<Actual>, 'replaceAllIfMatch'>;
-  milestones: Pick<TableStore<StoredMilestone>, 'replaceAllIfMatch'>;
+  claimItems(
+    contractId: string,
+    items: ReadonlyArray<{ itemId: string; kind: InvoiceClaim['ItemKind'] }>,
+    invoiceId: string,
+    at: Date,
+  ): Promise<{ held: Set<string>; others: Stored<InvoiceClaim>[] }>;
+  releaseClaims(contractId: string, itemIds: readonly string[], invoiceId: string): Promise<void>;
+  invoices: TotalsWriter['invoices'] & Pick<TableStore<Invoice>, 'createIfAbsent'>;
+  invoiceLines: TotalsWriter['invoiceLines'] & Pick<TableStore<InvoiceLine>, 'createManyIfAbsent'>;
+  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'createManyIfAbsent' | 'delete'>;
+  actuals: ClaimStore['actuals'] & Pick<TableStore<Actual>, 'replaceEachIfMatch'>;
+  milestones: ClaimStore['milestones'] & Pick<TableStore<StoredMilestone>, 'replaceEachIfMatch'>;
 }
 
 export interface InvoiceDeps {
@@ -42,71 +48,61 @@ export interface InvoiceDeps {
   now?: () => Date;
 }
 
+/** The invoice id of a create request: from its idempotency key (the same for a resend), else fresh. */
+export function requestedInvoiceId(contractId: string, idempotencyKey?: string): string {
+  return idempotencyKey === undefined ? randomUUID() : deterministicGuid('proforma-invoice-request', contractId, idempotencyKey);
+}
+
 function isoDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** Claim ready items for an invoice: actuals -> Customer Invoice Created, milestones -> Customer invoice created. */
-async function claim(dataverse: CreateInvoiceStore, actuals: Stored<Actual>[], milestones: Stored<StoredMilestone>[]): Promise<void> {
-  await replaceGuarded<Actual>(
-    dataverse.actuals,
-    actuals.map((a) => ({ ...a, msdyn_billingstatus: BillingStatus.CustomerInvoiceCreated })),
-    'Actuals of the invoice',
-  );
-  await replaceGuarded<StoredMilestone>(
-    dataverse.milestones,
-    milestones.map((m) => ({ ...m, msdyn_invoicestatus: MilestoneStatus.CustomerInvoiceCreated })),
-    'Milestones of the invoice',
-  );
+/** Items named by the invoice's details that are still Ready move on to it (a create that stopped after writing it). */
+async function finishItems(dataverse: CreateInvoiceStore, contractId: string, details: readonly InvoiceLineDetail[]): Promise<void> {
+  for (const d of details) {
+    if (d.msdyn_sourceactual !== undefined) await moveItem(dataverse, contractId, 'Actual', d.msdyn_sourceactual, BillingStatus.ReadyToInvoice, BillingStatus.CustomerInvoiceCreated);
+    if (d.msdyn_milestone !== undefined) await moveItem(dataverse, contractId, 'Milestone', d.msdyn_milestone, MilestoneStatus.Ready, MilestoneStatus.CustomerInvoiceCreated);
+  }
 }
 
 /**
- * Finish claims a crashed create left behind: ready items named by ILDs of an editable invoice
- * of the contract. Returns the invoice whose claims were finished, if any.
+ * Create the Draft invoice `invoiceId` (see requestedInvoiceId) over the contract's ready items.
+ * Sent again with the same id after it was written, it answers that invoice.
  */
-async function finishUnfinishedClaims(
-  dataverse: CreateInvoiceStore,
+export async function createProformaInvoice(
+  deps: InvoiceDeps,
   contractId: string,
-  readyActuals: Stored<Actual>[],
-  readyMilestones: Stored<StoredMilestone>[],
-): Promise<{ invoiceId: string; actualIds: Set<string>; milestoneIds: Set<string> } | undefined> {
-  const drafts = (await dataverse.invoicesOfContract(contractId)).filter((i) => EDITABLE_INVOICE_STATUSES.includes(i.msdyn_projectinvoicestatus));
-  if (!drafts.length) return undefined;
-  const readyActualIds = new Set(readyActuals.map((a) => a.msdyn_actualid));
-  const readyMilestoneIds = new Set(readyMilestones.map((m) => m.msdyn_contractlinescheduleofvalueid));
-  for (const draft of drafts.sort(byKey((d) => d.invoiceid))) {
-    const details = await dataverse.invoiceLineDetails.listPartition(draft.invoiceid);
-    const actualIds = new Set(details.map((d) => d.msdyn_sourceactual).filter((id): id is string => id !== undefined && readyActualIds.has(id)));
-    const milestoneIds = new Set(details.map((d) => d.msdyn_milestone).filter((id): id is string => id !== undefined && readyMilestoneIds.has(id)));
-    if (!actualIds.size && !milestoneIds.size) continue;
-    await claim(
-      dataverse,
-      readyActuals.filter((a) => actualIds.has(a.msdyn_actualid)),
-      readyMilestones.filter((m) => milestoneIds.has(m.msdyn_contractlinescheduleofvalueid)),
-    );
-    return { invoiceId: draft.invoiceid, actualIds, milestoneIds };
-  }
-  return undefined;
-}
-
-export async function createProformaInvoice(deps: InvoiceDeps, contractId: string, request: CreateInvoiceRequest): Promise<InvoiceView> {
+  request: CreateInvoiceRequest,
+  invoiceId: string = requestedInvoiceId(contractId),
+): Promise<InvoiceView> {
   const { dataverse } = deps;
   const now = deps.now ?? (() => new Date());
   const contract = await dataverse.contracts.get(contractId, contractId);
   if (!contract) throw new NotFoundError(`Contract ${contractId} was not found.`, contractId);
 
+  const written = await dataverse.loadInvoice(invoiceId);
+  if (written) {
+    if (written.invoice.salesorderid !== contractId) {
+      throw new BusinessError(`The idempotency key of this request made invoice ${written.invoice.invoicenumber} of contract ${written.invoice.salesorderid}; use a new key for contract ${contractId}.`, {
+        reference: written.invoice.invoicenumber,
+      });
+    }
+    await finishItems(dataverse, contractId, written.details);
+    return viewOf(await loadInvoiceOr404(dataverse, invoiceId));
+  }
+
+  const healed = await healClaims(dataverse, contractId, invoiceId, now());
   const [backlog, lineRows] = await Promise.all([dataverse.readyBacklog(contractId), dataverse.contractLines.listPartition(contractId)]);
-  const readyActuals = backlog.actuals.filter(isReadyActual);
-  const readyMilestones = backlog.milestones;
+  const readyActuals = backlog.actuals.filter((a) => isReadyActual(a) && !healed.heldByOthers.has(a.msdyn_actualid));
+  const readyMilestones = backlog.milestones.filter((m) => !healed.heldByOthers.has(m.msdyn_contractlinescheduleofvalueid));
   if (!readyActuals.length && !readyMilestones.length) {
+    if (healed.finished) return viewOf(await loadInvoiceOr404(dataverse, healed.finished));
+    const busy = healed.heldByOthers.size ? ` (${healed.heldByOthers.size} item(s) are on other draft invoices or being put on one right now)` : '';
     throw new BusinessError(
-      `Contract ${contract.ordernumber} (${contractId}) has nothing ready to invoice: no unbilled actual is Ready to Invoice and no milestone is Ready. Mark some ready first (POST /api/dataverse/actuals/ready).`,
+      `Contract ${contract.ordernumber} (${contractId}) has nothing ready to invoice${busy}: no unbilled actual is Ready to Invoice and no milestone is Ready. Mark some ready first (POST /api/dataverse/actuals/ready).`,
       { reference: contract.ordernumber },
     );
   }
-
-  const finished = await finishUnfinishedClaims(dataverse, contractId, readyActuals, readyMilestones);
-  if (finished) return viewOf(await loadInvoiceOr404(dataverse, finished.invoiceId));
 
   const lines = new Map<string, ContractLine>(lineRows.map((l) => [l.salesorderdetailid, withoutEtag(l)]));
   const orphans = [
@@ -120,22 +116,55 @@ export async function createProformaInvoice(deps: InvoiceDeps, contractId: strin
     );
   }
 
-  const invoiceId = proformaInvoiceId(contractId, [...readyActuals.map((a) => a.msdyn_actualid), ...readyMilestones.map((m) => m.msdyn_contractlinescheduleofvalueid)]);
+  // 1. Claim: what another request claimed at the same moment stays theirs.
+  const { held } = await dataverse.claimItems(
+    contractId,
+    [...readyActuals.map((a) => ({ itemId: a.msdyn_actualid, kind: 'Actual' as const })), ...readyMilestones.map((m) => ({ itemId: m.msdyn_contractlinescheduleofvalueid, kind: 'Milestone' as const }))],
+    invoiceId,
+    now(),
+  );
+  const actuals = readyActuals.filter((a) => held.has(a.msdyn_actualid));
+  const milestones = readyMilestones.filter((m) => held.has(m.msdyn_contractlinescheduleofvalueid));
+  if (!actuals.length && !milestones.length) {
+    throw new ConcurrencyConflict(`The ready items of contract ${contract.ordernumber} were put on another invoice at the same moment; send the request again to see what is left.`, contract.ordernumber);
+  }
+
+  // 2. The draft.
   const draft = buildDraftInvoice({
     invoiceId,
     invoicenumber: await deps.numbers.numberFor(invoiceId),
     contract: withoutEtag(contract),
     contractLines: lines,
-    readyActuals: readyActuals.map((a) => withoutEtag(a)),
-    readyMilestones: readyMilestones.map((m) => withoutEtag(m)),
+    readyActuals: actuals.map((a) => withoutEtag(a)),
+    readyMilestones: milestones.map((m) => withoutEtag(m)),
     invoiceDate: request.invoiceDate ?? isoDate(now()),
     ...(request.name !== undefined ? { name: request.name } : {}),
     ...(request.taxPercent !== undefined ? { taxPercent: request.taxPercent } : {}),
   });
-
   await dataverse.invoiceLineDetails.createManyIfAbsent(draft.details);
   await dataverse.invoiceLines.createManyIfAbsent(draft.lines);
   await dataverse.invoices.createIfAbsent(draft.invoice);
-  await claim(dataverse, readyActuals, readyMilestones);
-  return viewOf(await loadInvoiceOr404(dataverse, invoiceId));
+
+  // 3. The items move on to it. One that changed since it was read is read again; one that left
+  // the backlog meanwhile leaves the draft again.
+  const movedActuals = await dataverse.actuals.replaceEachIfMatch(actuals.map((a) => ({ record: { ...withoutEtag(a), msdyn_billingstatus: BillingStatus.CustomerInvoiceCreated }, etag: a.etag })));
+  const movedMilestones = await dataverse.milestones.replaceEachIfMatch(
+    milestones.map((m) => ({ record: { ...withoutEtag(m), msdyn_invoicestatus: MilestoneStatus.CustomerInvoiceCreated }, etag: m.etag })),
+  );
+  const left: string[] = [];
+  for (const a of actuals) {
+    if (movedActuals.has(`${contractId}/${a.msdyn_actualid}`)) continue;
+    if (!(await moveItem(dataverse, contractId, 'Actual', a.msdyn_actualid, BillingStatus.ReadyToInvoice, BillingStatus.CustomerInvoiceCreated))) left.push(a.msdyn_actualid);
+  }
+  for (const m of milestones) {
+    if (movedMilestones.has(`${contractId}/${m.msdyn_contractlinescheduleofvalueid}`)) continue;
+    if (!(await moveItem(dataverse, contractId, 'Milestone', m.msdyn_contractlinescheduleofvalueid, MilestoneStatus.Ready, MilestoneStatus.CustomerInvoiceCreated))) left.push(m.msdyn_contractlinescheduleofvalueid);
+  }
+  if (!left.length) return viewOf(await loadInvoiceOr404(dataverse, invoiceId));
+  const leaving = new Set(left);
+  for (const d of draft.details) {
+    if (leaving.has(d.msdyn_sourceactual ?? '') || leaving.has(d.msdyn_milestone ?? '')) await dataverse.invoiceLineDetails.delete(invoiceId, d.msdyn_invoicelinetransactionid);
+  }
+  await dataverse.releaseClaims(contractId, left, invoiceId);
+  return refreshTotals(dataverse, invoiceId, 'creating the invoice');
 }

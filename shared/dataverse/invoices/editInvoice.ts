@@ -1,33 +1,34 @@
 /**
- * Editing a proforma invoice while it is Draft or In Review (domain.md step 5), behind
+ * Editing a proforma invoice while it is Draft or In Review and no confirmation was requested
+ * (domain.md step 5), behind
  *   PATCH  api/dataverse/invoices/{invoiceId}/details/{detailId}   updateInvoiceLineDetail
  *   DELETE api/dataverse/invoices/{invoiceId}/details/{detailId}   deleteInvoiceLineDetail
  *   POST   api/dataverse/invoices/{invoiceId}/details              addInvoiceLineDetail
  * Every answer is the invoice as stored, its totals recomputed from all ILDs. The class of an ILD
  * never changes; price changes only on time-and-material lines; a milestone ILD is invoiced in
- * full. Deleting an ILD returns its actual (milestone) to the backlog BEFORE the ILD goes, so a
- * crash never loses an actual from the backlog. Tax rules: docs/decisions/proforma-invoices.md.
+ * full. Details are read before the header and written under their ETag, so an edit never lands
+ * behind the fence a confirmation puts on them. Deleting an ILD removes it first, then releases
+ * its item back to the backlog. Rules: docs/decisions/proforma-invoices.md.
  */
 import { randomUUID } from 'node:crypto';
-import { BusinessError, NotFoundError } from '../../core/errors';
+import { BusinessError, ConcurrencyConflict, NotFoundError } from '../../core/errors';
 import { labelOf } from '../../core/labels';
 import { amount, eq } from '../../core/money';
-import { BillingMethod, BillingStatus, BillingType, MilestoneStatus } from '../../core/options';
+import { BillingMethod, BillingType } from '../../core/options';
 import { withoutEtag } from '../../core/stored';
 import type { TableStore } from '../../storage/tableStore';
-import { replaceGuarded } from '../guardedWrites';
-import type { Actual, ContractLine, InvoiceLine, InvoiceLineDetail, StoredMilestone } from '../records';
+import type { ContractLine, InvoiceLine, InvoiceLineDetail } from '../records';
+import { moveItem, onInvoiceStatus, readyStatus, type ClaimStore } from './claims';
 import { assertEditable, detailAmount, invoiceLineId, rescaledTax, taxAt } from '../rules/invoiceRules';
 import { detailOr404, loadInvoiceOr404, refreshTotals, viewOf, type InvoiceView, type TotalsWriter } from './invoiceView';
 import type { AddDetailRequest, UpdateDetailRequest } from './requests';
 
 /** What editing needs of the Dataverse store. */
-export interface EditInvoiceStore extends TotalsWriter {
-  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'replaceIfMatch' | 'createIfAbsent' | 'delete'>;
+export interface EditInvoiceStore extends TotalsWriter, ClaimStore {
+  invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'replaceIfMatch' | 'insert' | 'deleteIfMatch'>;
   invoiceLines: TotalsWriter['invoiceLines'] & Pick<TableStore<InvoiceLine>, 'createIfAbsent'>;
   contractLines: Pick<TableStore<ContractLine>, 'get'>;
-  actuals: Pick<TableStore<Actual>, 'get' | 'replaceAllIfMatch'>;
-  milestones: Pick<TableStore<StoredMilestone>, 'get' | 'replaceAllIfMatch'>;
+  releaseClaims(contractId: string, itemIds: readonly string[], invoiceId: string): Promise<void>;
 }
 
 export async function updateInvoiceLineDetail(
@@ -37,7 +38,7 @@ export async function updateInvoiceLineDetail(
   patch: UpdateDetailRequest,
 ): Promise<InvoiceView & { detail: InvoiceLineDetail }> {
   const { dataverse } = deps;
-  const loaded = await loadInvoiceOr404(dataverse, invoiceId);
+  const loaded = await loadInvoiceOr404(dataverse, invoiceId, { detailsFirst: true });
   const inv = loaded.invoice;
   assertEditable(inv, 'changing an invoice line detail');
   const detail = detailOr404(loaded, detailId);
@@ -87,26 +88,22 @@ export async function updateInvoiceLineDetail(
 
 export async function deleteInvoiceLineDetail(deps: { dataverse: EditInvoiceStore }, invoiceId: string, detailId: string): Promise<InvoiceView> {
   const { dataverse } = deps;
-  const loaded = await loadInvoiceOr404(dataverse, invoiceId);
+  const loaded = await loadInvoiceOr404(dataverse, invoiceId, { detailsFirst: true });
   const inv = loaded.invoice;
   assertEditable(inv, 'deleting an invoice line detail');
   const detail = detailOr404(loaded, detailId);
 
-  // Back to the backlog first: a crash after this step leaves the ILD on the invoice with its actual
-  // Ready to Invoice, which the next create request treats as an unfinished claim (see above).
-  if (detail.msdyn_sourceactual !== undefined) {
-    const actual = await dataverse.actuals.get(inv.salesorderid, detail.msdyn_sourceactual);
-    if (actual && actual.msdyn_billingstatus === BillingStatus.CustomerInvoiceCreated && actual.msdyn_adjustmentstatus === undefined) {
-      await replaceGuarded<Actual>(dataverse.actuals, [{ ...actual, msdyn_billingstatus: BillingStatus.ReadyToInvoice }], `Actual ${actual.msdyn_actualid}`);
-    }
+  // The detail goes first, under its ETag (a fenced detail is not deleted); then its item is
+  // released back to the backlog. A crash between the two is mended by the next invoice request
+  // of the contract (claims.ts: a claim whose invoice no longer names the item is released).
+  if (!(await dataverse.invoiceLineDetails.deleteIfMatch(invoiceId, detailId, detail.etag))) {
+    throw new ConcurrencyConflict(`Invoice line detail ${detailId} was changed by someone else while this request was applied; reload the invoice.`, inv.invoicenumber);
   }
-  if (detail.msdyn_milestone !== undefined) {
-    const milestone = await dataverse.milestones.get(inv.salesorderid, detail.msdyn_milestone);
-    if (milestone && milestone.msdyn_invoicestatus === MilestoneStatus.CustomerInvoiceCreated) {
-      await replaceGuarded<StoredMilestone>(dataverse.milestones, [{ ...milestone, msdyn_invoicestatus: MilestoneStatus.Ready }], `Milestone ${milestone.msdyn_name}`);
-    }
+  const item = detail.msdyn_sourceactual !== undefined ? { kind: 'Actual' as const, id: detail.msdyn_sourceactual } : detail.msdyn_milestone !== undefined ? { kind: 'Milestone' as const, id: detail.msdyn_milestone } : undefined;
+  if (item) {
+    await moveItem(dataverse, inv.salesorderid, item.kind, item.id, onInvoiceStatus(item.kind), readyStatus(item.kind));
+    await dataverse.releaseClaims(inv.salesorderid, [item.id], invoiceId);
   }
-  await dataverse.invoiceLineDetails.delete(invoiceId, detailId);
   return refreshTotals(dataverse, invoiceId, 'deleting an invoice line detail');
 }
 
@@ -175,9 +172,17 @@ export async function addInvoiceLineDetail(
       tax: '0.00',
     });
   }
-  if ((await dataverse.invoiceLineDetails.createIfAbsent(detail)) === 'exists') {
+  const etag = await dataverse.invoiceLineDetails.insert(detail);
+  if (etag === undefined) {
     throw new BusinessError(`Invoice line detail ${detailId} was added by someone else at the same moment; reload the invoice.`, { reference: inv.invoicenumber });
   }
-  const view = await refreshTotals(dataverse, invoiceId, 'adding an invoice line detail');
-  return { ...view, detail, created: true };
+  try {
+    const view = await refreshTotals(dataverse, invoiceId, 'adding an invoice line detail');
+    return { ...view, detail, created: true };
+  } catch (error) {
+    // Its confirmation was requested while the detail was added: the detail is taken back (unless
+    // the confirmation already fenced it, then it is part of what is confirmed).
+    if (error instanceof BusinessError) await dataverse.invoiceLineDetails.deleteIfMatch(invoiceId, detailId, etag);
+    throw error;
+  }
 }

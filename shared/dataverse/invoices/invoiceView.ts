@@ -18,7 +18,7 @@ export interface InvoiceView {
 
 /** Reading an invoice with its lines and ILDs. */
 export interface InvoiceReader {
-  loadInvoice(invoiceId: string): Promise<StoredInvoice | undefined>;
+  loadInvoice(invoiceId: string, options?: { detailsFirst?: boolean }): Promise<StoredInvoice | undefined>;
 }
 
 /** Rewriting an editable invoice's totals. */
@@ -38,8 +38,8 @@ export function viewOf(loaded: StoredInvoice): InvoiceView {
   };
 }
 
-export async function loadInvoiceOr404(dataverse: InvoiceReader, invoiceId: string): Promise<StoredInvoice> {
-  const loaded = await dataverse.loadInvoice(invoiceId);
+export async function loadInvoiceOr404(dataverse: InvoiceReader, invoiceId: string, options: { detailsFirst?: boolean } = {}): Promise<StoredInvoice> {
+  const loaded = await dataverse.loadInvoice(invoiceId, options);
   if (!loaded) throw new NotFoundError(`Invoice ${invoiceId} was not found.`, invoiceId);
   return loaded;
 }

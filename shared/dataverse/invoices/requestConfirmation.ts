@@ -1,13 +1,13 @@
 /**
  * `POST api/dataverse/invoices/{invoiceId}/confirm` (the request of domain.md step 6): the
- * invoice must be Draft or In Review and pass every confirmation rule. The pure plan of
- * rules/confirmation is computed as a dry run, so a refusal is answered at once (409)
- * instead of landing in the error log later. Already Confirmed or Posted: nothing is sent.
- * Sends { invoiceId, confirmedOn, confirmedBy? } to `invoice-confirmations` with message id
- * deterministicGuid('invoice-confirmation', invoiceId, the header's ETag): repeated clicks on an
- * unchanged invoice make one message; after an edit (the header is rewritten) a new one.
+ * invoice must be Draft or In Review and pass every confirmation rule (the pure plan of
+ * rules/confirmation, computed as a dry run, so a refusal is answered at once). Already
+ * Confirmed: nothing is sent; Posted or Paid: refused. Then the invoice is fenced (its column
+ * `pi_confirmationrequestedon`: no edit is taken from then on) and { invoiceId, confirmedOn,
+ * confirmedBy? } goes to `invoice-confirmations` with a message id derived from the fence's time,
+ * so repeated clicks make one message, and a click after a lost send sends the same one again.
  */
-import { BusinessError } from '../../core/errors';
+import { BusinessError, ConcurrencyConflict } from '../../core/errors';
 import { deterministicGuid } from '../../core/ids';
 import { labelOf } from '../../core/labels';
 import { InvoiceStatus } from '../../core/options';
@@ -15,13 +15,14 @@ import { withoutEtag, type Stored } from '../../core/stored';
 import { ConfirmationRefused, planConfirmation } from '../rules/confirmation/plan';
 import { Queues, type Publisher } from '../../messages';
 import type { TableStore } from '../../storage/tableStore';
-import type { Account, Actual, Contract, ContractLine, Milestone, StoredMilestone } from '../records';
+import type { Account, Actual, Contract, ContractLine, Invoice, Milestone, StoredMilestone } from '../records';
 import { EDITABLE_INVOICE_STATUSES } from '../rules/invoiceRules';
 import { loadInvoiceOr404, type InvoiceReader } from './invoiceView';
 import type { ConfirmRequest } from './requests';
 
 /** What the confirmation request needs of the Dataverse store. */
 export interface RequestConfirmationStore extends InvoiceReader {
+  invoices: Pick<TableStore<Invoice>, 'replaceIfMatch'>;
   contracts: Pick<TableStore<Contract>, 'get'>;
   accounts: Pick<TableStore<Account>, 'get'>;
   contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
@@ -42,8 +43,8 @@ export interface ConfirmResult {
   messageId?: string;
 }
 
-export function confirmationMessageId(invoiceId: string, etag: string): string {
-  return deterministicGuid('invoice-confirmation', invoiceId, etag);
+export function confirmationMessageId(invoiceId: string, requestedOn: string): string {
+  return deterministicGuid('invoice-confirmation', invoiceId, requestedOn);
 }
 
 export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: string, request: ConfirmRequest): Promise<ConfirmResult> {
@@ -52,11 +53,14 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
   const loaded = await loadInvoiceOr404(dataverse, invoiceId);
   const inv = loaded.invoice;
   const status = inv.msdyn_projectinvoicestatus;
-  if (status === InvoiceStatus.Confirmed || status === InvoiceStatus.Posted || status === InvoiceStatus.Paid) {
+  if (status === InvoiceStatus.Confirmed) {
     return { invoiceId, invoicenumber: inv.invoicenumber, status: 'AlreadyConfirmed' };
   }
   if (!EDITABLE_INVOICE_STATUSES.includes(status)) {
-    throw new BusinessError(`Invoice ${inv.invoicenumber} is ${labelOf.invoiceStatus(status)}; only a Draft or In Review invoice can be confirmed.`, { reference: inv.invoicenumber });
+    throw new BusinessError(
+      `Invoice ${inv.invoicenumber} is ${labelOf.invoiceStatus(status)}; only a Draft or In Review invoice can be confirmed${status === InvoiceStatus.Posted || status === InvoiceStatus.Paid ? ' (a posted invoice is changed with a corrective invoice)' : ''}.`,
+      { reference: inv.invoicenumber },
+    );
   }
 
   // Dry run of the confirmation rules on what is stored now.
@@ -86,13 +90,23 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
     });
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
+      // A fence from an earlier request is lifted, so the invoice can be corrected.
+      if (inv.pi_confirmationrequestedon !== undefined) await dataverse.invoices.replaceIfMatch({ ...withoutEtag(inv), pi_confirmationrequestedon: undefined }, inv.etag);
       throw new BusinessError(`${error.reason} Nothing was sent.`, { reference: inv.invoicenumber });
     }
     throw error;
   }
 
-  const messageId = confirmationMessageId(invoiceId, inv.etag);
-  const body: { invoiceId: string; confirmedOn: string; confirmedBy?: string } = { invoiceId, confirmedOn: now().toISOString() };
+  // The fence: no edit is taken from here on. Set once; a repeated request reuses it.
+  let requestedOn = inv.pi_confirmationrequestedon;
+  if (requestedOn === undefined) {
+    requestedOn = now().toISOString();
+    if ((await dataverse.invoices.replaceIfMatch({ ...withoutEtag(inv), pi_confirmationrequestedon: requestedOn }, inv.etag)) === undefined) {
+      throw new ConcurrencyConflict(`Invoice ${inv.invoicenumber} was changed by someone else while its confirmation was requested; nothing was sent: send the request again.`, inv.invoicenumber);
+    }
+  }
+  const messageId = confirmationMessageId(invoiceId, requestedOn);
+  const body: { invoiceId: string; confirmedOn: string; confirmedBy?: string } = { invoiceId, confirmedOn: requestedOn };
   if (request.confirmedBy !== undefined) body.confirmedBy = request.confirmedBy;
   await deps.publisher.publish(Queues.invoiceConfirmations, [{ messageId, body, subject: 'confirm', correlationId: inv.invoicenumber }]);
   return { invoiceId, invoicenumber: inv.invoicenumber, status: 'Queued', messageId };

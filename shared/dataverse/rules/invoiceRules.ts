@@ -12,13 +12,20 @@ import type { Actual, Contract, ContractLine, Invoice, InvoiceLine, InvoiceLineD
 
 export const EDITABLE_INVOICE_STATUSES: readonly number[] = [InvoiceStatus.Draft, InvoiceStatus.InReview];
 
-/** Refuse changes to an invoice that is not Draft or In Review. */
+/** Refuse changes to an invoice that is not Draft or In Review, or whose confirmation was requested. */
 export function assertEditable(invoice: Invoice, doing: string): void {
-  if (EDITABLE_INVOICE_STATUSES.includes(invoice.msdyn_projectinvoicestatus)) return;
-  throw new BusinessError(
-    `Invoice ${invoice.invoicenumber} is ${labelOf.invoiceStatus(invoice.msdyn_projectinvoicestatus)}; ${doing} is allowed only while it is Draft or In Review. A confirmed invoice is read-only (correct it with a corrective invoice).`,
-    { reference: invoice.invoicenumber },
-  );
+  if (!EDITABLE_INVOICE_STATUSES.includes(invoice.msdyn_projectinvoicestatus)) {
+    throw new BusinessError(
+      `Invoice ${invoice.invoicenumber} is ${labelOf.invoiceStatus(invoice.msdyn_projectinvoicestatus)}; ${doing} is allowed only while it is Draft or In Review. A confirmed invoice is read-only (correct it with a corrective invoice).`,
+      { reference: invoice.invoicenumber },
+    );
+  }
+  if (invoice.pi_confirmationrequestedon !== undefined) {
+    throw new BusinessError(
+      `Invoice ${invoice.invoicenumber}: its confirmation was requested at ${invoice.pi_confirmationrequestedon}, so ${doing} is no longer allowed; the invoice stays as it is while the confirmation runs. If the confirmation is refused, the reason is in the error log (GET /api/errors) and the invoice can be edited again.`,
+      { reference: invoice.invoicenumber },
+    );
+  }
 }
 
 // ---- ids ------------------------------------------------------------------------------------

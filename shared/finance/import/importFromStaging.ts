@@ -46,6 +46,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     started,
     now,
     importedOn: now.toISOString(),
+    unfinished: new Set<string>(),
     phase(name: string) {
       const t = Date.now();
       result.phases[name] = (result.phases[name] ?? 0) + t - mark;
@@ -74,7 +75,8 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     ctx.phase('lease');
 
     let items = await deps.work.list();
-    if (options.maxRows !== undefined && items.length > options.maxRows) items = items.slice(0, options.maxRows);
+    const capped = options.maxRows !== undefined && items.length > options.maxRows;
+    if (capped) items = items.slice(0, options.maxRows);
     result.read = items.length;
     ctx.phase('index');
     if (!items.length) return finish('nothing to import');
@@ -92,6 +94,12 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     if (billed.length) {
       if (!stillHeld()) return finish('stopped: lease lost');
       await importBilledRows(ctx, billed, postedThisRun);
+    }
+    // A run that could not take every pending item puts the rows that stay unfinished behind the
+    // others, so rows that keep waiting cannot take every run's share for ever.
+    if (capped && ctx.unfinished.size) {
+      await deps.work.requeue([...ctx.unfinished], now);
+      ctx.phase('requeue');
     }
     return finish(result.leaseLost ? 'finished after losing the lease' : 'done');
   } finally {

@@ -100,6 +100,8 @@ export interface RunContext {
   importedOn: string;
   /** Book the time since the last mark to a phase. */
   phase(name: string): void;
+  /** Rows this run tried that stay unfinished (Waiting or Error), by ActualId. */
+  unfinished: Set<string>;
 }
 
 const stagingKey = (row: Pick<StagingRow, 'ContractId' | 'ActualId'>) => `${row.ContractId}/${row.ActualId}`;
@@ -138,6 +140,7 @@ export async function settle(ctx: RunContext, outcomes: readonly Outcome[], alre
       ctx.result.cleaned++;
     } else guarded.push({ record: { ...withoutEtag(current), ...o.update }, etag: current.etag });
   }
+  for (const o of outcomes) if (o.kind === 'unfinished' && !doneIds.has(o.row.ActualId)) ctx.unfinished.add(o.row.ActualId);
   const written = await finance.staging.replaceEachIfMatch(guarded);
   await finance.staging.createManyIfAbsent(created);
   ctx.result.conflicts += guarded.length - written.size;

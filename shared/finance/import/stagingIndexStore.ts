@@ -32,8 +32,13 @@ export function stagingRowOf(item: StagingWorkItem): StagingRow {
 export interface StagingWorkPort {
   /** Index these staging rows (create-if-absent). */
   add(rows: readonly StagingRow[], queuedAt: Date): Promise<void>;
-  /** Every unfinished item, oldest first. */
+  /**
+   * Every unfinished item: Pending ones first, then Waiting and Error ones, each oldest first, so
+   * rows that keep waiting never starve new work.
+   */
   list(): Promise<StagingWorkItem[]>;
+  /** Put these items (still unfinished) behind the others of their kind: QueuedAt = `at`. */
+  requeue(actualIds: readonly string[], at: Date): Promise<void>;
   /** Remember the status import gave these rows (items deleted meanwhile stay deleted). */
   setStatus(rows: ReadonlyArray<Pick<StagingRow, 'ActualId' | 'ImportStatus' | 'ImportMessage'>>): Promise<void>;
   /** Forget finished items (already-deleted ones are fine). */
@@ -45,7 +50,10 @@ export interface StagingWorkPort {
   reserveJournals(wanted: readonly JournalReservation[], reservedOn: Date): Promise<Map<string, JournalReservation>>;
 }
 
-function byThenActualId(a: StagingWorkItem, b: StagingWorkItem): number {
+function inImportOrder(a: StagingWorkItem, b: StagingWorkItem): number {
+  const pa = a.ImportStatus === 'Pending' ? 0 : 1;
+  const pb = b.ImportStatus === 'Pending' ? 0 : 1;
+  if (pa !== pb) return pa - pb;
   if (a.QueuedAt !== b.QueuedAt) return a.QueuedAt < b.QueuedAt ? -1 : 1;
   return a.ActualId < b.ActualId ? -1 : a.ActualId > b.ActualId ? 1 : 0;
 }
@@ -75,7 +83,7 @@ export class StagingWork implements StagingWorkPort {
     return pages
       .flat()
       .map(({ etag: _etag, ...item }) => item)
-      .sort(byThenActualId);
+      .sort(inImportOrder);
   }
 
   async setStatus(rows: ReadonlyArray<Pick<StagingRow, 'ActualId' | 'ImportStatus' | 'ImportMessage'>>): Promise<void> {
@@ -85,6 +93,14 @@ export class StagingWork implements StagingWorkPort {
         keys: { partitionKey: shardOf(row.ActualId), rowKey: row.ActualId },
         fields: row.ImportMessage === undefined ? { ImportStatus: row.ImportStatus } : { ImportStatus: row.ImportStatus, ImportMessage: row.ImportMessage },
       })),
+      { missing: 'skip' },
+    );
+  }
+
+  async requeue(actualIds: readonly string[], at: Date): Promise<void> {
+    const queuedAt = at.toISOString();
+    await this.store.mergeFieldsMany(
+      [...new Set(actualIds)].map((id) => ({ keys: { partitionKey: shardOf(id), rowKey: id }, fields: { QueuedAt: queuedAt } })),
       { missing: 'skip' },
     );
   }

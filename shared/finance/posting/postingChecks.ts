@@ -14,8 +14,8 @@ export function postingRequestId(proposalId: string, postingDate?: string): stri
 
 /** Proposal ids are invoice numbers used as table keys: they may not hold / \ # ? or control characters. */
 export function checkProposalId(proposalId: string): string {
-  if (!proposalId.trim() || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(proposalId)) {
-    throw new ValidationError(`"${proposalId}" is not an invoice proposal id (the invoice number, e.g. INV-00001; no / \\ # ? characters).`, proposalId);
+  if (!proposalId.trim() || proposalId.length > 200 || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(proposalId)) {
+    throw new ValidationError(`"${proposalId.slice(0, 60)}${proposalId.length > 60 ? '…' : ''}" is not an invoice proposal id (the invoice number, e.g. PI-000001: at most 200 characters, no / \\ # ? characters).`, proposalId.slice(0, 200));
   }
   return proposalId;
 }

@@ -359,25 +359,39 @@ describe('confirmation request', () => {
     expect(publisher.sent[0]!.message.body).toEqual({ invoiceId: inv, confirmedOn: '2026-11-21T09:30:00.000Z', confirmedBy: 'pm@contoso' });
     expect(publisher.sent[1]!.message.messageId).toBe(publisher.sent[0]!.message.messageId);
 
-    // An edit changes the header, so a later confirmation is a new message.
+    // Once requested, the invoice takes no edit: the confirmation will confirm it as it stands.
     const ild = view.details.find((d) => d.msdyn_sourceactual === a1)!;
-    await updateInvoiceLineDetail({ dataverse: dv }, inv, ild.msdyn_invoicelinetransactionid, { msdyn_quantity: '7' });
-    await requestInvoiceConfirmation({ dataverse: dv, publisher, now }, inv, {});
-    expect(publisher.sent[2]!.message.messageId).not.toBe(publisher.sent[0]!.message.messageId);
+    const fenced = await updateInvoiceLineDetail({ dataverse: dv }, inv, ild.msdyn_invoicelinetransactionid, { msdyn_quantity: '7' }).catch((e: unknown) => e);
+    expect(statusOf(fenced)).toBe(409);
+    expect(String(fenced)).toContain('confirmation was requested');
+    expect((await dv.invoiceLineDetails.get(inv, ild.msdyn_invoicelinetransactionid))?.msdyn_quantity).toBe('8');
 
-    // A detail the confirmation would refuse: refused now, nothing sent.
+    // A detail the confirmation would refuse: refused, nothing sent, and the fence is lifted so the
+    // invoice can be corrected; asked again later, it is a new message.
     const stored = (await dv.invoiceLineDetails.get(inv, ild.msdyn_invoicelinetransactionid))!;
     const { etag: _e, ...rest } = stored;
     await dv.invoiceLineDetails.upsert({ ...rest, msdyn_billingtype: BillingType.NotAvailable });
     const refused = (await requestInvoiceConfirmation({ dataverse: dv, publisher, now }, inv, {}).catch((e: unknown) => e)) as BusinessError;
     expect(statusOf(refused)).toBe(409);
     expect(refused.message).toContain('Not Available');
+    expect(publisher.sent).toHaveLength(2);
+    expect((await dv.invoices.get(inv, inv))?.pi_confirmationrequestedon).toBeUndefined();
+    await updateInvoiceLineDetail({ dataverse: dv }, inv, ild.msdyn_invoicelinetransactionid, { msdyn_billingtype: BillingType.Chargeable, msdyn_quantity: '7' });
+    await requestInvoiceConfirmation({ dataverse: dv, publisher, now: () => new Date('2026-11-21T10:00:00Z') }, inv, {});
     expect(publisher.sent).toHaveLength(3);
+    expect(publisher.sent[2]!.message.messageId).not.toBe(publisher.sent[0]!.message.messageId);
 
+    // Confirmed: nothing to send. Posted or Paid: refused, as the confirmation itself refuses them.
     const header = (await dv.invoices.get(inv, inv))!;
     const { etag: _h, ...h } = header;
     await dv.invoices.upsert({ ...h, msdyn_projectinvoicestatus: InvoiceStatus.Confirmed });
     expect((await requestInvoiceConfirmation({ dataverse: dv, publisher, now }, inv, {})).status).toBe('AlreadyConfirmed');
+    for (const status of [InvoiceStatus.Posted, InvoiceStatus.Paid]) {
+      await dv.invoices.upsert({ ...h, msdyn_projectinvoicestatus: status });
+      const posted = await requestInvoiceConfirmation({ dataverse: dv, publisher, now }, inv, {}).catch((e: unknown) => e);
+      expect(statusOf(posted)).toBe(409);
+      expect(String(posted)).toContain('only a Draft or In Review invoice can be confirmed');
+    }
     expect(publisher.sent).toHaveLength(3);
     await expect(requestInvoiceConfirmation({ dataverse: dv, publisher, now }, randomUUID(), {})).rejects.toBeInstanceOf(NotFoundError);
   });

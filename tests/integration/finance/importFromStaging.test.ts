@@ -553,3 +553,27 @@ describe('importFromStaging journals (many rows per voucher)', () => {
     expect(await checkJournals(side.finance, legacyPattern)).toEqual({ vouchers: 2, entries: 4, transactions: 2 });
   });
 });
+
+describe('importFromStaging picks fairly (issue 14, item 7)', () => {
+  it('rows that keep waiting never starve newer work: Pending rows come first, and a capped run puts what still waits behind', async () => {
+    const s = scenario('fair');
+    // 6 billed rows whose proposal never arrives, queued first.
+    const stuck = Array.from({ length: 6 }, (_, i) => staging(billedActual(s, id('fair', 'stuck', i), undefined, '10.00')));
+    await side.work.add(stuck, new Date('2024-01-01T00:00:00Z'));
+    await side.finance.staging.createManyIfAbsent(stuck);
+    const first = await runImportFromStaging(side.deps(), { now: new Date('2024-04-01T08:00:00Z'), maxRows: 4 });
+    expect(first).toMatchObject({ read: 4, waiting: 4 });
+    // New cost rows arrive later. Capped runs take Pending work first (the two stuck rows never
+    // tried yet, then the new rows), and only then the rows that already wait.
+    const fresh = Array.from({ length: 3 }, (_, i) => staging(costActual(s, id('fair', 'fresh', i), '40.00')));
+    await side.stage(fresh);
+    expect(await runImportFromStaging(side.deps(), { now: new Date('2024-04-01T08:01:00Z'), maxRows: 4 })).toMatchObject({ read: 4, posted: 2, waiting: 2 });
+    expect(await runImportFromStaging(side.deps(), { now: new Date('2024-04-01T08:02:00Z'), maxRows: 4 })).toMatchObject({ read: 4, posted: 1, waiting: 3 });
+    for (const row of fresh) expect((await side.finance.staging.get(row.ContractId, row.ActualId))?.ImportStatus).toBe('Imported');
+    for (const row of stuck) expect((await side.finance.staging.get(row.ContractId, row.ActualId))?.ImportStatus).toBe('Waiting');
+    // What waits longest since it was last tried goes first among the waiting rows.
+    const order = (await side.work.list()).map((i) => i.QueuedAt);
+    expect(order).toEqual([...order].sort());
+    expect(await side.work.list()).toHaveLength(6);
+  });
+});
