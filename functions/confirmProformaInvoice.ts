@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { invoiceConfirmationMessage, Queues } from '../shared/messages';
+import { invoiceConfirmationMessage, Queues, referenceOfMessage } from '../shared/messages';
 import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const CONFIRM_PROFORMA_INVOICE = 'confirmProformaInvoice';
@@ -9,8 +9,8 @@ export function registerConfirmProformaInvoice(root: CompositionRoot): void {
   queueFunction(CONFIRM_PROFORMA_INVOICE, {
     queue: Queues.invoiceConfirmations,
     schema: invoiceConfirmationMessage,
-    errorLog: root.errorLog,
-    reference: (body) => body.invoiceId,
+    ...root.queueHandling,
+    reference: (body) => referenceOfMessage(Queues.invoiceConfirmations, body),
     handle: async (body, meta) => {
       if (body.confirmedBy !== undefined) meta.log(`confirmation requested by ${body.confirmedBy}`);
       await root.bridge.confirm(body, { enqueuedAt: meta.enqueuedAt }, meta.log);

@@ -20,6 +20,9 @@ import { registerDataverseInvoices } from './dataverseInvoices';
 import { registerInvoiceTrace } from './invoiceTrace';
 import { registerErrors } from './errors';
 import { registerDashboard } from './dashboard';
+import { registerRepublish } from './republish';
+import { registerReconcile } from './reconcile';
+import { registerDeadLetters } from './deadLetters';
 
 const root = getCompositionRoot();
 onAppTerminate(() => root.close());
@@ -39,3 +42,6 @@ registerDataverseInvoices(root);
 registerInvoiceTrace(root);
 registerErrors(root);
 registerDashboard(root);
+registerRepublish(root);
+registerReconcile(root);
+registerDeadLetters(root);

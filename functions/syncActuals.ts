@@ -8,7 +8,7 @@ export function registerSyncActuals(root: CompositionRoot): void {
   queueFunction(SYNC_ACTUALS, {
     queue: Queues.actuals,
     schema: actualsMessageEnvelope,
-    errorLog: root.errorLog,
+    ...root.queueHandling,
     handle: async (body, meta) => {
       await root.finance.syncActuals(body.actuals, { messageId: meta.messageId, enqueuedAt: meta.enqueuedAt, log: meta.log });
     },

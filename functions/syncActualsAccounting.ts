@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { actualsAccountingMessage, Queues } from '../shared/messages';
+import { actualsAccountingMessage, Queues, referenceOfMessage } from '../shared/messages';
 import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const SYNC_ACTUALS_ACCOUNTING = 'syncActualsAccounting';
@@ -9,8 +9,8 @@ export function registerSyncActualsAccounting(root: CompositionRoot): void {
   queueFunction(SYNC_ACTUALS_ACCOUNTING, {
     queue: Queues.actualsAccounting,
     schema: actualsAccountingMessage,
-    errorLog: root.errorLog,
-    reference: (body) => body.invoice?.customerInvoiceNumber ?? body.details[0]?.voucher,
+    ...root.queueHandling,
+    reference: (body) => referenceOfMessage(Queues.actualsAccounting, body),
     handle: async (body, meta) => {
       const result = await root.bridge.accountingBack(body, meta.log);
       if (result.invoice) meta.log(`invoice ${body.invoice?.invoiceId ?? '-'}: ${result.invoice}`);

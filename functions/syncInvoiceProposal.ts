@@ -1,5 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { invoiceProposalMessage, Queues } from '../shared/messages';
+import { invoiceProposalMessage, Queues, referenceOfMessage } from '../shared/messages';
 import { queueFunction } from '../shared/triggers/queueMessage';
 
 export const SYNC_INVOICE_PROPOSAL = 'syncInvoiceProposal';
@@ -9,8 +9,8 @@ export function registerSyncInvoiceProposal(root: CompositionRoot): void {
   queueFunction(SYNC_INVOICE_PROPOSAL, {
     queue: Queues.invoiceProposals,
     schema: invoiceProposalMessage,
-    errorLog: root.errorLog,
-    reference: (body) => body.proposalId,
+    ...root.queueHandling,
+    reference: (body) => referenceOfMessage(Queues.invoiceProposals, body),
     handle: async (body, meta) => {
       await root.finance.syncProposal(body, meta.log);
     },

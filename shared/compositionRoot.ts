@@ -17,7 +17,7 @@ import type { AddDetailRequest, ConfirmRequest, CreateInvoiceRequest, UpdateDeta
 import { confirmProformaInvoice, type ConfirmationMeta } from './bridge/confirmProformaInvoice';
 import { Queues, type ActualsAccountingMessage, type InvoiceConfirmationMessage, type InvoiceProposalMessage, type ProposalPostingMessage } from './messages';
 import { syncActualsAccounting } from './bridge/syncActualsAccounting';
-import { loadSettings, type Settings } from './config';
+import { DEFAULT_RECONCILE_SCHEDULE, loadSettings, retryPausesOf, type Settings } from './config';
 import { retryOnConflict } from './core/errors';
 import { FinanceStore } from './finance/financeStore';
 import { runImportFromStaging, type ImportFromStagingOptions } from './finance/import/importFromStaging';
@@ -30,6 +30,7 @@ import { syncInvoiceProposal } from './finance/syncInvoiceProposal';
 import { dashboard } from './operations/dashboard';
 import { ErrorLog } from './operations/errorLogStore';
 import { listErrors, type ErrorsQuery } from './operations/errorList';
+import { replayError, replayErrors, type ReplayManyRequest } from './operations/replay';
 import { healthReport, type HealthReport } from './operations/health';
 import { traceInvoice } from './operations/trace';
 import { createServiceBusClient, pingQueue } from './servicebus/client';
@@ -37,6 +38,9 @@ import { ServiceBusPublisher } from './servicebus/publisher';
 import { TableLeases } from './storage/leases';
 import { TableSequenceStore } from './storage/sequences';
 import { pingTableService } from './storage/tableStore';
+import { republishConfirmation } from './bridge/republishConfirmation';
+import { republishAccounting } from './finance/posting/republishAccounting';
+import { reconcile, type ReconcileOptions } from './operations/reconcile';
 
 /** The project's version, from package.json (found beside the sources or beside dist/). */
 function packageVersion(): string {
@@ -63,6 +67,7 @@ export function buildCompositionRoot(settings: Settings) {
   const sequences = new TableSequenceStore(settings.IntegrationTables);
   const accountingCurrency = settings.AccountingCurrency;
   const version = packageVersion();
+  const retryPauses = retryPausesOf(settings);
   const tables = (name: 'DataverseTables' | 'FinanceTables' | 'IntegrationTables') => ({
     name,
     check: async () => {
@@ -74,6 +79,8 @@ export function buildCompositionRoot(settings: Settings) {
   return {
     settings,
     errorLog,
+    /** What every queue function's adapter takes: the error log, and the pauses before a transient failure is retried in its delivery. */
+    queueHandling: { errorLog, ...(retryPauses !== undefined ? { retryPausesMs: retryPauses } : {}) },
     dataverse: {
       approve: (request: ApprovalRequest) => approveEntries({ dataverse, publisher }, request),
       markReady: (request: ReadyRequest) => retryOnConflict(() => setReadyToInvoice({ dataverse }, request)),
@@ -105,6 +112,8 @@ export function buildCompositionRoot(settings: Settings) {
       trace: (invoiceId: string) => traceInvoice({ dataverse, finance, errorLog }, invoiceId),
       dashboard: () => dashboard({ dataverse, finance, errorLog }),
       listErrors: (query: ErrorsQuery) => listErrors({ errorLog }, query),
+      replayError: (errorId: string, by: string) => retryOnConflict(() => replayError({ errorLog, publisher }, errorId, by)),
+      replayErrors: (request: ReplayManyRequest, by: string) => replayErrors({ errorLog, publisher }, request, by),
       health: (): Promise<HealthReport> =>
         healthReport(
           [
@@ -115,6 +124,14 @@ export function buildCompositionRoot(settings: Settings) {
           ],
           version,
         ),
+    },
+    // ---- repair: republish and the sweep (docs/decisions/repair.md) ----------------------------
+    repair: {
+      republishConfirmation: (invoiceId: string, log: (line: string) => void) => republishConfirmation({ dataverse, publisher, log }, invoiceId),
+      republishAccounting: (proposalId: string, log: (line: string) => void) => republishAccounting({ finance, sequences, publisher, log }, proposalId),
+      reconcile: (options: ReconcileOptions) => reconcile({ dataverse, finance, work, sequences, leases, publisher, errorLog }, options),
+      /** The sweep's timer schedule: the ReconcileSchedule setting when it is set, else its default. */
+      reconcileSchedule: settings.ReconcileSchedule !== undefined ? '%ReconcileSchedule%' : DEFAULT_RECONCILE_SCHEDULE,
     },
     async close(): Promise<void> {
       await publisher.close();

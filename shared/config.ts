@@ -33,6 +33,29 @@ const ncrontab = z
     { message: 'ImportFromStagingSchedule is not a valid NCRONTAB expression' },
   );
 
+/** The repair sweep's schedule when the ReconcileSchedule setting is not set (contract.md: every 15 minutes). */
+export const DEFAULT_RECONCILE_SCHEDULE = '0 */15 * * * *';
+
+/** An optional 6-field NCRONTAB setting, checked like ImportFromStagingSchedule (undefined when not set). */
+function optionalNcrontab(name: string, example: string) {
+  return z
+    .string()
+    .trim()
+    .refine((s) => s.split(/\s+/).length === 6, { message: `${name} must be a 6-field NCRONTAB expression such as "${example}"` })
+    .refine(
+      (s) => {
+        try {
+          new Cron(s, { paused: true });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: `${name} is not a valid NCRONTAB expression` },
+    )
+    .optional();
+}
+
 export const settingsSchema = z
   .object({
     AzureWebJobsStorage: connectionString('AzureWebJobsStorage'),
@@ -42,10 +65,22 @@ export const settingsSchema = z
     FinanceTables: connectionString('FinanceTables'),
     IntegrationTables: connectionString('IntegrationTables'),
     ImportFromStagingSchedule: ncrontab,
+    /** The repair sweep's schedule (optional; DEFAULT_RECONCILE_SCHEDULE when not set). */
+    ReconcileSchedule: optionalNcrontab('ReconcileSchedule', DEFAULT_RECONCILE_SCHEDULE),
     AccountingCurrency: z
       .string({ error: 'AccountingCurrency is missing' })
       .trim()
       .regex(/^[A-Z]{3}$/, { message: 'AccountingCurrency must be an ISO currency code such as USD' }),
+    /**
+     * Optional: the pauses (ms, comma-separated) before a queue message that failed on a passing
+     * fault is retried inside its delivery; "none" for no retry in the delivery. Default
+     * 500,1000,2000,4000,8000,15000 (about 30 s a delivery).
+     */
+    MessageRetryPausesMs: z
+      .string()
+      .trim()
+      .regex(/^(none|\d{1,6}(\s*,\s*\d{1,6}){0,19})$/, { message: 'MessageRetryPausesMs must be up to 20 pauses in milliseconds such as "500,1000,2000", or "none"' })
+      .optional(),
   })
   .superRefine((s, ctx) => {
     const cs = s.ServiceBusConnection;
@@ -66,6 +101,13 @@ export const settingsSchema = z
   });
 
 export type Settings = z.infer<typeof settingsSchema>;
+
+/** The pauses of MessageRetryPausesMs (undefined: the adapter's default). */
+export function retryPausesOf(settings: Settings): number[] | undefined {
+  const value = settings.MessageRetryPausesMs;
+  if (value === undefined) return undefined;
+  return value === 'none' ? [] : value.split(',').map((p) => Number(p.trim()));
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {

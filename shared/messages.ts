@@ -90,6 +90,69 @@ export interface OutboundMessage {
   body: unknown;
   subject?: string;
   correlationId?: string;
+  /** Application properties (e.g. `ReplayOf`: the error row a replayed message repairs). */
+  properties?: Record<string, string | number | boolean>;
+}
+
+/**
+ * The id of a republished message: the original id and the time of the republish
+ * (`proposal-<invoice>~r20260315T101500123Z`). Different from the original and from any earlier
+ * republish, so duplicate detection lets it through; the same for every message of one republish.
+ */
+export function republishedMessageId(originalId: string, at: Date): string {
+  return `${originalId}~r${at.toISOString().replace(/[-:.]/g, '')}`;
+}
+
+/** The messages with republish ids, bodies untouched. */
+export function asRepublished(messages: readonly OutboundMessage[], at: Date): OutboundMessage[] {
+  return messages.map((m) => ({ ...m, messageId: republishedMessageId(m.messageId, at) }));
+}
+
+/** The function that consumes each contract queue (contract.md, "Functions, queues and messages"). */
+export const ConsumerOfQueue: Readonly<Record<QueueName, string>> = {
+  'invoice-confirmations': 'confirmProformaInvoice',
+  'invoice-proposals': 'syncInvoiceProposal',
+  actuals: 'syncActuals',
+  'proposal-postings': 'postInvoiceProposal',
+  'actuals-accounting': 'syncActualsAccounting',
+};
+
+/** The contract queue a function consumes, when it consumes one. */
+export function queueConsumedBy(functionName: string): QueueName | undefined {
+  return (Object.keys(ConsumerOfQueue) as QueueName[]).find((q) => ConsumerOfQueue[q] === functionName);
+}
+
+/**
+ * What an error row of a queue's message is about (its Reference: an invoice id, a proposal id, an
+ * invoice number or voucher), read from a body that may be malformed; undefined when it says nothing.
+ */
+export function referenceOfMessage(queue: QueueName, body: unknown): string | undefined {
+  switch (queue) {
+    case 'invoice-confirmations': {
+      const parsed = invoiceConfirmationMessage.safeParse(body);
+      return parsed.success ? parsed.data.invoiceId : primaryEntityIdOf(body);
+    }
+    case 'invoice-proposals': {
+      const parsed = invoiceProposalMessage.safeParse(body);
+      return parsed.success ? parsed.data.proposalId : undefined;
+    }
+    case 'proposal-postings': {
+      const parsed = proposalPostingMessage.safeParse(body);
+      return parsed.success ? parsed.data.proposalId : undefined;
+    }
+    case 'actuals-accounting': {
+      const parsed = actualsAccountingMessage.safeParse(body);
+      return parsed.success ? (parsed.data.invoice?.customerInvoiceNumber ?? parsed.data.details[0]?.voucher) : undefined;
+    }
+    case 'actuals':
+      return primaryEntityIdOf(body);
+  }
+}
+
+/** The PrimaryEntityId of a Dataverse RemoteExecutionContext, which `actuals` and `invoice-confirmations` also take. */
+function primaryEntityIdOf(body: unknown): string | undefined {
+  const parsed = z.object({ PrimaryEntityId: guid }).safeParse(body);
+  return parsed.success ? parsed.data.PrimaryEntityId : undefined;
 }
 
 /** The port use cases publish through; the Service Bus adapter lives in publisher.ts. */

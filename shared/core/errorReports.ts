@@ -19,8 +19,20 @@ export interface ErrorReport {
   dedupeKey?: string;
   /** Default Open; Resolved records that a message recovered after transient failures. */
   status?: 'Open' | 'Resolved';
+  /** The queue the message came from (so it can be replayed there). */
+  queue?: string;
+  /** For a dead-lettered message: why Service Bus gave up on it. */
+  deadLetter?: { reason?: string; description?: string; deliveryCount?: number };
 }
 
 export interface ErrorLogPort {
   record(report: ErrorReport): Promise<unknown>;
+}
+
+/** The error-log operations of the queue adapter beyond recording. */
+export interface MessageErrorLogPort extends ErrorLogPort {
+  /** A dead-lettered message: one DeadLetter row, or the dead-letter facts added to the row its message already has. */
+  recordDeadLetter(report: ErrorReport & { messageId: string }): Promise<unknown>;
+  /** A replayed message went through: its row (source, id) is Resolved. */
+  resolveReplayed(source: string, errorId: string, note: string): Promise<void>;
 }

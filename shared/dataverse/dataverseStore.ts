@@ -4,7 +4,7 @@
  * batching and point-read fan-out live here, not in the use cases.
  */
 import { chunk, mapLimit } from '../core/collections';
-import { BillingStatus, MilestoneStatus, TransactionType } from '../core/options';
+import { BillingStatus, InvoiceStatus, MilestoneStatus, TransactionType } from '../core/options';
 import { isMissing } from '../storage/storageErrors';
 import { MAX_BATCH, odata, READ_CONCURRENCY, TableStore, type Stored } from '../storage/tableStore';
 import {
@@ -320,6 +320,31 @@ export class DataverseStore {
   async readyActualCount(): Promise<number> {
     const counts = await this.actuals.countBy('msdyn_billingstatus', odata`msdyn_billingstatus eq ${BillingStatus.ReadyToInvoice}`);
     return [...counts.values()].reduce((a, b) => a + b, 0);
+  }
+
+  // ---- the repair sweep (operations/reconcile.ts) -------------------------------------------
+
+  /**
+   * Invoices in status Confirmed whose msdyn_confirmedon is before `before` (ISO), at most `top`.
+   * Table storage has no index on the status: the service filters the table, but only the
+   * Confirmed ones travel, and Confirmed is the short stage between confirmation and posting.
+   */
+  confirmedInvoicesBefore(before: string, top: number): Promise<Stored<Invoice>[]> {
+    return this.invoices.query(odata`msdyn_projectinvoicestatus eq ${InvoiceStatus.Confirmed} and msdyn_confirmedon lt ${before}`, { top });
+  }
+
+  /**
+   * How many billed sales actuals of an invoice there are and how many lack their accounting
+   * details (msdyn_externalreferenceid), in its contract's partition, reading that one column.
+   */
+  async billedAccountingOfInvoice(contractId: string, invoiceId: string): Promise<{ billed: number; withoutAccounting: number }> {
+    const counts = await this.actuals.countBy(
+      'msdyn_externalreferenceid',
+      odata`PartitionKey eq ${contractId} and msdyn_invoice eq ${invoiceId} and msdyn_transactiontypecode eq ${TransactionType.BilledSales}`,
+    );
+    let billed = 0;
+    for (const n of counts.values()) billed += n;
+    return { billed, withoutAccounting: counts.get('none') ?? 0 };
   }
 }
 

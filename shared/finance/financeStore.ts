@@ -184,4 +184,24 @@ export class FinanceStore {
   stagingCountsByStatus(): Promise<Map<string, number>> {
     return this.staging.countBy('ImportStatus');
   }
+
+  // ---- the repair sweep (operations/reconcile.ts) -------------------------------------------
+
+  /**
+   * Proposals posted in [from, to) (PostedOn, ISO), at most `top`. Table storage has no index on
+   * Status: the service filters foProposals (one row per invoice), but only the window's rows travel.
+   */
+  postedProposalsBetween(from: string, to: string, top: number): Promise<Stored<Proposal>[]> {
+    return this.proposals.query(odata`Status eq ${'Posted'} and PostedOn ge ${from} and PostedOn lt ${to}`, { top });
+  }
+
+  /** The ActualIds of an invoice's billed staging rows (RowKeys only, in its contract's partition). */
+  async billedStagingIdsOfInvoice(contractId: string, invoiceId: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    await this.staging.scanRowKeys(odata`PartitionKey eq ${contractId} and InvoiceId eq ${invoiceId} and TransType eq ${'BilledSales'}`, (id) => {
+      ids.add(id);
+      return true;
+    });
+    return ids;
+  }
 }

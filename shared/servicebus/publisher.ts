@@ -32,6 +32,7 @@ export class ServiceBusPublisher implements Publisher {
         contentType: 'application/json',
         subject: m.subject,
         correlationId: m.correlationId,
+        ...(m.properties ? { applicationProperties: m.properties } : {}),
       };
       if (!batch.tryAddMessage(message)) {
         if (batch.count === 0) throw new Error(`Message ${m.messageId} for ${queue} is larger than a Service Bus message may be`);

@@ -187,6 +187,18 @@ export class TableStore<T> {
     return out;
   }
 
+  /** One page of the rows matching `filter` and the token of the next page (none: the last page). */
+  async queryPage(filter: string | undefined, options: { pageSize: number; continuationToken?: string }): Promise<{ rows: Stored<T>[]; continuationToken?: string }> {
+    await this.ready();
+    const pages = this.client
+      .listEntities<Record<string, unknown>>({ queryOptions: filter ? { filter } : {} })
+      .byPage({ maxPageSize: options.pageSize, ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}) });
+    const first = await pages.next();
+    if (first.done) return { rows: [] };
+    const page = first.value;
+    return { rows: page.map((e) => this.parse(e)), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
   /**
    * The RowKeys of the rows matching `filter` (only that column is transferred), page by page.
    * Stops early when `visit` returns false; answers whether the listing ran to its end.

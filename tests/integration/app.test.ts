@@ -35,6 +35,13 @@ describe('the real app', () => {
       expect(triggerOf(name)).toMatchObject({ type: 'serviceBusTrigger', queueName: queue, connection: 'ServiceBusConnection' });
     }
     expect(triggerOf('importFromStaging')).toMatchObject({ type: 'timerTrigger', schedule: '%ImportFromStagingSchedule%' });
+    expect(triggerOf('reconcile')).toMatchObject({ type: 'timerTrigger' });
+    expect(String(triggerOf('reconcile').schedule)).toMatch(/^(%ReconcileSchedule%|0 \*\/15 \* \* \* \*)$/);
+    // Every queue's dead-letter queue has a function that turns what lands there into an error row.
+    for (const queue of Object.values(queues)) {
+      const deadLetter = sys.host.functions.find((f) => Object.values(f.bindings).some((b) => (b as { queueName?: string }).queueName === `${queue}/$DeadLetterQueue`));
+      expect(deadLetter, `the dead-letter function of ${queue}`).toBeDefined();
+    }
   });
 
   it('registers every HTTP route of the contract, mutations at authLevel function', () => {
@@ -61,6 +68,10 @@ describe('the real app', () => {
       ['DELETE', 'finance/proposals/{proposalId}'],
       ['GET', 'invoices/{invoiceId}/trace'],
       ['GET', 'errors'],
+      ['POST', 'errors/{errorId}/replay'],
+      ['POST', 'errors/replay'],
+      ['POST', 'dataverse/invoices/{invoiceId}/republish'],
+      ['POST', 'finance/proposals/{proposalId}/republish-accounting'],
       ['GET', 'health'],
       ['GET', 'dashboard'],
     ];

@@ -66,6 +66,12 @@ export interface System<H extends RunningHost> {
   queuesEmpty(): Promise<boolean>;
   /** Wait until every contract queue is empty twice in a row. */
   drain(timeoutMs?: number): Promise<void>;
+  /**
+   * Stop the host and start a new one on the same storage and broker, with these settings over
+   * the current ones (a value of `undefined` removes a setting): a fault mended, a function paused
+   * or resumed. Messages wait in their queues meanwhile.
+   */
+  restartHost(overrides?: Record<string, string | undefined>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -80,12 +86,22 @@ export interface SystemOptions {
   azurite?: { preloads?: readonly string[]; env?: Readonly<Record<string, string>> };
   /** Retries of this side's Service Bus client (default: fail within seconds). */
   serviceBusRetry?: RetryOptions;
+  /**
+   * In-process host only: called before the app is loaded again on `restartHost`, to drop the
+   * module cache (`() => vi.resetModules()`), so the app builds a fresh composition root from the
+   * new settings; without it a restart reuses the app already loaded (and its closed clients).
+   */
+  reloadApp?: () => void;
 }
 
 /** The host in this process, on the app's source. */
 export async function startSystem(options: SystemOptions & { log?: (line: string) => void } = {}): Promise<TestSystem> {
   const log = options.log ?? (() => undefined);
-  return startWith(options, (settings) => startFunctionsHost({ appEntry: APP_ENTRY, settings, httpPort: 0, log }));
+  let loads = 0;
+  return startWith(options, (settings) => {
+    if (loads++ > 0) options.reloadApp?.();
+    return startFunctionsHost({ appEntry: APP_ENTRY, settings, httpPort: 0, log });
+  });
 }
 
 /** The host in a child process, on the app's build; its log goes to `logFile`. */
@@ -109,7 +125,11 @@ async function startWith<H extends RunningHost>(options: SystemOptions, startHos
       FinanceTables: azurite.connectionString,
       IntegrationTables: azurite.connectionString,
       ImportFromStagingSchedule: NEVER,
+      ReconcileSchedule: NEVER,
       AccountingCurrency: 'USD',
+      // Transient failures retried in their delivery after short pauses, so tests see retries,
+      // redeliveries and dead letters within seconds.
+      MessageRetryPausesMs: '10,20',
       ...options.settings,
     };
     host = await startHost(settings);
@@ -122,7 +142,8 @@ async function startWith<H extends RunningHost>(options: SystemOptions, startHos
 
   const a = azurite;
   const b = broker;
-  const h = host;
+  let h = host;
+  let current = settings;
   const retryOptions = options.serviceBusRetry ?? { maxRetries: 2, timeoutInMs: 10_000 };
   const serviceBus = new ServiceBusClient(b.connectionString, { retryOptions });
   const senders = new Map<string, ServiceBusSender>();
@@ -154,8 +175,12 @@ async function startWith<H extends RunningHost>(options: SystemOptions, startHos
   return {
     azurite: a,
     broker: b,
-    host: h,
-    settings,
+    get host() {
+      return h;
+    },
+    get settings() {
+      return current;
+    },
     connectionString: a.connectionString,
     serviceBus,
     dataverse: new DataverseStore(a.connectionString),
@@ -210,6 +235,17 @@ async function startWith<H extends RunningHost>(options: SystemOptions, startHos
         timeoutMs,
         150,
       );
+    },
+
+    async restartHost(overrides = {}) {
+      await h.stop();
+      const next: Record<string, string> = { ...current };
+      for (const [key, value] of Object.entries(overrides)) {
+        if (value === undefined) delete next[key];
+        else next[key] = value;
+      }
+      current = next;
+      h = await startHost(next);
     },
 
     async stop() {

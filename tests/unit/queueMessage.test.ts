@@ -28,9 +28,9 @@ function context(deliveryCount: number, messageId = 'm-1'): InvocationContext {
 
 const schema = z.object({ invoiceId: z.string() });
 
-async function run(message: unknown, deliveryCount: number, handle: () => Promise<void>) {
+async function run(message: unknown, deliveryCount: number, handle: () => Promise<void>, retryPausesMs: readonly number[] = []) {
   const errorLog = fakeErrorLog();
-  const outcome = await handleQueueMessage({ source: 'testFunction', message, context: context(deliveryCount), schema, errorLog, reference: (b) => b.invoiceId, handle }).then(
+  const outcome = await handleQueueMessage({ source: 'testFunction', message, context: context(deliveryCount), schema, errorLog, reference: (b) => b.invoiceId, handle, retryPausesMs }).then(
     () => 'completed' as const,
     (error: unknown) => error as Error,
   );
@@ -91,10 +91,67 @@ describe('handleQueueMessage', () => {
       context: context(1),
       schema,
       errorLog: failingLog,
+      retryPausesMs: [],
       handle: async () => {
         throw new Error('broker down');
       },
     }).catch((e: unknown) => e as Error);
     expect((result as Error).message).toBe('broker down');
+  });
+
+  it('retries a passing fault inside the delivery after growing pauses, and completes when it passes', async () => {
+    let calls = 0;
+    const started = Date.now();
+    const { outcome, reports } = await run(
+      { invoiceId: 'INV-1' },
+      1,
+      async () => {
+        if (++calls < 3) throw new Error('connect ECONNREFUSED 127.0.0.1:10002');
+      },
+      [40, 80, 160],
+    );
+    expect(outcome).toBe('completed');
+    expect(calls).toBe(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40 * 0.75 + 80 * 0.75);
+    expect(reports).toEqual([]);
+  });
+
+  it('gives the delivery up after its last retry, and never retries a business refusal', async () => {
+    let calls = 0;
+    const transient = await run({ invoiceId: 'INV-1' }, 1, async () => {
+      calls++;
+      throw new Error('storage down');
+    }, [5, 5]);
+    expect(calls).toBe(3);
+    expect(transient.outcome).toBeInstanceOf(Error);
+    expect(transient.reports[0]?.message).toMatch(/^Delivery 1 failed after 2 retries/);
+    calls = 0;
+    const refused = await run({ invoiceId: 'INV-1' }, 1, async () => {
+      calls++;
+      throw new BusinessError('no');
+    }, [5, 5]);
+    expect(calls).toBe(1);
+    expect(refused.outcome).toBe('completed');
+  });
+
+  it('resolves the error row a replayed message repairs, read from the camel-cased application property the host hands over', async () => {
+    const resolved: { source: string; errorId: string }[] = [];
+    const errorLog = {
+      ...fakeErrorLog(),
+      async resolveReplayed(source: string, errorId: string) {
+        resolved.push({ source, errorId });
+      },
+    };
+    const ctx = new InvocationContext({
+      invocationId: 'inv-2',
+      functionName: 'testFunction',
+      triggerMetadata: { messageId: 'm-2', deliveryCount: 1, applicationProperties: { replayOf: '9999-ABC' } },
+      logHandler: () => undefined,
+    });
+    await handleQueueMessage({ source: 'testFunction', message: { invoiceId: 'INV-1' }, context: ctx, schema, errorLog, handle: async () => undefined, retryPausesMs: [] });
+    expect(resolved).toEqual([{ source: 'testFunction', errorId: '9999-ABC' }]);
+    const failing = await handleQueueMessage({ source: 'testFunction', message: { invoiceId: 'INV-1' }, context: ctx, schema, errorLog, handle: async () => { throw new BusinessError('no'); }, retryPausesMs: [] });
+    expect(failing).toBeUndefined();
+    expect(resolved).toHaveLength(1);
   });
 });

@@ -110,7 +110,18 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
   const core = installCore();
   const hostConfig: HostConfig = readHostConfig(options.hostJsonPath);
 
-  for (const [key, value] of Object.entries(options.settings)) process.env[key] = String(value);
+  // The settings become the process's environment while the host runs; stop() puts back what was there.
+  const previousEnv = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries(options.settings)) {
+    if (!previousEnv.has(key)) previousEnv.set(key, process.env[key]);
+    process.env[key] = String(value);
+  }
+  const restoreEnv = (): void => {
+    for (const [key, value] of previousEnv) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
 
   const systemLog = (level: RpcLogLevel, category: RpcLogCategory, message: string): void => {
     if (level === 'debug' || level === 'trace' || level === 'none') return;
@@ -138,6 +149,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
     registrations = registrations.filter((r) => !r.disposed);
   } catch (error) {
     restoreSystemLog();
+    restoreEnv();
     throw error;
   }
 
@@ -164,6 +176,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
     }
   } catch (error) {
     restoreSystemLog();
+    restoreEnv();
     throw error;
   }
 
@@ -193,6 +206,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
     }
   } catch (error) {
     restoreSystemLog();
+    restoreEnv();
     throw error;
   }
 
@@ -230,6 +244,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
     httpPort = await frontend.listen(requestedPort, options.httpHost);
   } catch (error) {
     restoreSystemLog();
+    restoreEnv();
     throw new Error(`The local Functions host could not listen on port ${requestedPort}: ${(error as Error).message}`, { cause: error });
   }
   const bindHost = options.httpHost;
@@ -253,6 +268,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
     await serviceBus.close();
     await frontend.close();
     restoreSystemLog();
+    restoreEnv();
     throw error;
   }
 
@@ -310,6 +326,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
         }
       }
       restoreSystemLog();
+      restoreEnv();
       log(`Local Functions host stopped (${invoker.completed} invocation(s))`);
     })();
     return stopping;

@@ -68,18 +68,24 @@ const pinnedPostingSchema = z.object({
   accountingCurrency: currencyCode,
   exchangeRate: decimalString,
 });
-type PinnedPosting = z.infer<typeof pinnedPostingSchema>;
+export type PinnedPosting = z.infer<typeof pinnedPostingSchema>;
 
-function parsePinned(details: string | undefined, proposalId: string): PinnedPosting {
+/** The details a reservation pinned; undefined when they are missing or malformed. */
+export function readPinned(details: string | undefined): PinnedPosting | undefined {
   let value: unknown;
   try {
     value = JSON.parse(details ?? '');
   } catch {
-    value = undefined;
+    return undefined;
   }
   const parsed = pinnedPostingSchema.safeParse(value);
-  if (!parsed.success) throw new Error(`The customer invoice number reservation of proposal ${proposalId} has malformed details: ${details ?? '(none)'}`);
-  return parsed.data;
+  return parsed.success ? parsed.data : undefined;
+}
+
+function parsePinned(details: string | undefined, proposalId: string): PinnedPosting {
+  const pinned = readPinned(details);
+  if (!pinned) throw new Error(`The customer invoice number reservation of proposal ${proposalId} has malformed details: ${details ?? '(none)'}`);
+  return pinned;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -283,7 +283,7 @@ describe('operations routes', () => {
     expect(listed.body.errors[0]).toMatchObject({ Source: 'confirmProformaInvoice', Category: 'Validation', Status: 'Open' });
     expect(listed.body.errors[0].Message).toContain('invoiceId');
     expect((await system.http('GET', 'errors?source=confirmProformaInvoice&status=Resolved')).body.count).toBe(0);
-    await expectProblem(system.http('GET', 'errors?status=Closed'), 400, 'status: must be Open or Resolved');
+    await expectProblem(system.http('GET', 'errors?status=Closed'), 400, 'status: must be Open, Resolved or Replayed');
     await expectProblem(system.http('GET', 'errors?top=0'), 400, 'top');
     await expectProblem(system.http('GET', 'errors?colour=red'), 400, 'colour');
 
