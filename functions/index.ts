@@ -23,6 +23,7 @@ import { registerDashboard } from './dashboard';
 import { registerRepublish } from './republish';
 import { registerReconcile } from './reconcile';
 import { registerDeadLetters } from './deadLetters';
+import { registerDataverseWebhook } from './dataverseWebhook';
 
 const root = getCompositionRoot();
 onAppTerminate(() => root.close());
@@ -45,3 +46,4 @@ registerDashboard(root);
 registerRepublish(root);
 registerReconcile(root);
 registerDeadLetters(root);
+registerDataverseWebhook(root);

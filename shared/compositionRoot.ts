@@ -41,6 +41,9 @@ import { pingTableService } from './storage/tableStore';
 import { republishConfirmation } from './bridge/republishConfirmation';
 import { republishAccounting } from './finance/posting/republishAccounting';
 import { reconcile, type ReconcileOptions } from './operations/reconcile';
+// Dataverse's own messages: the RemoteExecutionContext on the queues and the webhook (issue 17; docs/dataverse.md).
+import { actualsToSync, confirmationToRun, receiveWebhook, type InboundBody, type InboundMeta } from './dataverse/inbound/dataverseMessages';
+import type { RemoteExecutionContext } from './dataverse/inbound/remoteExecutionContext';
 
 /** The project's version, from package.json (found beside the sources or beside dist/). */
 function packageVersion(): string {
@@ -133,6 +136,16 @@ export function buildCompositionRoot(settings: Settings) {
       /** The sweep's timer schedule: the ReconcileSchedule setting when it is set, else its default. */
       reconcileSchedule: settings.ReconcileSchedule !== undefined ? '%ReconcileSchedule%' : DEFAULT_RECONCILE_SCHEDULE,
     },
+    // ---- Dataverse's own messages (issue 17; docs/dataverse.md) --------------------------------
+    dataverseInbound: {
+      /** The records an `actuals` body asks to sync (the own message's, or a RemoteExecutionContext's actual). */
+      actualsToSync: (body: InboundBody<{ actuals: unknown[] }>, meta: InboundMeta) => actualsToSync({ dataverse }, body, meta),
+      /** The confirmation an `invoice-confirmations` body asks for; undefined when a context asks for none. */
+      confirmationToRun: (body: InboundBody<InvoiceConfirmationMessage>, meta: InboundMeta) => confirmationToRun(body, meta),
+      /** `POST api/dataverse/webhook`: the context published as the project's own message on the queue that takes it. */
+      receiveWebhook: (context: RemoteExecutionContext, meta: InboundMeta) => receiveWebhook({ dataverse, publisher }, context, meta),
+    },
+    // ---- end of Dataverse's own messages ---------------------------------------------------------
     async close(): Promise<void> {
       await publisher.close();
       await serviceBus.close();

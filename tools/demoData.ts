@@ -1,7 +1,8 @@
 /**
  * Demo data for `npm start` (and the demo test): two customers, a EUR and a USD contract, each
  * with a time-and-material line and a fixed-price line with milestones, approved time and
- * expenses as actuals, and exchange rates for the accounting currency USD.
+ * expenses as actuals, exchange rates for the accounting currency USD, and the Dataverse
+ * currencies (dvCurrencies: EUR, USD, GBP) that resolve a RemoteExecutionContext's currency GUIDs.
  *
  * - Seeds an EMPTY store only: when dvAccounts has any row, nothing is done. Accounts are written
  *   last, so a seed interrupted half-way runs again completely on the next start (every write is
@@ -20,7 +21,7 @@ import type { ExchangeRate } from '../shared/finance/records';
 import { deterministicGuid } from '../shared/core/ids';
 import { BillingMethod, MilestoneStatus } from '../shared/core/options';
 import type { DataverseStore } from '../shared/dataverse/dataverseStore';
-import type { StoredMilestone } from '../shared/dataverse/records';
+import type { Currency, StoredMilestone } from '../shared/dataverse/records';
 import type { FinanceStore } from '../shared/finance/financeStore';
 import { StagingWork } from '../shared/finance/import/stagingIndexStore';
 import type { ErrorLogPort } from '../shared/operations/errorLogStore';
@@ -47,6 +48,16 @@ export const DEMO_IDS = {
   fabrikamDesign: id('milestone', 'fabrikam', 'design'),
   fabrikamHandover: id('milestone', 'fabrikam', 'handover'),
 } as const;
+
+/**
+ * Dataverse's currencies (dvCurrencies): a RemoteExecutionContext names a currency by its
+ * transactioncurrency GUID, which these resolve to the ISO code the tables hold (docs/dataverse.md).
+ */
+export const DEMO_CURRENCIES: Currency[] = [
+  { transactioncurrencyid: id('transactioncurrency', 'EUR'), isocurrencycode: 'EUR', currencyname: 'Euro' },
+  { transactioncurrencyid: id('transactioncurrency', 'USD'), isocurrencycode: 'USD', currencyname: 'US Dollar' },
+  { transactioncurrencyid: id('transactioncurrency', 'GBP'), isocurrencycode: 'GBP', currencyname: 'Pound Sterling' },
+];
 
 export const DEMO_EXCHANGE_RATES: ExchangeRate[] = [
   { FromCurrency: 'EUR', ToCurrency: 'USD', Rate: '1.084500', ValidFrom: '2020-01-01' },
@@ -102,6 +113,7 @@ export async function seedDemoData(dataverse: DataverseStore, finance: FinanceSt
   }
   const I = DEMO_IDS;
 
+  await dataverse.currencies.createManyIfAbsent(DEMO_CURRENCIES);
   await dataverse.contracts.createManyIfAbsent([
     { salesorderid: I.contosoContract, name: 'Contoso ERP rollout', ordernumber: 'PRJ-1001', customerid: I.contoso, transactioncurrencyid: 'EUR' },
     { salesorderid: I.fabrikamContract, name: 'Fabrikam data platform', ordernumber: 'PRJ-1002', customerid: I.fabrikam, transactioncurrencyid: 'USD' },
@@ -139,7 +151,7 @@ export async function seedDemoData(dataverse: DataverseStore, finance: FinanceSt
     { accountid: I.fabrikam, name: 'Fabrikam, Inc.', accountnumber: 'US-001' },
   ]);
   log(
-    `demo data: 2 customers, 2 contracts (EUR, USD), 4 contract lines, 4 milestones (2 Ready), ${approval.actuals.length} actuals (${readyIds.length} Ready to Invoice), ${synced.accepted} staging rows, ${DEMO_EXCHANGE_RATES.length} exchange rates`,
+    `demo data: ${DEMO_CURRENCIES.length} currencies, 2 customers, 2 contracts (EUR, USD), 4 contract lines, 4 milestones (2 Ready), ${approval.actuals.length} actuals (${readyIds.length} Ready to Invoice), ${synced.accepted} staging rows, ${DEMO_EXCHANGE_RATES.length} exchange rates`,
   );
   return { seeded: true, actuals: approval.actuals.length, stagingRows: synced.accepted };
 }

@@ -26,6 +26,17 @@ export function quantity(value: DecimalInput): string {
   return d.isZero() ? '0' : d.toFixed();
 }
 
+/**
+ * A unit price as stored when it arrives as a money value from outside (a Dataverse Money): at
+ * least 2 decimals, as currency amounts show ("100.00"), at most 6, as request prices allow
+ * ("12.3456"); trailing zeros past the second decimal dropped.
+ */
+export function price(value: DecimalInput): string {
+  const d = dec(value).toDecimalPlaces(6, D.ROUND_HALF_UP);
+  const s = d.toFixed(Math.max(2, d.decimalPlaces()));
+  return /^-0\.0+$/.test(s) ? s.slice(1) : s;
+}
+
 /** An exchange rate as stored: 6 decimals ("1.084500"). */
 export function rate(value: DecimalInput): string {
   return dec(value).toDecimalPlaces(6, D.ROUND_HALF_UP).toFixed(6);

@@ -12,6 +12,7 @@ import {
   actualSchema,
   contractLineSchema,
   contractSchema,
+  currencySchema,
   invoiceLineDetailSchema,
   invoiceLineSchema,
   invoiceClaimSchema,
@@ -19,6 +20,7 @@ import {
   storedMilestoneSchema,
   type Actual,
   type ContractLine,
+  type Currency,
   type Invoice,
   type InvoiceClaim,
   type InvoiceLine,
@@ -36,6 +38,7 @@ export const DataverseTableNames = {
   invoiceLines: 'dvInvoiceLines',
   invoiceLineDetails: 'dvInvoiceLineDetails',
   invoiceClaims: 'dvInvoiceClaims',
+  currencies: 'dvCurrencies',
 } as const;
 
 /** An invoice as stored with its lines and ILDs. */
@@ -86,6 +89,7 @@ export class DataverseStore {
   readonly invoiceLines;
   readonly invoiceLineDetails;
   readonly invoiceClaims;
+  readonly currencies;
 
   constructor(connectionString: string) {
     const n = DataverseTableNames;
@@ -116,6 +120,9 @@ export class DataverseStore {
       partitionKey: 'ContractId',
       rowKey: 'ItemId',
     });
+    this.currencies = new TableStore(connectionString, n.currencies, currencySchema, (r) => ({ partitionKey: r.transactioncurrencyid, rowKey: r.transactioncurrencyid }), {
+      rowKey: 'transactioncurrencyid',
+    });
   }
 
   /** Every table, for start-up creation and for tests that clear them. */
@@ -130,6 +137,7 @@ export class DataverseStore {
       this.invoiceLines,
       this.invoiceLineDetails,
       this.invoiceClaims,
+      this.currencies,
     ] as TableStore<unknown>[];
   }
 
@@ -179,6 +187,23 @@ export class DataverseStore {
   /** Milestones by id, like actualsByIds. */
   milestonesByIds(ids: readonly string[], contractId?: string): Promise<Stored<StoredMilestone>[]> {
     return contractId === undefined ? byRowKeys(this.milestones, ids) : inPartition(this.milestones, contractId, ids);
+  }
+
+  /**
+   * One actual by id when its contract is not known (a Dataverse message over the size limit
+   * names only the id): a search across contracts (a RowKey query, a table scan on a large
+   * table), so it is kept for that rare case. Undefined when dvActuals does not hold it.
+   */
+  async actualById(actualId: string): Promise<Stored<Actual> | undefined> {
+    const [found] = await byRowKeys(this.actuals, [actualId]);
+    return found;
+  }
+
+  // ---- currencies (Dataverse's transactioncurrency) -------------------------------------------
+
+  /** The currency a Dataverse currency reference (a transactioncurrency GUID) names: one point read. */
+  currencyById(currencyId: string): Promise<Stored<Currency> | undefined> {
+    return this.currencies.get(currencyId, currencyId);
   }
 
   // ---- invoices ------------------------------------------------------------------------------

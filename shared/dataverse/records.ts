@@ -26,6 +26,17 @@ export const accountSchema = z.object({
 });
 export type Account = z.infer<typeof accountSchema>;
 
+/**
+ * A Dataverse currency (dvCurrencies): resolves the reference Dataverse sends for a currency
+ * (a transactioncurrency GUID) to the ISO code every other table holds.
+ */
+export const currencySchema = z.object({
+  transactioncurrencyid: guid,
+  isocurrencycode: currencyCode,
+  currencyname: z.string().min(1),
+});
+export type Currency = z.infer<typeof currencySchema>;
+
 export const contractSchema = z.object({
   salesorderid: guid,
   name: z.string().min(1),

@@ -71,6 +71,7 @@ describe('the real app', () => {
       ['POST', 'errors/{errorId}/replay'],
       ['POST', 'errors/replay'],
       ['POST', 'dataverse/invoices/{invoiceId}/republish'],
+      ['POST', 'dataverse/webhook'],
       ['POST', 'finance/proposals/{proposalId}/republish-accounting'],
       ['GET', 'health'],
       ['GET', 'dashboard'],
