@@ -1,4 +1,5 @@
 import type { CompositionRoot } from '../shared/compositionRoot';
+import { correctionRequestSchema } from '../shared/dataverse/invoices/corrections';
 import { addDetailRequestSchema, confirmRequestSchema, createInvoiceRequestSchema, updateDetailRequestSchema } from '../shared/dataverse/invoices/requests';
 import { guidParam, httpFunction, idempotencyKeyOf, json, problem, readJson, readOptionalJson } from '../shared/triggers/http';
 
@@ -8,6 +9,7 @@ export const UPDATE_INVOICE_LINE_DETAIL = 'updateInvoiceLineDetail';
 export const DELETE_INVOICE_LINE_DETAIL = 'deleteInvoiceLineDetail';
 export const ADD_INVOICE_LINE_DETAIL = 'addInvoiceLineDetail';
 export const REQUEST_INVOICE_CONFIRMATION = 'requestInvoiceConfirmation';
+export const CREATE_CORRECTIVE_INVOICE = 'createCorrectiveInvoice';
 export const REFUSE_PROFORMA_INVOICE_CHANGE = 'refuseProformaInvoiceChange';
 export const REFUSE_INVOICE_LINE_DETAIL_METHOD = 'refuseInvoiceLineDetailMethod';
 
@@ -25,6 +27,21 @@ export function registerDataverseInvoices(root: CompositionRoot): void {
       const view = await root.dataverse.createInvoice(contractId, body, idempotencyKeyOf(request));
       context.log(log(CREATE_PROFORMA_INVOICE, context.invocationId, `invoice ${view.invoice.invoicenumber} (${view.invoice.invoiceid}) for contract ${contractId}: ${view.details.length} detail(s), total ${view.invoice.totalamount}`));
       return json(201, view, { location: `/api/dataverse/invoices/${view.invoice.invoiceid}` });
+    },
+  });
+
+  httpFunction(CREATE_CORRECTIVE_INVOICE, {
+    route: 'dataverse/invoices/{invoiceId}/corrections',
+    methods: ['POST'],
+    authLevel: 'function',
+    handler: async (request, context) => {
+      const invoiceId = guidParam(request, 'invoiceId');
+      const body = await readOptionalJson(request, correctionRequestSchema);
+      const correction = await root.dataverse.createCorrection(invoiceId, body);
+      context.log(
+        log(CREATE_CORRECTIVE_INVOICE, context.invocationId, `corrective invoice ${correction.invoicenumber} (${correction.invoiceId}) of ${invoiceId}: ${correction.details.length} billed line(s) credited in full, total ${correction.invoice.totalamount}`),
+      );
+      return json(201, correction, { location: `/api/dataverse/invoices/${correction.invoiceId}` });
     },
   });
 

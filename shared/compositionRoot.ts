@@ -12,6 +12,7 @@ import { createProformaInvoice, requestedInvoiceId } from './dataverse/invoices/
 import { addInvoiceLineDetail, deleteInvoiceLineDetail, updateInvoiceLineDetail } from './dataverse/invoices/editInvoice';
 import { getProformaInvoice } from './dataverse/invoices/invoiceView';
 import { sequenceInvoiceNumbers } from './dataverse/invoices/numbers';
+import { createCorrection, type CorrectionRequest } from './dataverse/invoices/corrections';
 import { requestInvoiceConfirmation } from './dataverse/invoices/requestConfirmation';
 import type { AddDetailRequest, ConfirmRequest, CreateInvoiceRequest, UpdateDetailRequest } from './dataverse/invoices/requests';
 import { confirmProformaInvoice, type ConfirmationMeta } from './bridge/confirmProformaInvoice';
@@ -96,6 +97,7 @@ export function buildCompositionRoot(settings: Settings) {
       deleteDetail: (invoiceId: string, detailId: string) => retryOnConflict(() => deleteInvoiceLineDetail({ dataverse }, invoiceId, detailId)),
       addDetail: (invoiceId: string, request: AddDetailRequest) => addInvoiceLineDetail({ dataverse }, invoiceId, request),
       requestConfirmation: (invoiceId: string, request: ConfirmRequest) => retryOnConflict(() => requestInvoiceConfirmation({ dataverse, publisher }, invoiceId, request)),
+      createCorrection: (invoiceId: string, request: CorrectionRequest) => createCorrection({ dataverse, numbers: sequenceInvoiceNumbers(sequences) }, invoiceId, request),
     },
     bridge: {
       confirm: (message: InvoiceConfirmationMessage, meta: ConfirmationMeta, log: (line: string) => void) =>

@@ -55,6 +55,28 @@ export const invoiceProposalMessage = z.object({
   expectedAmount: decimalString,
   expectedTax: decimalString,
   confirmedOn: timestampString,
+  /**
+   * Present only on a corrective invoice's header (domain.md step 12), both or neither: the
+   * Dataverse invoice it corrects and that invoice's invoicenumber (the proposal it corrects). The
+   * header then becomes a credit proposal; its expectedAmount and expectedTax are the corrective
+   * invoice's totals (negative for a credit, 0.00 when the correction keeps everything).
+   */
+  correctedInvoiceId: guid.optional(),
+  correctedProposalId: z.string().min(1).optional(),
+}).superRefine((m, ctx) => {
+  if ((m.correctedInvoiceId === undefined) !== (m.correctedProposalId === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [m.correctedInvoiceId === undefined ? 'correctedInvoiceId' : 'correctedProposalId'],
+      message: 'a corrective header carries both correctedInvoiceId and correctedProposalId (or neither)',
+    });
+  }
+  if (m.correctedProposalId !== undefined && m.correctedProposalId === m.proposalId) {
+    ctx.addIssue({ code: 'custom', path: ['correctedProposalId'], message: `a proposal cannot correct itself (${m.proposalId})` });
+  }
+  if (m.correctedInvoiceId !== undefined && m.correctedInvoiceId === m.invoiceId) {
+    ctx.addIssue({ code: 'custom', path: ['correctedInvoiceId'], message: `an invoice cannot correct itself (${m.invoiceId})` });
+  }
 });
 export type InvoiceProposalMessage = z.infer<typeof invoiceProposalMessage>;
 

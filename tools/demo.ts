@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import Table from 'cli-table3';
 import { z } from 'zod';
 import { deterministicGuid } from '../shared/core/ids';
+import { TransactionClass } from '../shared/core/options';
 import { waitFor, WaitTimeout } from '../tests/kit/wait';
 import { DEMO_IDS } from './demoData';
 
@@ -110,15 +111,12 @@ function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
 
-export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+/** The demo's HTTP client: every call checked against its schema, errors a person can act on. */
+function demoClient(options: DemoOptions) {
   const log = options.log ?? ((line: string) => console.log(line));
   const base = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 5 * 60_000;
   const pollMs = options.pollMs ?? 1_000;
-  const runId = options.runId ?? randomUUID();
-  const total = 9;
-  let n = 0;
-  const step = (line: string) => log(`[${++n}/${total}] ${line}`);
 
   async function call<S extends z.ZodType>(method: string, route: string, schema: S, body?: unknown, expected: number[] = [200]): Promise<{ status: number; body: z.infer<S>; headers: Headers }> {
     let response: Response;
@@ -149,6 +147,46 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (!parsed.success) throw new DemoError(`${method} /api/${route} answered something unexpected: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     return { status: response.status, body: parsed.data as z.infer<S>, headers: response.headers };
   }
+
+  /** Poll an invoice's trace until `done`, printing each new state; a failed step ends the wait. */
+  async function traceUntil(invoiceId: string, what: string, done: (t: DemoTrace) => boolean): Promise<DemoTrace> {
+    let last = '';
+    try {
+      return await waitFor(
+        what,
+        async () => {
+          const trace = (await call('GET', `invoices/${invoiceId}/trace`, traceSchema)).body;
+          if (done(trace)) return trace;
+          const failed = trace.steps.find((s) => s.state === 'error');
+          if (failed) throw new DemoError(`${failed.step} failed: ${failed.detail}`);
+          const current = trace.steps.find((s) => s.state !== 'done');
+          const line = current ? `${current.step}: ${current.state} - ${current.detail}` : trace.stage;
+          if (line !== last) {
+            log(`      ... ${line}`);
+            last = line;
+          }
+          return undefined;
+        },
+        timeoutMs,
+        pollMs,
+      );
+    } catch (error) {
+      if (error instanceof WaitTimeout) throw new DemoError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last state: ${last}`);
+      throw error;
+    }
+  }
+
+  return { log, base, call, traceUntil };
+}
+
+const isDone = (t: DemoTrace, name: string) => t.steps.some((s) => s.step === name && s.state === 'done');
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { log, base, call, traceUntil } = demoClient(options);
+  const runId = options.runId ?? randomUUID();
+  const total = 9;
+  let n = 0;
+  const step = (line: string) => log(`[${++n}/${total}] ${line}`);
 
   // 1. health
   const health = await call('GET', 'health', healthSchema, undefined, [200, 503]);
@@ -206,35 +244,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step(`confirmation requested (${confirmed.status}, ${confirmed.body.status}); follow it at ${confirmed.headers.get('location') ?? `/api/invoices/${inv.invoiceid}/trace`}`);
 
   // 7. wait for the import
-  const traceUntil = async (what: string, done: (t: DemoTrace) => boolean): Promise<DemoTrace> => {
-    let last = '';
-    try {
-      return await waitFor(
-        what,
-        async () => {
-          const trace = (await call('GET', `invoices/${inv.invoiceid}/trace`, traceSchema)).body;
-          if (done(trace)) return trace;
-          const failed = trace.steps.find((s) => s.state === 'error');
-          if (failed) throw new DemoError(`${failed.step} failed: ${failed.detail}`);
-          const current = trace.steps.find((s) => s.state !== 'done');
-          const line = current ? `${current.step}: ${current.state} - ${current.detail}` : trace.stage;
-          if (line !== last) {
-            log(`      ... ${line}`);
-            last = line;
-          }
-          return undefined;
-        },
-        timeoutMs,
-        pollMs,
-      );
-    } catch (error) {
-      if (error instanceof WaitTimeout) throw new DemoError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last state: ${last}`);
-      throw error;
-    }
-  };
-  const isDone = (t: DemoTrace, name: string) => t.steps.some((s) => s.step === name && s.state === 'done');
   log('      waiting for the confirmation, the proposal header, the staging rows and Import from staging (a timer job)...');
-  const imported = await traceUntil('the import of the proposal lines', (t) => isDone(t, 'linesImported'));
+  const imported = await traceUntil(inv.invoiceid, 'the import of the proposal lines', (t) => isDone(t, 'linesImported'));
   const f = imported.reconciliation.finance;
   step(`invoice proposal ${imported.invoicenumber} complete in F&O: ${f.importedLineCount ?? 0} of ${f.expectedLineCount ?? 0} lines, ${f.importedAmount ?? '?'} of ${f.expectedAmount ?? '?'} ${imported.currency}`);
 
@@ -243,7 +254,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   step(`posting of proposal ${imported.invoicenumber} requested (${posting.status})`);
 
   // 9. wait for the accounting details
-  const final = await traceUntil('the posting and the accounting details', (t) => isDone(t, 'accountingBack'));
+  const final = await traceUntil(inv.invoiceid, 'the posting and the accounting details', (t) => isDone(t, 'accountingBack'));
   const ci = final.reconciliation.finance.customerInvoice;
   step(`posted: customer invoice ${ci?.id ?? '?'} (${ci?.totalAmount ?? '?'} ${final.currency} incl. tax, ${ci?.accountingAmount ?? '?'} in the accounting currency), voucher ${ci?.voucher ?? '?'}; accounting details are back on ${final.reconciliation.dataverse.billedActuals} billed actuals`);
 
@@ -252,6 +263,74 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   log(table);
   log(`Reconciliation: ${final.reconciliation.status}${final.reconciliation.problems.length ? ` - ${final.reconciliation.problems.join(' ')}` : ''}`);
   return { invoiceId: inv.invoiceid, invoicenumber: final.invoicenumber, trace: final, table };
+}
+
+const correctionViewSchema = invoiceViewSchema.extend({
+  invoiceId: z.string(),
+  correctedInvoiceId: z.string(),
+  details: z.array(detailSchema.extend({ msdyn_originalbilledactual: z.string(), msdyn_transactionclassification: z.number(), msdyn_price: z.string() })),
+});
+
+export interface CorrectionDemoOptions extends DemoOptions {
+  /** Keep this many hours of the time detail that credits most (a partial credit); omitted: a full credit. */
+  keepHours?: string;
+}
+
+export interface CorrectionDemoResult extends DemoResult {
+  correctedInvoiceId: string;
+}
+
+/**
+ * `npm run demo -- --correction`, after the story above: correct the posted invoice (domain.md
+ * step 12) through the public routes.
+ *
+ *   1 corrective draft   POST  /api/dataverse/invoices/{invoiceId}/corrections (every billed line credited)
+ *   2 keep a part        PATCH /api/dataverse/invoices/{correctiveId}/details/{detailId} (optional)
+ *   3 confirm            POST  /api/dataverse/invoices/{correctiveId}/confirm
+ *   4 wait for import    GET   /api/invoices/{correctiveId}/trace until the credit proposal is complete
+ *   5 post               POST  /api/finance/proposals/{proposalId}/post: the credit note
+ *   6 wait for posting   GET   /api/invoices/{correctiveId}/trace until the accounting details are back
+ */
+export async function runCorrectionDemo(options: CorrectionDemoOptions, originalInvoiceId: string): Promise<CorrectionDemoResult> {
+  const { log, call, traceUntil } = demoClient(options);
+  const total = 6;
+  let n = 0;
+  const step = (line: string) => log(`[correction ${++n}/${total}] ${line}`);
+
+  const created = await call('POST', `dataverse/invoices/${originalInvoiceId}/corrections`, correctionViewSchema, {}, [201]);
+  const inv = created.body.invoice;
+  step(`created corrective invoice ${inv.invoicenumber} of ${originalInvoiceId}: ${created.body.details.length} billed line(s) credited in full, total ${inv.totalamount} ${inv.transactioncurrencyid} + tax ${inv.totaltax}`);
+
+  let kept = 'nothing kept: a full credit';
+  const time = created.body.details
+    .filter((d) => d.msdyn_transactionclassification === TransactionClass.Time)
+    .sort((a, b) => Number(a.msdyn_amount) - Number(b.msdyn_amount) || a.msdyn_invoicelinetransactionid.localeCompare(b.msdyn_invoicelinetransactionid))[0];
+  if (options.keepHours !== undefined && time) {
+    const edited = await call('PATCH', `dataverse/invoices/${inv.invoiceid}/details/${time.msdyn_invoicelinetransactionid}`, invoiceViewSchema, { msdyn_quantity: options.keepHours });
+    kept = `kept ${options.keepHours} h of one time line (billed again on the correction); total now ${edited.body.invoice.totalamount} + tax ${edited.body.invoice.totaltax}`;
+  }
+  step(kept);
+
+  const confirmed = await call('POST', `dataverse/invoices/${inv.invoiceid}/confirm`, z.object({ status: z.string() }), { confirmedBy: 'demo' }, [202]);
+  step(`confirmation of the correction requested (${confirmed.status}, ${confirmed.body.status}): the billed lines become Adjusted, their reversals and the credited work go to F&O`);
+
+  log('      waiting for the confirmation, the credit proposal and Import from staging (a timer job)...');
+  const imported = await traceUntil(inv.invoiceid, 'the import of the credit proposal lines', (t) => isDone(t, 'linesImported'));
+  const f = imported.reconciliation.finance;
+  step(`credit proposal ${imported.invoicenumber} complete in F&O: ${f.importedLineCount ?? 0} of ${f.expectedLineCount ?? 0} lines, ${f.importedAmount ?? '?'} of ${f.expectedAmount ?? '?'} ${imported.currency}`);
+
+  const posting = await call('POST', `finance/proposals/${encodeURIComponent(imported.invoicenumber)}/post`, z.unknown(), {}, [200, 202]);
+  step(`posting of credit proposal ${imported.invoicenumber} requested (${posting.status})`);
+
+  const final = await traceUntil(inv.invoiceid, 'the credit note and the accounting details', (t) => isDone(t, 'accountingBack'));
+  const ci = final.reconciliation.finance.customerInvoice;
+  step(`posted: credit note ${ci?.id ?? '?'} (${ci?.totalAmount ?? '?'} ${final.currency} incl. tax, ${ci?.accountingAmount ?? '?'} in the accounting currency), voucher ${ci?.voucher ?? '?'}`);
+
+  const table = reconciliationTable(final);
+  log('');
+  log(table);
+  log(`Reconciliation: ${final.reconciliation.status}${final.reconciliation.problems.length ? ` - ${final.reconciliation.problems.join(' ')}` : ''}`);
+  return { invoiceId: inv.invoiceid, invoicenumber: final.invoicenumber, trace: final, table, correctedInvoiceId: originalInvoiceId };
 }
 
 /** The invoice across both sides: one row per billed actual, then the totals each side holds. */
@@ -280,12 +359,26 @@ export function reconciliationTable(trace: DemoTrace): string {
 }
 
 if (require.main === module) {
-  runDemo({
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--correction');
+  if (unknown.length) {
+    console.error(`demo: unknown option ${unknown.join(' ')}. Usage: npm run demo [-- --correction]`);
+    process.exit(2);
+  }
+  const options: DemoOptions = {
     baseUrl: process.env.DEMO_BASE_URL ?? 'http://localhost:7071',
     ...(process.env.DEMO_FUNCTION_KEY ? { functionKey: process.env.DEMO_FUNCTION_KEY } : {}),
-  }).then(
-    (result) => {
-      process.exitCode = result.trace.reconciliation.status === 'Matched' ? 0 : 1;
+  };
+  (async () => {
+    const result = await runDemo(options);
+    if (!args.includes('--correction')) return result.trace.reconciliation.status === 'Matched';
+    console.log('');
+    console.log(`Correcting invoice ${result.invoicenumber}: a corrective invoice credits it, keeping 2 h of one time line.`);
+    const correction = await runCorrectionDemo({ ...options, keepHours: '2' }, result.invoiceId);
+    return result.trace.reconciliation.status === 'Matched' && correction.trace.reconciliation.status === 'Matched';
+  })().then(
+    (matched) => {
+      process.exitCode = matched ? 0 : 1;
     },
     (error: unknown) => {
       console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);

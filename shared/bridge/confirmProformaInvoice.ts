@@ -20,6 +20,7 @@ import type {
   StoredMilestone,
 } from '../dataverse/records';
 import { ConfirmationRefused, planConfirmation, type ConfirmationPlan } from '../dataverse/rules/confirmation/plan';
+import { correctionInputs } from '../dataverse/invoices/corrections';
 import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
 import {
@@ -204,10 +205,13 @@ export async function confirmProformaInvoice(
     milestoneInput.set(m.msdyn_contractlinescheduleofvalueid, milestone);
   }
 
+  const correction = await correctionInputs(dv.invoices, storedInvoice, details, actuals);
+
   // Plan --------------------------------------------------------------------------------------
   let plan: ConfirmationPlan;
   try {
     plan = planConfirmation({
+      ...correction,
       invoice: withoutEtag(storedInvoice),
       lines: lines.map(withoutEtag),
       details: details.map(withoutEtag),

@@ -16,6 +16,7 @@ import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
 import { BusinessError, NotFoundError } from '../core/errors';
 import { asRepublished, Queues, type OutboundMessage, type Publisher } from '../messages';
+import { correctionInputs } from '../dataverse/invoices/corrections';
 import { confirmationMessages } from './confirmProformaInvoice';
 
 /** What republishing reads of the Dataverse store (reads only). */
@@ -119,9 +120,11 @@ export async function recomputeConfirmation(dv: RepublishConfirmationRepository,
     milestoneInput.set(m.msdyn_contractlinescheduleofvalueid, milestone);
   }
 
+  const correction = await correctionInputs(dv.invoices, invoice, details, actuals);
   let plan: ConfirmationPlan;
   try {
     plan = planConfirmation({
+      ...correction,
       // A Posted invoice differs from its Confirmed self only in status and the customer invoice
       // fields, which the plan does not read: it is planned as the Confirmed invoice it was.
       invoice: { ...invoice, msdyn_projectinvoicestatus: InvoiceStatus.Confirmed },

@@ -12,8 +12,8 @@ import { withoutEtag, type Stored } from '../core/stored';
 import type { TableStore } from '../storage/tableStore';
 import { replaceGuarded } from './guardedWrites';
 import { healClaims, type ClaimStore } from './invoices/claims';
-import type { Actual, StoredMilestone } from './records';
-import { milestoneReadyRefusal, readyRefusal } from './rules/backlogRules';
+import type { Actual, ContractLine, StoredMilestone } from './records';
+import { milestoneReadyRefusal, notToExceedRefusal, readyRefusal } from './rules/backlogRules';
 
 export const MAX_IDS_PER_READY_REQUEST = 1000;
 
@@ -45,6 +45,28 @@ export interface BacklogStore extends ClaimStore {
   milestonesByIds(ids: readonly string[], contractId?: string): Promise<Stored<StoredMilestone>[]>;
   actuals: ClaimStore['actuals'] & Pick<TableStore<Actual>, 'replaceAllIfMatch'>;
   milestones: ClaimStore['milestones'] & Pick<TableStore<StoredMilestone>, 'replaceAllIfMatch'>;
+  contractLinesByIds(ids: readonly string[]): Promise<Stored<ContractLine>[]>;
+  salesCountingAgainstLimit(contractId: string, contractLineIds: readonly string[]): Promise<Stored<Actual>[]>;
+}
+
+/**
+ * Refusals of the not-to-exceed limits of the lines the actuals becoming ready are on: read only
+ * for lines that carry a limit.
+ */
+async function limitRefusals(dataverse: BacklogStore, becomingReady: readonly Actual[]): Promise<string[]> {
+  if (becomingReady.length === 0) return [];
+  const lines = (await dataverse.contractLinesByIds([...new Set(becomingReady.map((a) => a.msdyn_salescontractlineid))])).filter((l) => l.msdyn_notexceedamount !== undefined);
+  const refusals: string[] = [];
+  for (const line of lines) {
+    const counted = await dataverse.salesCountingAgainstLimit(line.salesorderid, [line.salesorderdetailid]);
+    const refusal = notToExceedRefusal(
+      withoutEtag(line),
+      counted.map((a) => withoutEtag(a)),
+      becomingReady.filter((a) => a.msdyn_salescontractlineid === line.salesorderdetailid && a.msdyn_salescontract === line.salesorderid),
+    );
+    if (refusal) refusals.push(refusal);
+  }
+  return refusals;
 }
 
 export async function setReadyToInvoice(deps: { dataverse: BacklogStore }, request: ReadyRequest): Promise<ReadyResult> {
@@ -84,6 +106,13 @@ export async function setReadyToInvoice(deps: { dataverse: BacklogStore }, reque
   }
 
   const actualTarget = request.ready ? BillingStatus.ReadyToInvoice : BillingStatus.UnbilledSalesCreated;
+  if (request.ready) {
+    const becomingReady = actualIds.map((id) => actuals.get(id)!).filter((a) => a.msdyn_billingstatus !== BillingStatus.ReadyToInvoice);
+    const overLimit = await limitRefusals(dataverse, becomingReady);
+    if (overLimit.length) {
+      throw new BusinessError(`Cannot mark ready to invoice: ${overLimit.join('; ')}. Not-to-exceed failed: mark fewer actuals ready, or raise the limit. Nothing was changed.`);
+    }
+  }
   const milestoneTarget = request.ready ? MilestoneStatus.Ready : MilestoneStatus.NotReady;
   const actualUpdates = actualIds
     .map((id) => actuals.get(id)!)

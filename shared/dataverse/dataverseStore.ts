@@ -165,6 +165,22 @@ export class DataverseStore {
     return { actuals, milestones };
   }
 
+  /**
+   * The sales actuals of some lines of a contract that count against a not-to-exceed limit: billed
+   * sales (reversals included, so credits free the limit) and unbilled sales that are ready or on
+   * an invoice. One partition query per line.
+   */
+  async salesCountingAgainstLimit(contractId: string, contractLineIds: readonly string[]): Promise<Stored<Actual>[]> {
+    const perLine = await Promise.all(
+      contractLineIds.map((lineId) =>
+        this.actuals.query(
+          odata`PartitionKey eq ${contractId} and msdyn_salescontractlineid eq ${lineId} and (msdyn_transactiontypecode eq ${TransactionType.BilledSales} or (msdyn_transactiontypecode eq ${TransactionType.UnbilledSales} and (msdyn_billingstatus eq ${BillingStatus.ReadyToInvoice} or msdyn_billingstatus eq ${BillingStatus.CustomerInvoiceCreated})))`,
+        ),
+      ),
+    );
+    return perLine.flat();
+  }
+
   /** Every invoice of a contract (any status). */
   invoicesOfContract(contractId: string): Promise<Stored<Invoice>[]> {
     return this.invoices.query(odata`salesorderid eq ${contractId}`);

@@ -53,6 +53,8 @@ export const contractLineSchema = z.object({
   msdyn_billingmethod: billingMethod,
   msdyn_project: guid,
   extendedamount: decimalString.optional(),
+  /** Optional not-to-exceed limit of the line (domain.md step 13): invoiced plus ready may not pass it. */
+  msdyn_notexceedamount: decimalString.optional(),
 });
 export type ContractLine = z.infer<typeof contractLineSchema>;
 
@@ -111,6 +113,8 @@ export const invoiceSchema = z.object({
   msdyn_confirmedon: timestampString.optional(),
   msdyn_customerinvoicenumber: z.string().optional(),
   msdyn_customerinvoicedate: dateString.optional(),
+  /** On a corrective invoice: the invoice it corrects (domain.md step 12); absent on ordinary invoices. */
+  msdyn_correctedinvoice: guid.optional(),
   /**
    * This project's own column (readers of the contract's columns ignore it): when a confirmation
    * was requested or started. From then on the invoice's details are fenced: no edit is taken
@@ -146,6 +150,8 @@ export const invoiceLineDetailSchema = z.object({
   msdyn_documentdate: dateString,
   msdyn_sourceactual: guid.optional(),
   msdyn_milestone: guid.optional(),
+  /** On a corrective ILD: the billed sales actual of the corrected invoice it corrects. */
+  msdyn_originalbilledactual: guid.optional(),
 });
 export type InvoiceLineDetail = z.infer<typeof invoiceLineDetailSchema>;
 

@@ -83,6 +83,11 @@ export class FinanceStore {
     return rows.sort(byKey((p) => p.ProposalId));
   }
 
+  /** Credit proposals that correct a proposal (the headers of its corrective invoices), in id order. */
+  async creditProposalsCorrecting(proposalId: string): Promise<Stored<Proposal>[]> {
+    return (await this.proposals.query(odata`CorrectedProposalId eq ${proposalId}`)).sort(byKey((p) => p.ProposalId));
+  }
+
   /** Proposals of a Dataverse invoice (normally one), in id order. */
   async proposalsOfInvoice(invoiceId: string): Promise<Stored<Proposal>[]> {
     return (await this.proposals.query(odata`InvoiceId eq ${invoiceId}`)).sort(byKey((p) => p.ProposalId));

@@ -30,10 +30,23 @@ export const proposalSchema = z.object({
   ExpectedAmount: decimalString,
   ImportedLineCount: z.number().int().nonnegative(),
   ImportedAmount: decimalString,
+  /**
+   * The header's expected sales tax (the invoice's totaltax). Absent on proposals stored before
+   * tax was reconciled: their tax is then not checked (rules/completeness.ts).
+   */
+  ExpectedTax: decimalString.optional(),
+  /** Sum of the stored lines' SalesTaxAmount, kept with ImportedAmount (absent on proposals stored before). */
+  ImportedTax: decimalString.optional(),
   Status: z.enum(['Open', 'Posted']),
   CustomerInvoiceId: z.string().optional(),
   Voucher: z.string().optional(),
   PostedOn: timestampString.optional(),
+  /**
+   * A credit proposal (the header of a corrective invoice, domain.md step 12): the proposal it
+   * corrects (that invoice's number) and the Dataverse invoice it corrects. Absent on ordinary proposals.
+   */
+  CorrectedProposalId: z.string().min(1).optional(),
+  CorrectedInvoiceId: guid.optional(),
 });
 export type Proposal = z.infer<typeof proposalSchema>;
 
@@ -51,6 +64,11 @@ export const proposalLineSchema = z.object({
   LineAmount: decimalString,
   SalesTaxAmount: decimalString,
   CurrencyCode: currencyCode,
+  /**
+   * On a line of a credit proposal that reverses a billed actual (a billed sales reversal): the
+   * billed actual it reverses. Its UnbilledActualId names the transaction the credit note credits.
+   */
+  ReversedActualId: guid.optional(),
 });
 export type ProposalLine = z.infer<typeof proposalLineSchema>;
 
@@ -98,7 +116,11 @@ export const projectTransactionSchema = z.object({
   Voucher: z.string(),
   PostingDate: dateString,
   FullyInvoiced: z.boolean(),
+  /** The customer invoice that invoices it now (absent while not invoiced, and once a credit note credited it). */
   CustomerInvoiceId: z.string().optional(),
+  /** Once a credit note credited it: the credit note, and the customer invoice it was credited from (docs/decisions/credit-notes.md). */
+  CreditNoteId: z.string().optional(),
+  CreditedInvoiceId: z.string().optional(),
 });
 export type ProjectTransaction = z.infer<typeof projectTransactionSchema>;
 
@@ -113,6 +135,9 @@ export const customerInvoiceSchema = z.object({
   TotalAmount: decimalString,
   AccountingAmount: decimalString,
   Voucher: z.string(),
+  /** On a credit note (a posted credit proposal): the customer invoice it credits and that invoice's proposal. */
+  CorrectedInvoiceId: z.string().optional(),
+  CorrectedProposalId: z.string().optional(),
 });
 export type CustomerInvoice = z.infer<typeof customerInvoiceSchema>;
 

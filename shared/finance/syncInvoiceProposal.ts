@@ -5,9 +5,12 @@
  * - New header: created if absent, Status Open, ImportedLineCount / ImportedAmount recomputed
  *   from whatever foProposalLines of that proposal exist already (normally none: import waits for
  *   the header), so the counters are exact from the first write.
- * - Existing open header: the header fields and the expected count and amount are replaced under
- *   the ETag read; the imported counters are kept as import maintains them. A redelivery that
- *   changes nothing writes nothing.
+ * - Existing open header: the header fields and the expected count, amount and tax are replaced
+ *   under the ETag read; the imported counters are kept as import maintains them, except on a
+ *   header stored before tax was reconciled (no ImportedTax), whose counters are recounted from
+ *   its stored lines so that its tax can be checked. A redelivery that changes nothing writes nothing.
+ * - A corrective invoice's header becomes a credit proposal (CorrectedProposalId,
+ *   CorrectedInvoiceId; negative or zero expected amount and tax): docs/decisions/credit-notes.md.
  * - Posted header: never touched (posting is final).
  * - A header with the same proposal id (invoice number) that belongs to another invoice is a
  *   business conflict: refused, recorded in the error log, nothing written.
@@ -35,6 +38,14 @@ function sameHeader(a: Proposal, b: Proposal): boolean {
   return true;
 }
 
+function describe(p: Proposal): string {
+  return p.CorrectedProposalId === undefined ? `proposal ${p.ProposalId}` : `credit proposal ${p.ProposalId} (corrects ${p.CorrectedProposalId})`;
+}
+
+function expects(p: Proposal): string {
+  return `${p.ExpectedLineCount} lines, ${p.ExpectedAmount} ${p.CurrencyCode}, tax ${p.ExpectedTax ?? '(not given)'}`;
+}
+
 export async function syncInvoiceProposal(
   deps: SyncInvoiceProposalDeps,
   message: InvoiceProposalMessage,
@@ -48,7 +59,7 @@ export async function syncInvoiceProposal(
       const lines: ProposalLine[] = (await proposalLines.listPartition(id)).map((l) => withoutEtag(l));
       const header = reconcileFromLines(proposalFromMessage(message), lines);
       if ((await proposals.createIfAbsent(header)) === 'created') {
-        log(`proposal ${id} created for invoice ${message.invoiceId}: expects ${header.ExpectedLineCount} lines, ${header.ExpectedAmount} ${header.CurrencyCode}`);
+        log(`${describe(header)} created for invoice ${message.invoiceId}: expects ${expects(header)}`);
         return 'created';
       }
       continue; // created by a concurrent delivery meanwhile: read it and merge
@@ -65,13 +76,16 @@ export async function syncInvoiceProposal(
         { reference: id },
       );
     }
-    const next = proposalFromMessage(message, existing);
+    let next = proposalFromMessage(message, existing);
+    if (next.ImportedTax === undefined) {
+      next = reconcileFromLines(next, (await proposalLines.listPartition(id)).map((l) => withoutEtag(l)));
+    }
     if (sameHeader(existing, next)) {
       log(`proposal ${id} already up to date`);
       return 'unchanged';
     }
     if ((await proposals.replaceIfMatch(next, stored.etag)) !== undefined) {
-      log(`proposal ${id} updated: expects ${next.ExpectedLineCount} lines, ${next.ExpectedAmount} ${next.CurrencyCode}`);
+      log(`${describe(next)} updated: expects ${expects(next)}`);
       return 'updated';
     }
   }

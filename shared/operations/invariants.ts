@@ -14,12 +14,13 @@
  * still on its way shows as a violation until it is applied.
  */
 import { mapLimit } from '../core/collections';
-import { amount, dec, eq, sum, type Dec } from '../core/money';
-import { InvoiceStatus, TransactionType } from '../core/options';
+import { amount, dec, eq, negate, sum, type Dec } from '../core/money';
+import { AdjustmentStatus, InvoiceStatus, TransactionType } from '../core/options';
 import type { Stored } from '../core/stored';
 import type { DataverseStore } from '../dataverse/dataverseStore';
 import type { Actual, Invoice, InvoiceLineDetail } from '../dataverse/records';
 import { confirmationActualId } from '../dataverse/rules/confirmation/plan';
+import { correctiveFigures } from '../dataverse/rules/correctionRules';
 import type { FinanceStore } from '../finance/financeStore';
 import type { CustomerInvoice, Proposal, StagingRow } from '../finance/records';
 import type { TableStore } from '../storage/tableStore';
@@ -272,6 +273,7 @@ function collectBilling(actuals: readonly Actual[], crossing: Crossing, found: F
 
 function collectEditable(invoice: Invoice, details: readonly InvoiceLineDetail[], crossing: Crossing): void {
   for (const d of details) {
+    if (d.msdyn_originalbilledactual !== undefined) continue; // a corrective ILD holds no backlog item
     if (d.msdyn_sourceactual !== undefined) add(crossing.editableActual, d.msdyn_sourceactual, invoice.invoiceid);
     if (d.msdyn_milestone !== undefined) add(crossing.editableMilestone, d.msdyn_milestone, invoice.invoiceid);
   }
@@ -291,6 +293,31 @@ function checkConfirmedInvoice(
 
   const behindIld = new Set<string>();
   const remainders = new Set<string>();
+  if (invoice.msdyn_correctedinvoice !== undefined) checkCorrectiveDetails(invoice, details, actualById, behindIld, report);
+  else checkOrdinaryDetails(invoice, details, actualById, behindIld, remainders, report);
+
+  const billedAmount = amount(sum(billed.map((b) => b.msdyn_amount)));
+  const billedTax = amount(sum(billed.map((b) => b.msdyn_salestaxamount ?? '0')));
+  if (!eq(billedAmount, invoice.totalamount) || !eq(billedTax, invoice.totaltax)) {
+    report(
+      {},
+      `its ${billed.length} billed sales actuals sum to ${billedAmount} + tax ${billedTax}, the invoice says ${amount(invoice.totalamount)} + tax ${amount(invoice.totaltax)}`,
+    );
+  }
+  for (const b of billed) {
+    if (behindIld.has(b.msdyn_actualid)) continue;
+    if (remainders.has(b.msdyn_actualid)) {
+      if (!dec(b.msdyn_amount).isZero()) report({ billedActualId: b.msdyn_actualid }, `remainder billed actual ${b.msdyn_actualid} has amount ${b.msdyn_amount}, not 0.00`);
+      continue;
+    }
+    report({ billedActualId: b.msdyn_actualid }, `billed sales actual ${b.msdyn_actualid} (${b.msdyn_amount}) carries the invoice but no ILD of it is behind it`);
+  }
+}
+
+type Report = (keys: Record<string, string>, detail: string) => void;
+
+/** Each ILD of an ordinary invoice has its billed sales actual, equal to it. */
+function checkOrdinaryDetails(invoice: Invoice, details: readonly InvoiceLineDetail[], actualById: ReadonlyMap<string, Actual>, behindIld: Set<string>, remainders: Set<string>, report: Report): void {
   for (const d of [...details].sort((a, b) => (a.msdyn_invoicelinetransactionid < b.msdyn_invoicelinetransactionid ? -1 : 1))) {
     const detailId = d.msdyn_invoicelinetransactionid;
     const billedId = confirmationActualId(invoice.invoiceid, detailId, 'billed');
@@ -310,22 +337,40 @@ function checkConfirmedInvoice(
     if (b.msdyn_salestaxamount === undefined || !eq(b.msdyn_salestaxamount, d.msdyn_tax)) problems.push(`tax ${b.msdyn_salestaxamount ?? 'missing'}, ILD ${d.msdyn_tax}`);
     if (problems.length) report(keys, `billed sales actual ${billedId} of ILD ${detailId} differs: ${problems.join('; ')}`);
   }
+}
 
-  const billedAmount = amount(sum(billed.map((b) => b.msdyn_amount)));
-  const billedTax = amount(sum(billed.map((b) => b.msdyn_salestaxamount ?? '0')));
-  if (!eq(billedAmount, invoice.totalamount) || !eq(billedTax, invoice.totaltax)) {
-    report(
-      {},
-      `its ${billed.length} billed sales actuals sum to ${billedAmount} + tax ${billedTax}, the invoice says ${amount(invoice.totalamount)} + tax ${amount(invoice.totaltax)}`,
-    );
-  }
-  for (const b of billed) {
-    if (behindIld.has(b.msdyn_actualid)) continue;
-    if (remainders.has(b.msdyn_actualid)) {
-      if (!dec(b.msdyn_amount).isZero()) report({ billedActualId: b.msdyn_actualid }, `remainder billed actual ${b.msdyn_actualid} has amount ${b.msdyn_amount}, not 0.00`);
+/**
+ * Each corrective ILD that credits something has the reversal of the billed line it corrects
+ * (its negative, on this invoice), that line is Adjusted, and a kept quantity is billed again.
+ */
+function checkCorrectiveDetails(invoice: Invoice, details: readonly InvoiceLineDetail[], actualById: ReadonlyMap<string, Actual>, behindIld: Set<string>, report: Report): void {
+  for (const d of [...details].sort((a, b) => (a.msdyn_invoicelinetransactionid < b.msdyn_invoicelinetransactionid ? -1 : 1))) {
+    const detailId = d.msdyn_invoicelinetransactionid;
+    const originalId = d.msdyn_originalbilledactual;
+    const original = originalId === undefined ? undefined : actualById.get(originalId);
+    if (originalId === undefined || !original) {
+      report({ detailId }, `corrective ILD ${detailId} corrects ${originalId ?? 'no billed actual'}, which is not there`);
       continue;
     }
-    report({ billedActualId: b.msdyn_actualid }, `billed sales actual ${b.msdyn_actualid} (${b.msdyn_amount}) carries the invoice but no ILD of it is behind it`);
+    const figures = correctiveFigures(original, d.msdyn_quantity);
+    if (dec(figures.credited).isZero()) continue;
+    const problems: string[] = [];
+    if (original.msdyn_adjustmentstatus !== AdjustmentStatus.Adjusted) problems.push(`the billed line ${originalId} it corrects is not Adjusted`);
+    const reversalId = confirmationActualId(invoice.invoiceid, detailId, 'credit-reversal');
+    behindIld.add(reversalId);
+    const reversal = actualById.get(reversalId);
+    if (!reversal) problems.push(`its reversal ${reversalId} is missing`);
+    else if (!eq(reversal.msdyn_amount, negate(original.msdyn_amount)) || !eq(reversal.msdyn_salestaxamount ?? '0', negate(original.msdyn_salestaxamount ?? '0')) || reversal.msdyn_invoice !== invoice.invoiceid) {
+      problems.push(`its reversal ${reversalId} (${reversal.msdyn_amount}, tax ${reversal.msdyn_salestaxamount ?? 'missing'}) is not the negative of ${originalId} (${original.msdyn_amount}, tax ${original.msdyn_salestaxamount ?? 'missing'}) on this invoice`);
+    }
+    if (!dec(figures.kept).isZero()) {
+      const rebilledId = confirmationActualId(invoice.invoiceid, detailId, 'billed');
+      behindIld.add(rebilledId);
+      const rebilled = actualById.get(rebilledId);
+      if (!rebilled) problems.push(`the kept quantity's billed actual ${rebilledId} is missing`);
+      else if (!eq(rebilled.msdyn_quantity, figures.kept) || !eq(rebilled.msdyn_amount, figures.keptAmount)) problems.push(`the kept quantity's billed actual ${rebilledId} bills ${rebilled.msdyn_quantity} for ${rebilled.msdyn_amount}, not ${figures.kept} for ${figures.keptAmount}`);
+    }
+    if (problems.length) report({ detailId, originalBilledActualId: originalId }, `corrective ILD ${detailId}: ${problems.join('; ')}`);
   }
 }
 

@@ -38,7 +38,8 @@ import type { FinanceStore } from '../finance/financeStore';
 import type { StagingWorkItem, StagingWorkPort } from '../finance/import/stagingIndexStore';
 import { republishAccounting, type RepublishAccountingStore } from '../finance/posting/republishAccounting';
 import type { Proposal, StagingRow } from '../finance/records';
-import { isComplete, WaitingReason } from '../finance/rules/import';
+import { WaitingReason } from '../finance/rules/import';
+import { importedTotals, isComplete, meetsExpectation } from '../finance/rules/completeness';
 import { recomputeConfirmation, sendRecomputed, type RepublishConfirmationRepository } from '../bridge/republishConfirmation';
 
 export const RECONCILE = 'reconcile';
@@ -236,6 +237,18 @@ async function checkConfirmed(run: Run, invoice: Stored<Invoice>): Promise<void>
     return;
   }
   if (isComplete(proposal)) return;
+  if (meetsExpectation({ ...proposal, ExpectedTax: undefined }, importedTotals(proposal)) && proposal.ImportedTax !== undefined) {
+    // Every line is in and the amount matches, but the lines' tax is not the header's: no message repairs that.
+    addProblem(run, {
+      key: `proposal-tax-mismatch/${number}`,
+      reference: number,
+      since,
+      message:
+        `Invoice proposal ${number} has all ${proposal.ExpectedLineCount} lines for ${proposal.ExpectedAmount} ${proposal.CurrencyCode}, but its lines carry tax ${proposal.ImportedTax} ` +
+        `where its header expects ${proposal.ExpectedTax ?? '(none)'}, so it cannot be posted. Compare the invoice's totaltax with its billed actuals' msdyn_salestaxamount (GET /api/invoices/${invoice.invoiceid}/trace).`,
+    });
+    return;
+  }
   const staged = await deps.finance.billedStagingIdsOfInvoice(invoice.salesorderid, invoice.invoiceid);
   if (staged.size < proposal.ExpectedLineCount) {
     addRepair(run, invoice.invoiceid, number, since, `${staged.size} of its ${proposal.ExpectedLineCount} billed actuals are in F&O staging`, { missing: true, staged });

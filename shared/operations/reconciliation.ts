@@ -7,8 +7,10 @@
  *   amount and tax; "missing" entries say why (the staging row's status and message, or "not
  *   staged"); proposal lines without a billed actual are "unexpected".
  * - Totals: invoice total = sum of billed actuals = proposal ExpectedAmount = ImportedAmount =
- *   sum of proposal lines (= customer invoice InvoiceAmount once posted); the same for tax and
- *   line counts. Amounts exclude tax, as on the proposal.
+ *   sum of proposal lines (= customer invoice InvoiceAmount once posted); the same for tax
+ *   (ExpectedTax, ImportedTax; not checked on proposals stored before tax was reconciled) and
+ *   line counts. Amounts exclude tax, as on the proposal. A corrective invoice reconciles the same
+ *   way against its credit proposal and credit note (negative figures).
  * - Mismatch: any difference or unexpected line, or totals that exist on both sides and differ.
  *   Incomplete: nothing contradicts, but something is still missing. Matched: all equal.
  */
@@ -39,12 +41,17 @@ export interface Reconciliation {
     proposalStatus?: string;
     expectedLineCount?: number;
     expectedAmount?: string;
+    /** Absent on proposals stored before tax was reconciled. */
+    expectedTax?: string;
     importedLineCount?: number;
     importedAmount?: string;
+    importedTax?: string;
+    /** A credit proposal: the proposal it corrects. */
+    correctedProposalId?: string;
     lines: number;
     linesAmount: string;
     linesTax: string;
-    customerInvoice?: { id: string; invoiceAmount: string; salesTaxAmount: string; totalAmount: string; accountingAmount: string; voucher: string };
+    customerInvoice?: { id: string; invoiceAmount: string; salesTaxAmount: string; totalAmount: string; accountingAmount: string; voucher: string; correctedInvoiceId?: string };
   };
   rows: ReconciliationRow[];
   missingInFinance: { actualId: string; amount: string; reason: string }[];
@@ -62,7 +69,7 @@ export function reconcileInvoice(
   lines: ProposalLine[],
   lineById: Map<string, ProposalLine>,
   stagingById: Map<string, StagingRow>,
-  customerInvoice: { InvoiceId: string; InvoiceAmount: string; SalesTaxAmount: string; TotalAmount: string; AccountingAmount: string; Voucher: string } | undefined,
+  customerInvoice: { InvoiceId: string; InvoiceAmount: string; SalesTaxAmount: string; TotalAmount: string; AccountingAmount: string; Voucher: string; CorrectedInvoiceId?: string } | undefined,
 ): Reconciliation {
   const billedAmount = amount(sum(billed.map((a) => a.msdyn_amount)));
   const billedTax = amount(sum(billed.map((a) => a.msdyn_salestaxamount ?? '0')));
@@ -125,9 +132,17 @@ export function reconcileInvoice(
       contradiction = true;
       problems.push(`The proposal expects ${proposal.ExpectedLineCount} line(s) for ${proposal.ExpectedAmount}, but Dataverse has ${billed.length} billed actual(s) for ${billedAmount}.`);
     }
+    if (proposal.ExpectedTax !== undefined && !eq(proposal.ExpectedTax, billedTax)) {
+      contradiction = true;
+      problems.push(`The proposal expects tax ${proposal.ExpectedTax}, but the billed actuals in Dataverse carry tax ${billedTax}.`);
+    }
     if (proposal.ImportedLineCount !== lines.length || !eq(proposal.ImportedAmount, linesAmount)) {
       contradiction = true;
       problems.push(`The proposal counts ${proposal.ImportedLineCount} imported line(s) for ${proposal.ImportedAmount}, but ${lines.length} line(s) for ${linesAmount} are stored.`);
+    }
+    if (proposal.ImportedTax !== undefined && !eq(proposal.ImportedTax, linesTax)) {
+      contradiction = true;
+      problems.push(`The proposal counts imported tax ${proposal.ImportedTax}, but its stored lines carry tax ${linesTax}.`);
     }
   } else if (confirmed) {
     problems.push(`No F&O invoice proposal ${invoice.invoicenumber} yet.`);
@@ -156,8 +171,11 @@ export function reconcileInvoice(
             proposalStatus: proposal.Status,
             expectedLineCount: proposal.ExpectedLineCount,
             expectedAmount: proposal.ExpectedAmount,
+            ...(proposal.ExpectedTax !== undefined ? { expectedTax: proposal.ExpectedTax } : {}),
             importedLineCount: proposal.ImportedLineCount,
             importedAmount: proposal.ImportedAmount,
+            ...(proposal.ImportedTax !== undefined ? { importedTax: proposal.ImportedTax } : {}),
+            ...(proposal.CorrectedProposalId !== undefined ? { correctedProposalId: proposal.CorrectedProposalId } : {}),
           }
         : {}),
       lines: lines.length,
@@ -172,6 +190,7 @@ export function reconcileInvoice(
               totalAmount: customerInvoice.TotalAmount,
               accountingAmount: customerInvoice.AccountingAmount,
               voucher: customerInvoice.Voucher,
+              ...(customerInvoice.CorrectedInvoiceId !== undefined ? { correctedInvoiceId: customerInvoice.CorrectedInvoiceId } : {}),
             },
           }
         : {}),

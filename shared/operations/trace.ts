@@ -8,7 +8,8 @@
  *                  was refused (an open integration error names the invoice)
  *   headerSynced   the F&O invoice proposal (id = invoice number) exists
  *   actualsStaged  every billed sales actual of the invoice has its foActualsStaging row
- *   linesImported  the proposal's imported lines and amount equal what it expects; waiting when
+ *   linesImported  the proposal's imported lines, amount and tax equal what it expects (the one
+ *                  rule of finance/rules/completeness.ts); waiting when
  *                  billed rows wait (the row's ImportMessage), error when rows are in Error
  *   posted         the proposal is Posted (customer invoice, voucher, PostedOn)
  *   accountingBack every billed actual carries its voucher and the invoice is Posted with the
@@ -20,7 +21,7 @@
 import type { Actual, Invoice } from '../dataverse/records';
 import type { Proposal, ProposalLine, StagingRow } from '../finance/records';
 import { labelOf } from '../core/labels';
-import { eq } from '../core/money';
+import { isComplete } from '../finance/rules/completeness';
 import { InvoiceStatus } from '../core/options';
 import type { DataverseStore } from '../dataverse/dataverseStore';
 import type { ErrorLog, ErrorRow } from './errorLogStore';
@@ -121,7 +122,14 @@ export async function traceInvoice(deps: TraceDeps, invoiceId: string): Promise<
   );
   steps.push(
     proposal
-      ? { step: 'headerSynced', state: 'done', detail: `invoice proposal ${proposal.ProposalId} expects ${proposal.ExpectedLineCount} line(s), ${proposal.ExpectedAmount} ${proposal.CurrencyCode}` }
+      ? {
+          step: 'headerSynced',
+          state: 'done',
+          detail:
+            `${proposal.CorrectedProposalId === undefined ? 'invoice proposal' : 'credit proposal'} ${proposal.ProposalId} expects ${proposal.ExpectedLineCount} line(s), ` +
+            `${proposal.ExpectedAmount} ${proposal.CurrencyCode}${proposal.ExpectedTax !== undefined ? `, tax ${proposal.ExpectedTax}` : ''}` +
+            (proposal.CorrectedProposalId === undefined ? '' : `; it corrects invoice proposal ${proposal.CorrectedProposalId}`),
+        }
       : proposalRow
         ? { step: 'headerSynced', state: 'error', detail: `invoice proposal ${proposalId} exists but belongs to invoice ${proposalRow.InvoiceId}` }
         : { step: 'headerSynced', state: 'pending', detail: confirmed ? `invoice proposal ${proposalId} not in F&O yet (queue invoice-proposals)` : 'waits for the confirmation' },
@@ -134,12 +142,13 @@ export async function traceInvoice(deps: TraceDeps, invoiceId: string): Promise<
         ? { step: 'actualsStaged', state: 'done', detail: `${staged} of ${billed.length} billed actual(s) in foActualsStaging` }
         : { step: 'actualsStaged', state: 'pending', detail: `${staged} of ${billed.length} billed actual(s) in foActualsStaging (queue actuals)` },
   );
-  const complete = proposal !== undefined && proposal.ImportedLineCount === proposal.ExpectedLineCount && eq(proposal.ImportedAmount, proposal.ExpectedAmount);
+  const complete = proposal !== undefined && isComplete(proposal);
   const errorRowsOfInvoice = staging.filter((r) => r.ImportStatus === 'Error');
   const waitingRows = staging.filter((r) => r.ImportStatus === 'Waiting');
   const importedAt = latest(staging.map((r) => r.ImportedOn));
   const importedDetail = proposal
-    ? `${proposal.ImportedLineCount} of ${proposal.ExpectedLineCount} line(s), ${proposal.ImportedAmount} of ${proposal.ExpectedAmount} ${proposal.CurrencyCode}`
+    ? `${proposal.ImportedLineCount} of ${proposal.ExpectedLineCount} line(s), ${proposal.ImportedAmount} of ${proposal.ExpectedAmount} ${proposal.CurrencyCode}` +
+      (proposal.ExpectedTax !== undefined ? `, tax ${proposal.ImportedTax ?? '(not counted)'} of ${proposal.ExpectedTax}` : '')
     : `${counts.Imported ?? 0} of ${billed.length} billed row(s) imported`;
   steps.push(
     complete
@@ -157,9 +166,17 @@ export async function traceInvoice(deps: TraceDeps, invoiceId: string): Promise<
           step: 'posted',
           state: 'done',
           ...(proposal?.PostedOn ? { at: proposal.PostedOn } : {}),
-          detail: `customer invoice ${proposal?.CustomerInvoiceId ?? '?'}, voucher ${proposal?.Voucher ?? '?'}`,
+          detail:
+            `${proposal?.CorrectedProposalId === undefined ? 'customer invoice' : 'credit note'} ${proposal?.CustomerInvoiceId ?? '?'}, voucher ${proposal?.Voucher ?? '?'}` +
+            (customerInvoice?.CorrectedInvoiceId !== undefined ? `, crediting customer invoice ${customerInvoice.CorrectedInvoiceId}` : ''),
         }
-      : { step: 'posted', state: 'pending', detail: complete ? `ready to post (POST /api/finance/proposals/${proposalId}/post)` : 'the proposal can be posted once it is complete' },
+      : {
+          step: 'posted',
+          state: 'pending',
+          detail: complete
+            ? `ready to post (POST /api/finance/proposals/${proposalId}/post)${proposal?.CorrectedProposalId !== undefined ? ` once the invoice proposal it corrects, ${proposal.CorrectedProposalId}, is posted` : ''}`
+            : 'the proposal can be posted once it is complete',
+        },
   );
   const withVoucher = billed.filter((a) => a.msdyn_externalreferenceid !== undefined).length;
   const back = posted && billed.length > 0 && withVoucher === billed.length && status === InvoiceStatus.Posted;

@@ -14,10 +14,11 @@ import { randomUUID } from 'node:crypto';
 import { BusinessError, ConcurrencyConflict, NotFoundError } from '../../core/errors';
 import { labelOf } from '../../core/labels';
 import { amount, eq } from '../../core/money';
-import { BillingMethod, BillingType } from '../../core/options';
-import { withoutEtag } from '../../core/stored';
+import { BillingMethod, BillingType, TransactionClass } from '../../core/options';
+import { withoutEtag, type Stored } from '../../core/stored';
 import type { TableStore } from '../../storage/tableStore';
-import type { ContractLine, InvoiceLine, InvoiceLineDetail } from '../records';
+import type { ContractLine, Invoice, InvoiceLine, InvoiceLineDetail } from '../records';
+import { correctiveFigures, keptQuantityRefusal } from '../rules/correctionRules';
 import { moveItem, onInvoiceStatus, readyStatus, type ClaimStore } from './claims';
 import { assertEditable, detailAmount, invoiceLineId, rescaledTax, taxAt } from '../rules/invoiceRules';
 import { detailOr404, loadInvoiceOr404, refreshTotals, viewOf, type InvoiceView, type TotalsWriter } from './invoiceView';
@@ -46,6 +47,7 @@ export async function updateInvoiceLineDetail(
   const what = `Invoice line detail ${detailId}`;
 
   const cls = detail.msdyn_transactionclassification;
+  if (detail.msdyn_originalbilledactual !== undefined) return updateCorrectiveDetail(dataverse, inv, detail, patch);
   if (patch.msdyn_transactionclassification !== undefined && patch.msdyn_transactionclassification !== cls) {
     throw new BusinessError(
       `${what} has class ${labelOf.transactionClass(cls)}; the transaction class of a detail can never be changed. Delete the detail and add a manual one with class ${labelOf.transactionClass(patch.msdyn_transactionclassification)} instead.`,
@@ -62,10 +64,13 @@ export async function updateInvoiceLineDetail(
       ref,
     );
   }
-  if (!eq(price, detail.msdyn_price)) {
+  if (!eq(price, detail.msdyn_price) || !eq(quantity, detail.msdyn_quantity)) {
     const line = loaded.lines.find((l) => l.invoicedetailid === detail.msdyn_invoicelineid);
     if (line?.msdyn_billingmethod !== BillingMethod.TimeAndMaterial) {
-      throw new BusinessError(`${what} is on a fixed-price line; only details on time-and-material lines may change their price.`, ref);
+      throw new BusinessError(
+        `${what} is on a fixed-price line; its quantity and price cannot change (only its billing type and tax). Only details on time-and-material lines may change quantity or price.`,
+        ref,
+      );
     }
   }
 
@@ -99,7 +104,9 @@ export async function deleteInvoiceLineDetail(deps: { dataverse: EditInvoiceStor
   if (!(await dataverse.invoiceLineDetails.deleteIfMatch(invoiceId, detailId, detail.etag))) {
     throw new ConcurrencyConflict(`Invoice line detail ${detailId} was changed by someone else while this request was applied; reload the invoice.`, inv.invoicenumber);
   }
-  const item = detail.msdyn_sourceactual !== undefined ? { kind: 'Actual' as const, id: detail.msdyn_sourceactual } : detail.msdyn_milestone !== undefined ? { kind: 'Milestone' as const, id: detail.msdyn_milestone } : undefined;
+  // A corrective detail holds no backlog item: deleting it keeps its billed line in full.
+  const corrective = detail.msdyn_originalbilledactual !== undefined;
+  const item = corrective ? undefined : detail.msdyn_sourceactual !== undefined ? { kind: 'Actual' as const, id: detail.msdyn_sourceactual } : detail.msdyn_milestone !== undefined ? { kind: 'Milestone' as const, id: detail.msdyn_milestone } : undefined;
   if (item) {
     await moveItem(dataverse, inv.salesorderid, item.kind, item.id, onInvoiceStatus(item.kind), readyStatus(item.kind));
     await dataverse.releaseClaims(inv.salesorderid, [item.id], invoiceId);
@@ -116,6 +123,12 @@ export async function addInvoiceLineDetail(
   const loaded = await loadInvoiceOr404(dataverse, invoiceId);
   const inv = loaded.invoice;
   assertEditable(inv, 'adding an invoice line detail');
+  if (inv.msdyn_correctedinvoice !== undefined) {
+    throw new BusinessError(
+      `Invoice ${inv.invoicenumber} is a corrective invoice (it corrects ${inv.msdyn_correctedinvoice}): it holds only the billed lines it corrects. Invoice new work on an ordinary invoice instead.`,
+      { reference: inv.invoicenumber },
+    );
+  }
   const contractLine = await dataverse.contractLines.get(inv.salesorderid, request.msdyn_salescontractlineid);
   if (!contractLine) {
     throw new NotFoundError(
@@ -185,4 +198,42 @@ export async function addInvoiceLineDetail(
     if (error instanceof BusinessError) await dataverse.invoiceLineDetails.deleteIfMatch(invoiceId, detailId, etag);
     throw error;
   }
+}
+
+/**
+ * A corrective detail changes only the quantity kept of the billed line it corrects (0 credits it
+ * in full, up to the billed quantity; a milestone 0 or all); its amount and tax follow (kept minus
+ * billed). Price, billing type, tax and class stay those of the billed line.
+ */
+async function updateCorrectiveDetail(
+  dataverse: EditInvoiceStore,
+  inv: Invoice,
+  detail: Stored<InvoiceLineDetail>,
+  patch: UpdateDetailRequest,
+): Promise<InvoiceView & { detail: InvoiceLineDetail }> {
+  const id = detail.msdyn_invoicelinetransactionid;
+  const ref = { reference: inv.invoicenumber };
+  const what = `Corrective detail ${id}`;
+  const other: string[] = [];
+  if (patch.msdyn_price !== undefined && !eq(patch.msdyn_price, detail.msdyn_price)) other.push('price');
+  if (patch.msdyn_billingtype !== undefined && patch.msdyn_billingtype !== detail.msdyn_billingtype) other.push('billing type');
+  if (patch.msdyn_transactionclassification !== undefined && patch.msdyn_transactionclassification !== detail.msdyn_transactionclassification) other.push('class');
+  if (patch.msdyn_tax !== undefined || patch.taxPercent !== undefined) other.push('tax');
+  if (other.length > 0) {
+    throw new BusinessError(`${what} can change only its quantity (the quantity kept of the billed line it corrects), not its ${other.join(', ')}: a correction credits what was billed, at the billed price.`, ref);
+  }
+  const billedId = detail.msdyn_originalbilledactual!;
+  const billed = await dataverse.actuals.get(inv.salesorderid, billedId);
+  if (!billed) throw new NotFoundError(`${what} corrects billed actual ${billedId}, which was not found in contract ${inv.salesorderid}.`, inv.invoicenumber);
+  const kept = patch.msdyn_quantity ?? detail.msdyn_quantity;
+  const isMilestone = detail.msdyn_milestone !== undefined || detail.msdyn_transactionclassification === TransactionClass.Milestone;
+  const refusal = keptQuantityRefusal(billed, kept, isMilestone);
+  if (refusal) throw new BusinessError(`${what}: ${refusal}.`, ref);
+  const figures = correctiveFigures(withoutEtag(billed), kept);
+  const updated: InvoiceLineDetail = { ...withoutEtag(detail), msdyn_quantity: figures.kept, msdyn_amount: figures.amount, msdyn_tax: figures.tax };
+  if ((await dataverse.invoiceLineDetails.replaceIfMatch(updated, detail.etag)) === undefined) {
+    throw new BusinessError(`${what} was changed by someone else while this request was applied; reload the invoice and send the change again.`, ref);
+  }
+  const view = await refreshTotals(dataverse, inv.invoiceid, 'changing an invoice line detail');
+  return { ...view, detail: view.details.find((d) => d.msdyn_invoicelinetransactionid === id) ?? updated };
 }

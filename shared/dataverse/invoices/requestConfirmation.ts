@@ -17,12 +17,13 @@ import { Queues, type Publisher } from '../../messages';
 import type { TableStore } from '../../storage/tableStore';
 import type { Account, Actual, Contract, ContractLine, Invoice, Milestone, StoredMilestone } from '../records';
 import { EDITABLE_INVOICE_STATUSES } from '../rules/invoiceRules';
+import { correctionInputs } from './corrections';
 import { loadInvoiceOr404, type InvoiceReader } from './invoiceView';
 import type { ConfirmRequest } from './requests';
 
 /** What the confirmation request needs of the Dataverse store. */
 export interface RequestConfirmationStore extends InvoiceReader {
-  invoices: Pick<TableStore<Invoice>, 'replaceIfMatch'>;
+  invoices: Pick<TableStore<Invoice>, 'get' | 'replaceIfMatch'>;
   contracts: Pick<TableStore<Contract>, 'get'>;
   accounts: Pick<TableStore<Account>, 'get'>;
   contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
@@ -70,14 +71,16 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
   if (!account) {
     throw new BusinessError(`Invoice ${inv.invoicenumber}: its customer account ${inv.customerid} does not exist, so no F&O customer account can be named. Create the account first.`, { reference: inv.invoicenumber });
   }
-  const sourceIds = new Set(loaded.details.map((d) => d.msdyn_sourceactual).filter((id): id is string => id !== undefined));
+  const sourceIds = new Set(loaded.details.flatMap((d) => [d.msdyn_sourceactual, d.msdyn_originalbilledactual]).filter((id): id is string => id !== undefined));
   const [sources, milestoneRows, contractLines] = await Promise.all([
     sourceIds.size ? dataverse.actualsOfContract(inv.salesorderid, sourceIds) : Promise.resolve(new Map<string, Stored<Actual>>()),
     loaded.details.some((d) => d.msdyn_milestone !== undefined) ? dataverse.milestones.listPartition(inv.salesorderid) : Promise.resolve([]),
     dataverse.contractLines.listPartition(inv.salesorderid),
   ]);
+  const correction = await correctionInputs(dataverse.invoices, inv, loaded.details, sources);
   try {
     planConfirmation({
+      ...correction,
       invoice: withoutEtag(inv),
       lines: loaded.lines.map(withoutEtag),
       details: loaded.details.map(withoutEtag),

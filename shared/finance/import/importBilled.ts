@@ -1,14 +1,15 @@
 /**
  * Import phase 2 (domain.md step 9): billed sales rows become proposal lines once their proposal
  * header exists and the unbilled transaction they bill is posted (by this run or before);
- * otherwise they wait with the exact reason. Lines are created if absent (LineId = ActualId);
+ * otherwise they wait with the exact reason. A credit proposal's billed sales reversals become
+ * negative lines the same way (rules/import.ts, `decideBilled`). Lines are created if absent (LineId = ActualId);
  * each touched proposal's imported counters are then recomputed from its stored lines under the
  * header's ETag, so overlapping runs still count exactly. Why: docs/decisions/import-from-staging.md.
  */
 import { mapLimit } from '../../core/collections';
 import { withoutEtag } from '../../core/stored';
 import type { Proposal, ProposalLine, StagingRow } from '../records';
-import { decideBilled, proposalKey, reconcileFromLines } from '../rules/import';
+import { countersDiffer, decideBilled, proposalKey, reconcileFromLines } from '../rules/import';
 import { readStaging, settle, type ImportFromStagingDeps, type Outcome, type RunContext } from './importRun';
 
 /**
@@ -124,7 +125,7 @@ async function resolvePosted(deps: ImportFromStagingDeps, billed: readonly Stagi
 }
 
 /**
- * ImportedLineCount / ImportedAmount of one proposal, recomputed from all its stored lines and
+ * ImportedLineCount / ImportedAmount / ImportedTax of one proposal, recomputed from all its stored lines and
  * written under the ETag of the header read BEFORE the lines were listed: a line another run
  * creates after our listing is followed by that run's own recount, which either fails its ETag
  * against our write and re-reads, or comes after it. A posted proposal is never touched.
@@ -136,7 +137,7 @@ export async function recountProposal(deps: Pick<ImportFromStagingDeps, 'finance
     const lines = (await deps.finance.proposalLines.listPartition(proposalId)).map((l) => withoutEtag(l));
     const header = withoutEtag(stored);
     const next = reconcileFromLines(header, lines);
-    if (next.ImportedLineCount === header.ImportedLineCount && next.ImportedAmount === header.ImportedAmount) return next;
+    if (!countersDiffer(next, header)) return next;
     if ((await deps.finance.proposals.replaceIfMatch(next, stored.etag)) !== undefined) return next;
   }
   throw new Error(`Invoice proposal ${proposalId} kept changing while its imported counters were recomputed (${HEADER_ATTEMPTS} attempts)`);

@@ -3,6 +3,8 @@
  * ({ proposalId, postingDate? }): reserve the customer invoice number (pinning date, rate and
  * request), write the customer invoice, the summarized voucher, the invoiced transactions and the
  * billed staging rows' accounting details, publish the details, and set the proposal Posted last.
+ * A credit proposal posts a credit note the same way, once the proposal it corrects is Posted
+ * (docs/decisions/credit-notes.md).
  * A redelivery after a crash finishes the same posting; a second request for a posted proposal is
  * refused. Write order and why: docs/decisions/posting.md.
  */
@@ -94,6 +96,8 @@ function parsePinned(details: string | undefined, proposalId: string): PinnedPos
 interface Loaded {
   lines: ProposalLine[];
   transactions: ProjectTransaction[];
+  /** A credit proposal's corrected proposal as stored (undefined for other proposals, or when it is not in F&O). */
+  corrected: Proposal | undefined;
 }
 
 /**
@@ -104,10 +108,21 @@ export const QUERY_PROJECT_TRANSACTIONS_FROM = 20;
 /** The query reads at most this many rows per transaction looked for (a long contract history is not read whole). */
 const QUERY_ROWS_PER_TRANSACTION = 20;
 
-async function loadLinesAndTransactions(finance: PostingStore, proposal: Pick<Proposal, 'ProposalId' | 'ContractId'>): Promise<Loaded> {
-  const lines = (await finance.proposalLines.listPartition(proposal.ProposalId)).map((l) => withoutEtag(l));
+/** A credit proposal's corrected proposal as stored; undefined for an ordinary proposal. */
+export async function readCorrectedProposal(finance: { proposals: Pick<TableStore<Proposal>, 'get'> }, proposal: Pick<Proposal, 'CorrectedProposalId'>): Promise<Proposal | undefined> {
+  const of = proposal.CorrectedProposalId;
+  if (of === undefined) return undefined;
+  const stored = await finance.proposals.get(of, of);
+  return stored && withoutEtag(stored);
+}
+
+async function loadLinesAndTransactions(finance: PostingStore, proposal: Pick<Proposal, 'ProposalId' | 'ContractId' | 'CorrectedProposalId'>): Promise<Loaded> {
+  const [lines, corrected] = await Promise.all([
+    finance.proposalLines.listPartition(proposal.ProposalId).then((rows) => rows.map((l) => withoutEtag(l))),
+    readCorrectedProposal(finance, proposal),
+  ]);
   const transactions = await finance.transactionsBilledBy(lines, proposal.ContractId, { queryFrom: QUERY_PROJECT_TRANSACTIONS_FROM, rowsPerId: QUERY_ROWS_PER_TRANSACTION });
-  return { lines, transactions: transactions.map((t) => withoutEtag(t)) };
+  return { lines, transactions: transactions.map((t) => withoutEtag(t)), corrected };
 }
 
 function plan(
@@ -123,6 +138,7 @@ function plan(
     proposal,
     lines: loaded.lines,
     unbilledTransactions: loaded.transactions,
+    ...(loaded.corrected !== undefined ? { correctedProposal: loaded.corrected } : {}),
     rates,
     accountingCurrency,
     postingDate,
@@ -189,8 +205,8 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
     return { outcome: 'republished', proposalId, customerInvoiceId: reservation.value, voucher: again.customerInvoice.Voucher, postingDate: pinned.postingDate, messages: messages.length };
   }
 
-  assertPostable(stored ? withoutEtag(stored) : undefined, proposalId);
-  const proposal = withoutEtag(stored!);
+  const proposal = stored ? withoutEtag(stored) : undefined;
+  assertPostable(proposal, proposalId, await readCorrectedProposal(finance, proposal ?? {}));
   const loaded = await loadLinesAndTransactions(finance, proposal);
 
   // Validate fully before a number is taken: a refusal writes nothing.
@@ -232,6 +248,8 @@ export async function postInvoiceProposal(deps: PostInvoiceProposalDeps, request
   await step('ledger');
 
   await finance.projectTransactions.upsertMany(posting.transactionsInvoiced, 'Merge');
+  // A credit note's credited transactions, whole: their CustomerInvoiceId goes.
+  await finance.projectTransactions.upsertMany(posting.transactionsCredited, 'Replace');
   await step('transactions');
 
   await finance.staging.mergeFieldsMany(
@@ -267,7 +285,14 @@ async function markPosted(
       if (current.CustomerInvoiceId === update.CustomerInvoiceId) return;
       throw new Error(`Invoice proposal ${planned.ProposalId} was posted as ${current.CustomerInvoiceId ?? '(unknown)'} while posting it as ${update.CustomerInvoiceId}`);
     }
-    if (current.ImportedLineCount !== planned.ImportedLineCount || current.ImportedAmount !== planned.ImportedAmount || current.ExpectedLineCount !== planned.ExpectedLineCount || current.ExpectedAmount !== planned.ExpectedAmount) {
+    if (
+      current.ImportedLineCount !== planned.ImportedLineCount ||
+      current.ImportedAmount !== planned.ImportedAmount ||
+      current.ImportedTax !== planned.ImportedTax ||
+      current.ExpectedLineCount !== planned.ExpectedLineCount ||
+      current.ExpectedAmount !== planned.ExpectedAmount ||
+      current.ExpectedTax !== planned.ExpectedTax
+    ) {
       throw new Error(`Invoice proposal ${planned.ProposalId} changed while it was being posted (its lines or expected totals moved); it is retried`);
     }
     if ((await finance.proposals.replaceIfMatch({ ...withoutEtag(current), ...update }, current.etag)) !== undefined) return;

@@ -5,7 +5,8 @@
 import { BusinessError, NotFoundError, ValidationError } from '../../core/errors';
 import { deterministicGuid } from '../../core/ids';
 import type { Proposal } from '../records';
-import { isComplete, reconcile } from '../rules/import';
+import { describeShortfall, importedTotals, isComplete, reconcile } from '../rules/completeness';
+import { creditPostingRefusal } from '../rules/posting';
 
 /** The deterministic id of a posting request for this proposal and date (the route's message id). */
 export function postingRequestId(proposalId: string, postingDate?: string): string {
@@ -30,16 +31,22 @@ export function alreadyPostedReason(proposal: Proposal): string {
 
 export function incompleteReason(proposal: Proposal): string {
   const r = reconcile(proposal);
+  const c = proposal.CurrencyCode;
+  const missing = [`${r.missingLineCount} lines`, `${r.missingAmount} ${c}`];
+  if (r.missingTax !== undefined) missing.push(`tax ${r.missingTax} ${c}`);
   return (
-    `Invoice proposal ${r.proposalId} is incomplete and cannot be posted: expected ${r.expectedLineCount} lines totalling ` +
-    `${r.expectedAmount} ${proposal.CurrencyCode}, imported ${r.importedLineCount} lines totalling ${r.importedAmount} ${proposal.CurrencyCode} ` +
-    `(missing ${r.missingLineCount} lines, ${r.missingAmount} ${proposal.CurrencyCode}). Post it once the remaining billed actuals ` +
+    `Invoice proposal ${r.proposalId} is incomplete and cannot be posted: ${describeShortfall(proposal, importedTotals(proposal))} ` +
+    `(missing ${missing.join(', ')}). Post it once the remaining billed actuals ` +
     'are imported; their foActualsStaging rows say what they wait for.'
   );
 }
 
-/** Throws the refusal when the proposal cannot be posted (unknown, posted, incomplete by its header). */
-export function assertPostable(proposal: Proposal | undefined, proposalId: string): asserts proposal is Proposal {
+/**
+ * Throws the refusal when the proposal cannot be posted (unknown, posted, incomplete by its
+ * header; a credit proposal whose corrected proposal is not posted yet). `corrected`: for a credit
+ * proposal, the stored proposal its CorrectedProposalId names (undefined when not in F&O).
+ */
+export function assertPostable(proposal: Proposal | undefined, proposalId: string, corrected?: Proposal): asserts proposal is Proposal {
   if (!proposal) {
     throw new NotFoundError(
       `Invoice proposal ${proposalId} does not exist. Proposals are created by the integration when their invoice is confirmed in Dataverse; check the invoice number and the invoice-proposals errors.`,
@@ -48,4 +55,6 @@ export function assertPostable(proposal: Proposal | undefined, proposalId: strin
   }
   if (proposal.Status === 'Posted') throw new BusinessError(alreadyPostedReason(proposal), { reference: proposalId });
   if (!isComplete(proposal)) throw new BusinessError(incompleteReason(proposal), { reference: proposalId });
+  const creditRefusal = creditPostingRefusal(proposal, corrected);
+  if (creditRefusal !== undefined) throw new BusinessError(creditRefusal, { reference: proposalId });
 }

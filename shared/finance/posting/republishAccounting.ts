@@ -5,7 +5,9 @@
  * posting's date, rate and number; the proposal's stored lines and transactions), under NEW message
  * ids derived from the posting's ids and the time of the republish, so Service Bus duplicate
  * detection does not drop a resend that is needed. The consumer (syncActualsAccounting) is
- * idempotent: details already on Dataverse are not written again. Why: docs/decisions/repair.md.
+ * idempotent: details already on Dataverse are not written again. A posted credit proposal's details
+ * (its reversal and re-billed lines, with the credit note) are recomputed the same way, its
+ * corrected proposal read as the posting read it. Why: docs/decisions/repair.md.
  */
 import { asRepublished, Queues, type Publisher } from '../../messages';
 import { BusinessError, NotFoundError } from '../../core/errors';
@@ -16,7 +18,7 @@ import type { FinanceStore } from '../financeStore';
 import type { Proposal, ProposalLine } from '../records';
 import { planPosting } from '../rules/posting';
 import { checkProposalId } from './postingChecks';
-import { accountingMessages, CUSTOMER_INVOICE_SEQUENCE, QUERY_PROJECT_TRANSACTIONS_FROM, readPinned } from './postInvoiceProposal';
+import { accountingMessages, CUSTOMER_INVOICE_SEQUENCE, QUERY_PROJECT_TRANSACTIONS_FROM, readCorrectedProposal, readPinned } from './postInvoiceProposal';
 
 /** Rows a project query reads per transaction looked for (as the posting reads them). */
 const QUERY_ROWS_PER_TRANSACTION = 20;
@@ -77,11 +79,13 @@ export async function republishAccounting(deps: RepublishAccountingDeps, proposa
   }
 
   const lines = (await deps.finance.proposalLines.listPartition(proposalId)).map((l) => withoutEtag(l));
+  const corrected = await readCorrectedProposal(deps.finance, proposal);
   const transactions = (await deps.finance.transactionsBilledBy(lines, proposal.ContractId, { queryFrom: QUERY_PROJECT_TRANSACTIONS_FROM, rowsPerId: QUERY_ROWS_PER_TRANSACTION })).map((t) => withoutEtag(t));
   const plan = planPosting({
     proposal: { ...proposal, Status: 'Open' },
     lines,
     unbilledTransactions: transactions,
+    ...(corrected !== undefined ? { correctedProposal: corrected } : {}),
     rates: [{ FromCurrency: proposal.CurrencyCode, ToCurrency: pinned.accountingCurrency, Rate: pinned.exchangeRate, ValidFrom: pinned.postingDate }],
     accountingCurrency: pinned.accountingCurrency,
     postingDate: pinned.postingDate,

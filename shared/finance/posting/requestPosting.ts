@@ -1,6 +1,7 @@
 /**
  * `POST finance/proposals/{proposalId}/post`, the accountant's command: refuse an unknown (404),
- * posted or incomplete (409) proposal, else enqueue `{ proposalId, postingDate? }` on
+ * posted or incomplete (409) proposal, and a credit proposal whose corrected proposal is not
+ * posted yet (409, naming it), else enqueue `{ proposalId, postingDate? }` on
  * `proposal-postings` with the deterministic message id `postingRequestId(proposalId,
  * postingDate)`: the same request sent twice is one posting request. The posting itself runs on
  * the queue (postInvoiceProposal.ts).
@@ -23,7 +24,9 @@ export async function requestProposalPosting(
   const proposalId = checkProposalId(request.proposalId);
   const stored = await deps.finance.proposals.get(proposalId, proposalId);
   const proposal = stored ? withoutEtag(stored) : undefined;
-  assertPostable(proposal, proposalId);
+  const correctedId = proposal?.CorrectedProposalId;
+  const corrected = correctedId === undefined ? undefined : await deps.finance.proposals.get(correctedId, correctedId);
+  assertPostable(proposal, proposalId, corrected && withoutEtag(corrected));
   const messageId = postingRequestId(proposalId, request.postingDate);
   const body: ProposalPostingMessage = { proposalId };
   if (request.postingDate !== undefined) body.postingDate = request.postingDate;

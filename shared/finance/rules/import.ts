@@ -18,7 +18,10 @@ import { lookupRate, toAccounting } from './exchange';
 import { buildVoucher, credit, debit, type LedgerLine } from './ledger';
 import { toProposalTransType } from './stagingMap';
 import { shortHash } from '../../core/ids';
-import { amount, dec, eq, sum } from '../../core/money';
+import { amount, dec, sum } from '../../core/money';
+
+// Completeness (line count, amount and tax) is one rule: rules/completeness.ts.
+export { isComplete, reconcile, type Reconciliation } from './completeness';
 
 export const WaitingReason = {
   proposalNotSynchronized: 'Invoice proposal not synchronized yet',
@@ -264,8 +267,14 @@ export type BilledDecision =
  * A billed sales row becomes a proposal line only when its proposal exists and the unbilled
  * transaction it bills (if any) is posted; otherwise it waits with the exact reason. The proposal
  * is checked first. "error" (stays in staging as Error): the row names no invoice, the proposal is
- * already posted, or the row's currency differs from the proposal's. Throws when the row is not
+ * already posted, the row's currency differs from the proposal's, or the row is a billed sales
+ * reversal (ReversedActualId) but its proposal is not a credit proposal. Throws when the row is not
  * billed sales or `proposal` is not the row's proposal (a caller bug).
+ *
+ * Credit proposals (domain.md step 12) need nothing else: a billed sales reversal is a negative row
+ * on the corrective invoice and becomes a negative line carrying ReversedActualId; its
+ * UnbilledActualId is the reversed billed actual's, posted long ago, so it does not wait. Re-billed
+ * rows are ordinary billed rows (positive lines) whose new unbilled actual posts in the same run.
  */
 export function decideBilled(row: StagingRow, context: BilledContext): BilledDecision {
   if (row.TransType !== 'BilledSales') {
@@ -293,6 +302,13 @@ export function decideBilled(row: StagingRow, context: BilledContext): BilledDec
       `Billed sales row ${row.ActualId} is in ${row.TransactionCurrencyId} but invoice proposal ${proposal.ProposalId} is in ${proposal.CurrencyCode}`,
     );
   }
+  if (row.ReversedActualId !== undefined && proposal.CorrectedProposalId === undefined) {
+    return fail(
+      `Billed sales row ${row.ActualId} reverses billed actual ${row.ReversedActualId}, but invoice proposal ${proposal.ProposalId} is not a credit proposal ` +
+        '(its header names no corrected invoice); a billed sales reversal belongs on the corrective invoice. Check the header of the ' +
+        `invoice ${proposal.InvoiceId}: once it names the invoice it corrects, the next import takes this row`,
+    );
+  }
   if (row.UnbilledActualId !== undefined && !context.unbilledPosted(row.UnbilledActualId)) {
     return wait(WaitingReason.transactionNotPosted);
   }
@@ -312,6 +328,7 @@ export function decideBilled(row: StagingRow, context: BilledContext): BilledDec
     CurrencyCode: row.TransactionCurrencyId,
   };
   if (row.UnbilledActualId !== undefined) line.UnbilledActualId = row.UnbilledActualId;
+  if (row.ReversedActualId !== undefined) line.ReversedActualId = row.ReversedActualId;
   const rowUpdate: Partial<StagingRow> = {
     ImportStatus: 'Imported',
     ImportMessage: `Imported as a line of invoice proposal ${proposal.ProposalId}`,
@@ -330,55 +347,38 @@ function assertLinesOf(proposal: Proposal, lines: readonly ProposalLine[]): void
 }
 
 /**
- * The proposal with `lines` added to ImportedLineCount / ImportedAmount (decimal). Pass only lines
- * newly created by this run, under an ETag-guarded update; otherwise prefer `reconcileFromLines`.
+ * The proposal with `lines` added to ImportedLineCount / ImportedAmount / ImportedTax (decimal).
+ * Pass only lines newly created by this run, under an ETag-guarded update; otherwise prefer
+ * `reconcileFromLines`. A proposal whose tax was never counted (ImportedTax absent) keeps it
+ * absent: only a recount from all its lines can know it.
  */
 export function applyLines(proposal: Proposal, lines: readonly ProposalLine[]): Proposal {
   assertLinesOf(proposal, lines);
-  return {
+  const next: Proposal = {
     ...proposal,
     ImportedLineCount: proposal.ImportedLineCount + lines.length,
     ImportedAmount: amount(sum([proposal.ImportedAmount, ...lines.map((l) => l.LineAmount)])),
   };
+  if (proposal.ImportedTax !== undefined) next.ImportedTax = amount(sum([proposal.ImportedTax, ...lines.map((l) => l.SalesTaxAmount)]));
+  return next;
 }
 
-/** The proposal with ImportedLineCount / ImportedAmount recomputed from all its stored lines (duplicates by LineId counted once). */
+/**
+ * The proposal with ImportedLineCount / ImportedAmount / ImportedTax recomputed from all its
+ * stored lines (duplicates by LineId counted once).
+ */
 export function reconcileFromLines(proposal: Proposal, allLines: readonly ProposalLine[]): Proposal {
   assertLinesOf(proposal, allLines);
-  const unique = new Map(allLines.map((l) => [l.LineId, l] as const));
+  const unique = [...new Map(allLines.map((l) => [l.LineId, l] as const)).values()];
   return {
     ...proposal,
-    ImportedLineCount: unique.size,
-    ImportedAmount: amount(sum([...unique.values()].map((l) => l.LineAmount))),
+    ImportedLineCount: unique.length,
+    ImportedAmount: amount(sum(unique.map((l) => l.LineAmount))),
+    ImportedTax: amount(sum(unique.map((l) => l.SalesTaxAmount))),
   };
 }
 
-/** Complete: the imported line count and total equal what the header expects. */
-export function isComplete(proposal: Proposal): boolean {
-  return proposal.ImportedLineCount === proposal.ExpectedLineCount && eq(proposal.ImportedAmount, proposal.ExpectedAmount);
-}
-
-export interface Reconciliation {
-  proposalId: string;
-  expectedLineCount: number;
-  importedLineCount: number;
-  missingLineCount: number;
-  expectedAmount: string;
-  importedAmount: string;
-  missingAmount: string;
-  complete: boolean;
-}
-
-/** Expected versus imported lines and totals of one proposal (the per-invoice reconciliation view). */
-export function reconcile(proposal: Proposal): Reconciliation {
-  return {
-    proposalId: proposal.ProposalId,
-    expectedLineCount: proposal.ExpectedLineCount,
-    importedLineCount: proposal.ImportedLineCount,
-    missingLineCount: proposal.ExpectedLineCount - proposal.ImportedLineCount,
-    expectedAmount: amount(proposal.ExpectedAmount),
-    importedAmount: amount(proposal.ImportedAmount),
-    missingAmount: amount(dec(proposal.ExpectedAmount).minus(dec(proposal.ImportedAmount))),
-    complete: isComplete(proposal),
-  };
+/** Whether a recount changed the imported counters (then the header is rewritten). */
+export function countersDiffer(a: Proposal, b: Proposal): boolean {
+  return a.ImportedLineCount !== b.ImportedLineCount || a.ImportedAmount !== b.ImportedAmount || a.ImportedTax !== b.ImportedTax;
 }

@@ -2,15 +2,19 @@
  * Posting an invoice proposal (domain step 10) as a pure plan: the customer invoice, one
  * summarized voucher in the accounting currency (one entry per main account and project; the
  * rounding difference of converting per line on the largest line, so it balances exactly), the
- * invoiced transactions and every line's accounting details. The I/O: shared/finance/posting/.
- * Decisions: docs/decisions/posting.md.
+ * invoiced transactions and every line's accounting details. A credit proposal (domain step 12)
+ * plans a credit note the same way: negative amounts, the sides of the voucher reversed by the
+ * signs, the work in progress of the credited transactions re-accrued and those transactions no
+ * longer fully invoiced. The I/O: shared/finance/posting/.
+ * Decisions: docs/decisions/posting.md, docs/decisions/credit-notes.md.
  */
 import type { AccountingDetail } from '../../messages';
 import type { CustomerInvoice, ExchangeRate, LedgerEntry, Proposal, ProposalLine, ProjectTransaction } from '../records';
 import { lookupRate, toAccounting } from './exchange';
 import { buildVoucher, credit, debit, type LedgerLine } from './ledger';
 import { shortHash } from '../../core/ids';
-import { amount, dec, eq, sum } from '../../core/money';
+import { amount, dec, sum } from '../../core/money';
+import { describeShortfall, meetsExpectation } from './completeness';
 
 /** Customer invoice number sequence: 1 -> "CIV-000001" (more digits past 999999). */
 export function formatCustomerInvoiceId(n: number): string {
@@ -37,6 +41,8 @@ export interface PostingInput {
   lines: readonly ProposalLine[];
   /** The project transactions the billed lines bill (TransId = the lines' UnbilledActualId). */
   unbilledTransactions: readonly ProjectTransaction[];
+  /** A credit proposal's corrected proposal as stored (undefined when it is not in F&O); ignored for other proposals. */
+  correctedProposal?: Proposal;
   rates: readonly ExchangeRate[];
   accountingCurrency: string;
   postingDate: string;
@@ -52,12 +58,82 @@ export type PostingPlan =
       customerInvoice: CustomerInvoice;
       ledger: LedgerEntry[];
       transactionsInvoiced: ProjectTransaction[];
+      /**
+       * Credit notes: the transactions the reversal lines credit, as they must be stored (not
+       * fully invoiced, CustomerInvoiceId removed, CreditNoteId and CreditedInvoiceId set): written
+       * whole (Replace), since a merge cannot remove CustomerInvoiceId. Empty for other proposals.
+       */
+      transactionsCredited: ProjectTransaction[];
       proposalUpdate: Pick<Proposal, 'Status' | 'CustomerInvoiceId' | 'Voucher' | 'PostedOn'>;
       accounting: AccountingDetail[];
     };
 
 function refuse(reason: string): PostingPlan {
   return { ok: false, reason };
+}
+
+/**
+ * Why a credit proposal cannot be posted yet with respect to the proposal it corrects, or
+ * undefined (also for ordinary proposals). A credit note credits a posted customer invoice, so the
+ * corrected proposal must be in F&O, belong to the corrected invoice, be in the same currency and
+ * be Posted. `corrected` is the stored proposal named by CorrectedProposalId.
+ */
+export function creditPostingRefusal(proposal: Proposal, corrected: Proposal | undefined): string | undefined {
+  const of = proposal.CorrectedProposalId;
+  if (of === undefined) return undefined;
+  const id = proposal.ProposalId;
+  if (corrected === undefined) {
+    return (
+      `Credit proposal ${id} corrects invoice proposal ${of}, which is not in F&O: a credit note can only credit a posted customer invoice. ` +
+      `Check that proposal ${of} was synchronized (the trace of invoice ${proposal.CorrectedInvoiceId ?? '(not named)'}), post it, then post ${id}`
+    );
+  }
+  if (corrected.ProposalId !== of) throw new Error(`Proposal ${corrected.ProposalId} given as the corrected proposal of ${id}, which corrects ${of}`);
+  if (proposal.CorrectedInvoiceId !== undefined && corrected.InvoiceId !== proposal.CorrectedInvoiceId) {
+    return (
+      `Credit proposal ${id} corrects invoice ${proposal.CorrectedInvoiceId}, but invoice proposal ${of} belongs to invoice ${corrected.InvoiceId}; ` +
+      'the corrective invoice names the wrong original. Correct the corrective invoice in Dataverse'
+    );
+  }
+  if (corrected.CurrencyCode !== proposal.CurrencyCode) {
+    return `Credit proposal ${id} is in ${proposal.CurrencyCode} but the invoice proposal ${of} it corrects is in ${corrected.CurrencyCode}; a credit note is in the currency of the invoice it credits`;
+  }
+  if (corrected.Status !== 'Posted') {
+    return (
+      `Credit proposal ${id} corrects invoice proposal ${of}, which is ${corrected.Status} (not posted yet): a credit note credits a posted customer invoice. ` +
+      `Post ${of} first (POST /api/finance/proposals/${of}/post), then ${id}`
+    );
+  }
+  if (corrected.CustomerInvoiceId === undefined) {
+    return `Credit proposal ${id} corrects invoice proposal ${of}, which is Posted but names no customer invoice; check how ${of} was posted before crediting it`;
+  }
+  return undefined;
+}
+
+/** Whether a line credits the transaction it names: a billed sales reversal of a billed actual (negative). */
+export function creditsTransaction(line: Pick<ProposalLine, 'ReversedActualId' | 'Quantity' | 'LineAmount'>): boolean {
+  return line.ReversedActualId !== undefined && (dec(line.Quantity).lt(0) || dec(line.LineAmount).lt(0));
+}
+
+/**
+ * Whether a line bills (invoices) the transaction it names: any billed line, and a reversal only
+ * when it is positive (a reversal of a credit line, in a correction of a correction).
+ */
+function billsTransaction(line: Pick<ProposalLine, 'ReversedActualId' | 'Quantity' | 'LineAmount'>): boolean {
+  return line.ReversedActualId === undefined || dec(line.Quantity).gt(0) || dec(line.LineAmount).gt(0);
+}
+
+/**
+ * A credited transaction as stored once this credit note credited it: not fully invoiced, no
+ * CustomerInvoiceId, CreditNoteId = the credit note, CreditedInvoiceId = the customer invoice it was
+ * invoiced by (kept from the first time, so a retry plans the very same record).
+ */
+function asCredited(t: ProjectTransaction, creditNoteId: string, correctedInvoiceId: string | undefined): ProjectTransaction {
+  const { CustomerInvoiceId: invoicedBy, CreditedInvoiceId: creditedBefore, ...rest } = t;
+  const creditedFrom = t.CreditNoteId === creditNoteId ? creditedBefore : (invoicedBy ?? correctedInvoiceId);
+  const out: ProjectTransaction = { ...rest, FullyInvoiced: false, CreditNoteId: creditNoteId };
+  if (creditedFrom !== undefined) out.CreditedInvoiceId = creditedFrom;
+  return out;
 }
 
 export function planPosting(input: PostingInput): PostingPlan {
@@ -79,12 +155,10 @@ export function planPosting(input: PostingInput): PostingPlan {
     return refuse(`Lines ${foreign.map((l) => l.LineId).join(', ')} do not belong to invoice proposal ${id}`);
   }
   const lines = [...new Map(input.lines.map((l) => [l.LineId, l] as const)).values()];
-  const importedAmount = amount(sum(lines.map((l) => l.LineAmount)));
-  if (lines.length !== proposal.ExpectedLineCount || !eq(importedAmount, proposal.ExpectedAmount)) {
+  const imported = { lineCount: lines.length, amount: amount(sum(lines.map((l) => l.LineAmount))), tax: amount(sum(lines.map((l) => l.SalesTaxAmount))) };
+  if (!meetsExpectation(proposal, imported)) {
     return refuse(
-      `Invoice proposal ${id} is incomplete: expected ${proposal.ExpectedLineCount} lines totalling ` +
-        `${amount(proposal.ExpectedAmount)} ${proposal.CurrencyCode}, imported ${lines.length} lines totalling ` +
-        `${importedAmount} ${proposal.CurrencyCode}. Post it once the remaining billed actuals are imported ` +
+      `Invoice proposal ${id} is incomplete: ${describeShortfall(proposal, imported)}. Post it once the remaining billed actuals are imported ` +
         `(their staging rows say what they wait for)`,
     );
   }
@@ -97,6 +171,18 @@ export function planPosting(input: PostingInput): PostingPlan {
       `Invoice proposal ${id} is in ${proposal.CurrencyCode} but lines ${otherCurrency.map((l) => `${l.LineId} (${l.CurrencyCode})`).join(', ')} are not`,
     );
   }
+
+  const credit = proposal.CorrectedProposalId !== undefined;
+  const creditRefusal = creditPostingRefusal(proposal, input.correctedProposal);
+  if (creditRefusal !== undefined) return refuse(creditRefusal);
+  const reversals = lines.filter((l) => l.ReversedActualId !== undefined);
+  if (!credit && reversals.length > 0) {
+    return refuse(
+      `Invoice proposal ${id} is not a credit proposal but lines ${reversals.map((l) => l.LineId).join(', ')} reverse billed actuals; ` +
+        'billed sales reversals belong on a corrective invoice',
+    );
+  }
+  const correctedInvoiceId = credit ? input.correctedProposal?.CustomerInvoiceId : undefined;
 
   const byTransId = new Map(input.unbilledTransactions.map((t) => [t.TransId, t] as const));
   const missing = [...new Set(lines.flatMap((l) => (l.UnbilledActualId === undefined || byTransId.has(l.UnbilledActualId) ? [] : [l.UnbilledActualId])))];
@@ -111,12 +197,29 @@ export function planPosting(input: PostingInput): PostingPlan {
   const exchangeRate = found.rate;
   const voucher = postingVoucher(id);
 
+  // Credit notes: the transactions the reversal lines credit, each once, in line order. A
+  // transaction this credit note credited already (a retry) is planned the same way; one that is
+  // not invoiced (credited by an earlier credit note) has nothing to re-accrue.
+  const credited: ProjectTransaction[] = [];
+  const creditedIds = new Set<string>();
+  for (const line of lines) {
+    if (!creditsTransaction(line) || line.UnbilledActualId === undefined || creditedIds.has(line.UnbilledActualId)) continue;
+    creditedIds.add(line.UnbilledActualId);
+    const t = byTransId.get(line.UnbilledActualId)!;
+    if (t.CreditNoteId === customerInvoiceId || t.FullyInvoiced) credited.push(t);
+  }
   // Unbilled transactions to reverse and mark, each once, in line order.
   const invoiced: ProjectTransaction[] = [];
   const seen = new Set<string>();
   for (const line of lines) {
-    if (line.UnbilledActualId === undefined || seen.has(line.UnbilledActualId)) continue;
+    if (!billsTransaction(line) || line.UnbilledActualId === undefined || seen.has(line.UnbilledActualId)) continue;
     seen.add(line.UnbilledActualId);
+    if (creditedIds.has(line.UnbilledActualId)) {
+      return refuse(
+        `Invoice proposal ${id} both credits and bills project transaction ${line.UnbilledActualId} (line ${line.LineId}); ` +
+          'a kept quantity is billed again from a new unbilled actual. Check the corrective invoice in Dataverse',
+      );
+    }
     const t = byTransId.get(line.UnbilledActualId)!;
     if (t.FullyInvoiced && t.CustomerInvoiceId !== undefined && t.CustomerInvoiceId !== customerInvoiceId) continue;
     invoiced.push(t);
@@ -143,9 +246,11 @@ export function planPosting(input: PostingInput): PostingPlan {
   const ledgerLines = summarizedLedgerLines({
     proposalId: id,
     customerInvoiceId,
+    correctedInvoiceId,
     customerAccount: proposal.CustomerAccount,
     currency: proposal.CurrencyCode,
     invoiced,
+    credited,
     lines,
     lineAccounting,
     customerAccounting,
@@ -167,6 +272,10 @@ export function planPosting(input: PostingInput): PostingPlan {
     AccountingAmount: customerAccounting,
     Voucher: voucher,
   };
+  if (credit) {
+    customerInvoice.CorrectedProposalId = proposal.CorrectedProposalId!;
+    if (correctedInvoiceId !== undefined) customerInvoice.CorrectedInvoiceId = correctedInvoiceId;
+  }
   const accounting: AccountingDetail[] = lines.map((l, i) => ({
     actualId: l.ActualId,
     contractId: proposal.ContractId,
@@ -182,6 +291,7 @@ export function planPosting(input: PostingInput): PostingPlan {
     customerInvoice,
     ledger,
     transactionsInvoiced: invoiced.map((t) => ({ ...t, FullyInvoiced: true, CustomerInvoiceId: customerInvoiceId })),
+    transactionsCredited: credited.map((t) => asCredited(t, customerInvoiceId, correctedInvoiceId)),
     proposalUpdate: {
       Status: 'Posted',
       CustomerInvoiceId: customerInvoiceId,
@@ -195,9 +305,13 @@ export function planPosting(input: PostingInput): PostingPlan {
 interface SummaryInput {
   proposalId: string;
   customerInvoiceId: string;
+  /** A credit note: the customer invoice it credits. */
+  correctedInvoiceId: string | undefined;
   customerAccount: string;
   currency: string;
   invoiced: readonly ProjectTransaction[];
+  /** A credit note: the transactions whose work in progress is re-accrued. */
+  credited: readonly ProjectTransaction[];
   lines: readonly ProposalLine[];
   /** Accounting amount of each line (same order as `lines`), rounding difference included. */
   lineAccounting: readonly string[];
@@ -243,8 +357,10 @@ function transTypeCounts(lines: readonly ProposalLine[]): string {
 
 /**
  * The posting voucher's lines, summarized as F&O posts a summarized voucher: one line per
- * (MainAccount, ProjectId) for the accrual reversal and the revenue, one customer balance line
- * and one sales tax line. Every line's Reference is the customer invoice id; its Text says what
+ * (MainAccount, ProjectId) for the accrual reversal, the re-accrual of credited transactions (a
+ * credit note) and the revenue, one customer balance line and one sales tax line. A credit note's
+ * negative amounts turn debit and credit around by themselves: credit CustomerBalance, debit
+ * Revenue and SalesTaxPayable. Every line's Reference is the customer invoice id; its Text says what
  * it sums (how many transactions or lines, of which proposal). The per-account totals are the
  * same as one line per transaction and per proposal line would give.
  */
@@ -260,10 +376,22 @@ function summarizedLedgerLines(s: SummaryInput): LedgerLine[] {
     };
     out.push(debit('AccruedRevenue', total, extra), credit('WIPSalesValue', total, extra));
   }
+  // A credit note: the opposite of what invoicing the credited transactions did.
+  for (const { projectId, items } of byProject(s.credited, (t) => t.ProjectId)) {
+    const total = amount(sum(items.map((t) => t.AccountingAmount)));
+    const extra = {
+      projectId,
+      reference: s.customerInvoiceId,
+      text: `Re-accrue work in progress of ${plural(items.length, 'unbilled transaction', 'unbilled transactions')} credited on ${on}`,
+    };
+    out.push(debit('WIPSalesValue', total, extra), credit('AccruedRevenue', total, extra));
+  }
+  const document = s.correctedInvoiceId === undefined ? `Customer invoice ${on}` : `Credit note ${on} of customer invoice ${s.correctedInvoiceId}`;
+  // Debit positive: a credit note's negative total credits the customer balance.
   out.push(
     debit('CustomerBalance', s.customerAccounting, {
       reference: s.customerInvoiceId,
-      text: `Customer invoice ${on} ${s.totalAmount} ${s.currency}, account ${s.customerAccount}`,
+      text: `${document} ${s.totalAmount} ${s.currency}, account ${s.customerAccount}`,
     }),
   );
   const indexed = s.lines.map((line, i) => ({ line, accounting: s.lineAccounting[i]! }));

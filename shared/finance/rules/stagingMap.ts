@@ -187,10 +187,16 @@ export function toStagingRow(actual: Actual): StagingMapResult {
 
 /**
  * The F&O proposal header for a confirmed invoice (message on `invoice-proposals`).
- * - Status "Open"; ExpectedLineCount/ExpectedAmount from the message (ExpectedAmount excludes tax:
- *   it is compared with the sum of line amounts, which exclude tax too).
- * - ImportedLineCount/ImportedAmount of an existing header are kept (lines imported before the
- *   header arrived, or a redelivered message, stay counted); a new header starts at 0 / "0.00".
+ * - Status "Open"; ExpectedLineCount / ExpectedAmount / ExpectedTax from the message (ExpectedAmount
+ *   excludes tax: it is compared with the sum of line amounts, which exclude tax too; ExpectedTax
+ *   with the sum of the lines' SalesTaxAmount).
+ * - A corrective invoice's header (correctedProposalId / correctedInvoiceId) becomes a credit
+ *   proposal: the same header plus CorrectedProposalId and CorrectedInvoiceId; its expected amount
+ *   and tax may be negative or zero (the corrective invoice's totals).
+ * - ImportedLineCount / ImportedAmount / ImportedTax of an existing header are kept (lines imported
+ *   before the header arrived, or a redelivered message, stay counted); a new header starts at
+ *   0 / "0.00" / "0.00". An existing header stored before tax was reconciled has no ImportedTax;
+ *   it stays absent here (syncInvoiceProposal recounts it from the stored lines).
  * - A Posted proposal is returned unchanged (same object): posting is final.
  * - Throws when the existing header with that proposal id belongs to another invoice: the
  *   proposal id is the invoice number, so that is a conflict a person must resolve.
@@ -208,7 +214,7 @@ export function proposalFromMessage(msg: InvoiceProposalMessage, existing?: Prop
       );
     }
   }
-  return {
+  const proposal: Proposal = {
     ProposalId: msg.proposalId,
     InvoiceId: msg.invoiceId,
     ContractId: msg.contractId,
@@ -219,6 +225,17 @@ export function proposalFromMessage(msg: InvoiceProposalMessage, existing?: Prop
     ExpectedAmount: amount(msg.expectedAmount),
     ImportedLineCount: existing?.ImportedLineCount ?? 0,
     ImportedAmount: existing === undefined ? '0.00' : amount(existing.ImportedAmount),
+    ExpectedTax: amount(msg.expectedTax),
     Status: 'Open',
   };
+  const importedTax = existing === undefined ? '0.00' : existing.ImportedTax;
+  if (importedTax !== undefined) proposal.ImportedTax = amount(importedTax);
+  if (msg.correctedProposalId !== undefined) proposal.CorrectedProposalId = msg.correctedProposalId;
+  if (msg.correctedInvoiceId !== undefined) proposal.CorrectedInvoiceId = msg.correctedInvoiceId;
+  return proposal;
+}
+
+/** Whether a proposal is a credit proposal (the header of a corrective invoice). */
+export function isCreditProposal(proposal: Pick<Proposal, 'CorrectedProposalId'>): boolean {
+  return proposal.CorrectedProposalId !== undefined;
 }

@@ -496,6 +496,7 @@ describe('applyLines, reconcileFromLines, isComplete', () => {
       expectedAmount: '2600.00',
       importedAmount: '1000.00',
       missingAmount: '1600.00',
+      taxChecked: false,
       complete: false,
     });
   });

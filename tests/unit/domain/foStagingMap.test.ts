@@ -3,6 +3,7 @@ import type { Actual } from '../../../shared/dataverse/records';
 import type { Proposal } from '../../../shared/finance/records';
 import { stagingRowSchema } from '../../../shared/finance/records';
 import {
+  isCreditProposal,
   proposalFromMessage,
   toLineProperty,
   toProposalTransType,
@@ -14,7 +15,7 @@ import {
 } from '../../../shared/finance/rules/stagingMap';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { AdjustmentStatus, BillingType, TransactionClass, TransactionType } from '../../../shared/core/options';
-import type { InvoiceProposalMessage } from '../../../shared/messages';
+import { invoiceProposalMessage, type InvoiceProposalMessage } from '../../../shared/messages';
 
 const id = (name: string) => deterministicGuid('fo-staging-map-test', name);
 
@@ -268,8 +269,10 @@ describe('proposalFromMessage', () => {
       InvoiceDate: '2026-03-01',
       ExpectedLineCount: 3,
       ExpectedAmount: '4100.50',
+      ExpectedTax: '779.10',
       ImportedLineCount: 0,
       ImportedAmount: '0.00',
+      ImportedTax: '0.00',
       Status: 'Open',
     });
   });
@@ -302,10 +305,80 @@ describe('proposalFromMessage', () => {
     expect(result).toEqual(posted);
   });
 
+  it('keeps the imported tax of an existing header, and leaves it absent on a header stored before tax was counted', () => {
+    const existing: Proposal = { ...proposalFromMessage(message), ImportedLineCount: 2, ImportedAmount: '2500.00', ImportedTax: '475.00' };
+    expect(proposalFromMessage(message, existing)).toMatchObject({ ImportedTax: '475.00', ExpectedTax: '779.10' });
+    const { ImportedTax: _t, ExpectedTax: _e, ...legacy } = existing;
+    const updated = proposalFromMessage(message, legacy);
+    expect(updated.ExpectedTax).toBe('779.10');
+    expect('ImportedTax' in updated).toBe(false);
+  });
+
   it('refuses a header whose invoice number already belongs to another invoice', () => {
     const existing = proposalFromMessage({ ...message, invoiceId: id('other-invoice') });
     expect(() => proposalFromMessage(message, existing)).toThrow(
       `Invoice proposal INV-01001 already belongs to invoice ${id('other-invoice')}; the header of invoice ${id('invoice')} with the same invoice number is refused`,
     );
+  });
+});
+
+describe('proposalFromMessage: a corrective invoice header becomes a credit proposal', () => {
+  const credit: InvoiceProposalMessage = {
+    proposalId: 'INV-01002',
+    invoiceId: id('corrective-invoice'),
+    contractId: id('contract'),
+    customerId: id('customer'),
+    customerAccount: 'US-001',
+    currencyCode: 'EUR',
+    invoiceDate: '2026-04-01',
+    expectedLineCount: 3,
+    expectedAmount: '-4100.5',
+    expectedTax: '-779.10',
+    confirmedOn: '2026-04-01T10:00:00.000Z',
+    correctedInvoiceId: id('invoice'),
+    correctedProposalId: 'INV-01001',
+  };
+
+  it('the same map, negative expected amount and tax, and the proposal and invoice it corrects', () => {
+    expect(proposalFromMessage(credit)).toEqual({
+      ProposalId: 'INV-01002',
+      InvoiceId: id('corrective-invoice'),
+      ContractId: id('contract'),
+      CustomerAccount: 'US-001',
+      CurrencyCode: 'EUR',
+      InvoiceDate: '2026-04-01',
+      ExpectedLineCount: 3,
+      ExpectedAmount: '-4100.50',
+      ExpectedTax: '-779.10',
+      ImportedLineCount: 0,
+      ImportedAmount: '0.00',
+      ImportedTax: '0.00',
+      Status: 'Open',
+      CorrectedProposalId: 'INV-01001',
+      CorrectedInvoiceId: id('invoice'),
+    });
+    expect(isCreditProposal(proposalFromMessage(credit))).toBe(true);
+  });
+
+  it('a correction that keeps everything expects 0.00', () => {
+    expect(proposalFromMessage({ ...credit, expectedAmount: '0', expectedTax: '0.00' })).toMatchObject({ ExpectedAmount: '0.00', ExpectedTax: '0.00', CorrectedProposalId: 'INV-01001' });
+  });
+
+  it('an ordinary header is no credit proposal', () => {
+    const { correctedInvoiceId: _i, correctedProposalId: _p, ...plain } = credit;
+    const p = proposalFromMessage(plain);
+    expect(isCreditProposal(p)).toBe(false);
+    expect('CorrectedProposalId' in p || 'CorrectedInvoiceId' in p).toBe(false);
+  });
+
+  it('the message schema takes both fields or neither, and no self-correction', () => {
+    expect(invoiceProposalMessage.parse(credit)).toMatchObject({ correctedProposalId: 'INV-01001', correctedInvoiceId: id('invoice'), expectedAmount: '-4100.5' });
+    const { correctedInvoiceId: _i, ...onlyProposal } = credit;
+    expect(invoiceProposalMessage.safeParse(onlyProposal).success).toBe(false);
+    const { correctedProposalId: _p, ...onlyInvoice } = credit;
+    expect(invoiceProposalMessage.safeParse(onlyInvoice).success).toBe(false);
+    expect(invoiceProposalMessage.safeParse({ ...credit, correctedProposalId: 'INV-01002' }).success).toBe(false);
+    expect(invoiceProposalMessage.safeParse({ ...credit, correctedInvoiceId: id('corrective-invoice') }).success).toBe(false);
+    expect(invoiceProposalMessage.safeParse({ ...credit, correctedInvoiceId: 'not-a-guid' }).success).toBe(false);
   });
 });

@@ -15,6 +15,8 @@ import {
   TransactionClass,
   TransactionType,
 } from '../../../core/options';
+import type { CorrectiveFigures } from '../correctionRules';
+import { detailAmount } from '../invoiceRules';
 import { amt } from './values';
 
 export const ConfirmationRole = {
@@ -25,6 +27,10 @@ export const ConfirmationRole = {
   RemainderUnbilled: 'remainder-unbilled',
   RemainderUnbilledReversal: 'remainder-unbilled-reversal',
   RemainderBilled: 'remainder-billed',
+  /** On a corrective invoice: the negative copy of the billed actual it corrects. */
+  CreditReversal: 'credit-reversal',
+  /** On a corrective invoice: the credited quantity, back in the billing backlog. */
+  CreditUnbilled: 'credit-unbilled',
 } as const;
 export type ConfirmationRole = (typeof ConfirmationRole)[keyof typeof ConfirmationRole];
 const Role = ConfirmationRole;
@@ -131,6 +137,53 @@ export function manualDetail(f: Frame, ild: InvoiceLineDetail, method: BillingMe
       newBilled(f, id, Role.Billed, spec, unbilled.msdyn_actualid, tax),
     ],
   };
+}
+
+/**
+ * Corrective ILD (domain.md step 12): the billed actual it corrects becomes Adjusted and gets its
+ * negative copy on the corrective invoice (Unadjustable, synced); the credited quantity goes back
+ * to the backlog as a new unbilled actual at the billed price and billing type (work billed from
+ * an unbilled actual only); a kept quantity is billed again as in an edited ILD (unbilled, its
+ * invoicing reversal, billed); a credited milestone is Ready again. Kept whole: nothing changes.
+ */
+export function correctiveDetail(f: Frame, ild: InvoiceLineDetail, billed: Actual, figures: CorrectiveFigures, milestone: Milestone | undefined): DetailRecords {
+  if (dec(figures.credited).isZero()) return { newActuals: [] };
+  const id = ild.msdyn_invoicelinetransactionid;
+  const specOf = (qty: string, value: string): Spec => ({
+    cls: billed.msdyn_transactionclassification,
+    billingType: billed.msdyn_billingtype,
+    quantity: qty,
+    price: billed.msdyn_price,
+    amount: value,
+    currency: billed.transactioncurrencyid,
+    documentDate: billed.msdyn_documentdate,
+    project: billed.msdyn_project,
+    contractLine: billed.msdyn_salescontractlineid,
+  });
+  const reversal: Actual = {
+    ...reversalOf(f, id, Role.CreditReversal, billed, false, AdjustmentStatus.Unadjustable),
+    msdyn_invoice: f.invoiceId,
+    msdyn_salestaxamount: amt(negate(billed.msdyn_salestaxamount ?? '0')),
+  };
+  if (billed.msdyn_unbilledactual !== undefined) reversal.msdyn_unbilledactual = billed.msdyn_unbilledactual;
+  const newActuals: Actual[] = [reversal];
+  const fromWork = billed.msdyn_unbilledactual !== undefined;
+  if (fromWork) {
+    const credited = detailAmount(figures.credited, billed.msdyn_price, billed.msdyn_billingtype);
+    newActuals.push({ ...newUnbilled(f, id, Role.CreditUnbilled, specOf(figures.credited, credited)), msdyn_billingstatus: BillingStatus.UnbilledSalesCreated });
+  }
+  if (!dec(figures.kept).isZero()) {
+    const kept = specOf(figures.kept, figures.keptAmount);
+    if (fromWork) {
+      const unbilled = newUnbilled(f, id, Role.Unbilled, kept);
+      newActuals.push(unbilled, reversalOf(f, id, Role.UnbilledReversal, unbilled, true), newBilled(f, id, Role.Billed, kept, unbilled.msdyn_actualid, figures.keptTax));
+    } else {
+      newActuals.push(newBilled(f, id, Role.Billed, kept, undefined, figures.keptTax));
+    }
+  }
+  const records: DetailRecords = { newActuals, updatedActual: { ...billed, msdyn_adjustmentstatus: AdjustmentStatus.Adjusted } };
+  if (milestone !== undefined && dec(figures.kept).isZero()) records.updatedMilestone = { ...milestone, msdyn_invoicestatus: MilestoneStatus.Ready };
+  return records;
 }
 
 // Shared record builders --------------------------------------------------------------------------

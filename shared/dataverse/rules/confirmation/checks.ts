@@ -13,7 +13,7 @@ import type {
   InvoiceLineDetail,
   Milestone,
 } from '../../records';
-import { amount, eq, extend } from '../../../core/money';
+import { amount, dec, eq, extend } from '../../../core/money';
 import {
   AdjustmentStatus,
   BillingStatus,
@@ -25,6 +25,7 @@ import {
 } from '../../../core/options';
 import { labelOf } from '../../../core/labels';
 import { ConfirmationRefusalCode as Code, ConfirmationRefused } from './refusals';
+import { correctiveFigures, keptQuantityRefusal, type CorrectiveFigures } from '../correctionRules';
 import { same } from './values';
 
 /** Throws the refusal, its message prefixed with the invoice. */
@@ -111,6 +112,15 @@ export interface DetailLookups {
   contractLines: ReadonlyMap<string, ContractLine>;
   sourceActuals: ReadonlyMap<string, Actual>;
   milestones: ReadonlyMap<string, Milestone>;
+  /** On a corrective invoice: the billed actuals its ILDs correct (msdyn_originalbilledactual), by id. */
+  originalBilledActuals?: ReadonlyMap<string, Actual>;
+}
+
+/** A corrective ILD once checked: the billed actual it corrects, what it is worth, its milestone. */
+export interface CorrectiveKind {
+  billed: Actual;
+  figures: CorrectiveFigures;
+  milestone?: Milestone;
 }
 
 /** An ILD's kind, with the record it bills once checked. */
@@ -197,6 +207,62 @@ export class DetailChecks {
     checkPricedAmount(ild, no);
     if (ild.msdyn_sourceactual === undefined) return { kind: 'manual' };
     return { kind: 'fromActual', ...this.sourceActual(ild.msdyn_sourceactual, ild, no) };
+  }
+
+  /**
+   * A corrective ILD (the invoice corrects another): it names a billed line of the corrected
+   * invoice, once; keeps its class, contract line, price and billing type; keeps between 0 and the
+   * billed quantity (a milestone 0 or all); its amount and tax are kept minus billed; the billed
+   * actual is not corrected yet (or, resuming, corrected as this plan leaves it).
+   */
+  corrective(ild: InvoiceLineDetail, no: RefuseDetail): CorrectiveKind {
+    const { invoice } = this.lookups;
+    const billedId = ild.msdyn_originalbilledactual;
+    if (billedId === undefined) {
+      return no(Code.CorrectionInvalid, `corrects no billed actual: every detail of a corrective invoice names the billed line it corrects (msdyn_originalbilledactual); manual details cannot be added to a correction.`);
+    }
+    if (ild.msdyn_sourceactual !== undefined) no(Code.InconsistentInput, `names both billed actual ${billedId} to correct and actual ${ild.msdyn_sourceactual} to invoice.`);
+    const billed = this.lookups.originalBilledActuals?.get(billedId);
+    if (billed === undefined) return no(Code.SourceActualMissing, `corrects billed actual ${billedId}, which was not found.`);
+    const earlier = this.seenSources.get(billedId);
+    if (earlier !== undefined) no(Code.InconsistentInput, `corrects billed actual ${billedId}, as does ILD ${earlier}.`);
+    this.seenSources.set(billedId, ild.msdyn_invoicelinetransactionid);
+    if (billed.msdyn_transactiontypecode !== TransactionType.BilledSales || billed.msdyn_reversedactual !== undefined || billed.msdyn_invoice !== invoice.msdyn_correctedinvoice) {
+      no(Code.CorrectionInvalid, `corrects actual ${billedId}, which is not a billed line of invoice ${invoice.msdyn_correctedinvoice ?? '(none)'}, the invoice this one corrects.`);
+    }
+    if (billed.msdyn_transactionclassification !== ild.msdyn_transactionclassification) {
+      no(Code.ClassChanged, `has class ${labelOf.transactionClass(ild.msdyn_transactionclassification)}, but the billed line it corrects is ${labelOf.transactionClass(billed.msdyn_transactionclassification)}; the transaction class cannot be changed.`);
+    }
+    if (billed.msdyn_salescontractlineid !== ild.msdyn_salescontractlineid || !same(billed.msdyn_price, ild.msdyn_price) || billed.msdyn_billingtype !== ild.msdyn_billingtype) {
+      no(Code.CorrectionInvalid, `must keep the contract line, price (${billed.msdyn_price}) and billing type (${labelOf.billingType(billed.msdyn_billingtype)}) of billed actual ${billedId}; a correction changes only the quantity kept.`);
+    }
+    const isMilestone = ild.msdyn_milestone !== undefined || ild.msdyn_transactionclassification === TransactionClass.Milestone;
+    const quantityRefusal = keptQuantityRefusal(billed, ild.msdyn_quantity, isMilestone);
+    if (quantityRefusal !== undefined) no(Code.CorrectionInvalid, `${quantityRefusal}.`);
+    const figures = correctiveFigures(billed, ild.msdyn_quantity);
+    if (!same(ild.msdyn_amount, figures.amount) || !same(ild.msdyn_tax, figures.tax)) {
+      no(
+        Code.AmountMismatch,
+        `keeps ${figures.kept} of billed actual ${billedId}, so its amount must be ${figures.amount} and its tax ${figures.tax} (kept minus billed), not ${ild.msdyn_amount} and ${ild.msdyn_tax}.`,
+      );
+    }
+    const touched = !dec(figures.credited).isZero();
+    const fresh = billed.msdyn_adjustmentstatus === undefined;
+    const applied = this.resume && touched && billed.msdyn_adjustmentstatus === AdjustmentStatus.Adjusted;
+    if (!fresh && !applied) {
+      no(Code.SourceActualNotInvoiceable, `corrects billed actual ${billedId}, which is ${labelOf.adjustmentStatus(billed.msdyn_adjustmentstatus!)}: another correction has corrected it already.`);
+    }
+    if (!isMilestone) return { billed, figures };
+    if (ild.msdyn_milestone === undefined) return no(Code.MilestoneMissing, 'has class Milestone but names no milestone.');
+    const milestone = this.lookups.milestones.get(ild.msdyn_milestone);
+    if (milestone === undefined) return no(Code.MilestoneMissing, `credits milestone ${ild.msdyn_milestone}, which was not found.`);
+    const status = milestone.msdyn_invoicestatus;
+    const posted = status === MilestoneStatus.CustomerInvoicePosted;
+    const reopened = this.resume && touched && status === MilestoneStatus.Ready;
+    if (!posted && !reopened) {
+      no(Code.MilestoneNotInvoiceable, `credits milestone "${milestone.msdyn_name}" (${ild.msdyn_milestone}), whose status is ${labelOf.milestoneStatus(status)}; only an invoiced milestone (Customer invoice posted) can be credited.`);
+    }
+    return { billed, figures, milestone };
   }
 
   /** A milestone ILD bills an existing milestone, once, in full, in status Customer invoice created. */

@@ -19,8 +19,9 @@ import type {
   InvoiceLineDetail,
   Milestone,
 } from '../../records';
-import { changedDetail, type DetailRecords, frameOf, manualDetail, milestoneDetail, unchangedDetail } from './builders';
-import { checkHeader, checkLines, DetailChecks, refuserFor } from './checks';
+import { changedDetail, correctiveDetail, type DetailRecords, type Frame, frameOf, manualDetail, milestoneDetail, unchangedDetail } from './builders';
+import { checkHeader, checkLines, DetailChecks, refuserFor, type DetailKind } from './checks';
+import { ConfirmationRefusalCode } from './refusals';
 import { proposalOf, Totals } from './totals';
 import { amt, byId } from './values';
 
@@ -43,6 +44,10 @@ export interface ConfirmationInput {
   confirmedOn: string;
   /** Re-plan a confirmation that may already be partly or fully written (docs/decisions/confirmation.md, "Resume"). */
   resume?: boolean;
+  /** A corrective invoice (msdyn_correctedinvoice): the billed actuals its ILDs correct, by id. */
+  originalBilledActuals?: ReadonlyMap<string, Actual>;
+  /** A corrective invoice: the invoice it corrects (its number is the proposal the credit corrects). */
+  correctedInvoice?: Pick<Invoice, 'invoiceid' | 'invoicenumber'>;
 }
 
 export interface ConfirmationPlan {
@@ -75,27 +80,30 @@ export function planConfirmation(input: ConfirmationInput): ConfirmationPlan {
   const updatedActuals: Actual[] = [];
   const updatedMilestones: Milestone[] = [];
 
+  const corrective = invoice.msdyn_correctedinvoice !== undefined;
+  if (corrective && input.correctedInvoice?.invoiceid !== invoice.msdyn_correctedinvoice) {
+    refuse(ConfirmationRefusalCode.InconsistentInput, `it corrects invoice ${invoice.msdyn_correctedinvoice}, which was not found.`);
+  }
   for (const ild of [...input.details].sort(byId((d) => d.msdyn_invoicelinetransactionid))) {
     const no = checks.refuserFor(ild);
     const line = checks.belongsTogether(ild, no);
     const tax = amt(ild.msdyn_tax);
-    const kind = checks.kindOf(ild, no);
     let records: DetailRecords;
-    switch (kind.kind) {
-      case 'milestone':
-        records = milestoneDetail(frame, ild, kind.milestone, tax);
-        break;
-      case 'fromActual':
-        records = (kind.changed ? changedDetail : unchangedDetail)(frame, ild, kind.source, tax);
-        break;
-      case 'manual':
-        records = manualDetail(frame, ild, line.msdyn_billingmethod, tax);
-        break;
+    if (corrective) {
+      const c = checks.corrective(ild, no);
+      records = correctiveDetail(frame, ild, c.billed, c.figures, c.milestone);
+    } else if (ild.msdyn_originalbilledactual !== undefined) {
+      return no(ConfirmationRefusalCode.InconsistentInput, `corrects billed actual ${ild.msdyn_originalbilledactual}, but the invoice is not a corrective invoice.`);
+    } else {
+      records = detailRecords(frame, ild, checks.kindOf(ild, no), line.msdyn_billingmethod, tax);
     }
     newActuals.push(...records.newActuals);
     if (records.updatedActual !== undefined) updatedActuals.push(records.updatedActual);
     if (records.updatedMilestone !== undefined) updatedMilestones.push(records.updatedMilestone);
     totals.add(ild);
+  }
+  if (corrective && updatedActuals.length === 0) {
+    refuse(ConfirmationRefusalCode.NoDetails, 'it keeps every billed line in full, so it corrects nothing; lower the quantity of a detail to credit it.');
   }
 
   const confirmedInvoice = totals.confirmed(invoice, confirmedOn);
@@ -106,6 +114,18 @@ export function planConfirmation(input: ConfirmationInput): ConfirmationPlan {
     updatedActuals,
     updatedMilestones,
     actualsToPublish: newActuals.filter((a) => !a.msdyn_skipsync),
-    proposal: proposalOf(confirmedInvoice, input.account, newActuals, confirmedOn),
+    proposal: proposalOf(confirmedInvoice, input.account, newActuals, confirmedOn, input.correctedInvoice),
   };
+}
+
+/** The records of an ordinary ILD, by its kind. */
+function detailRecords(frame: Frame, ild: InvoiceLineDetail, kind: DetailKind, method: InvoiceLine['msdyn_billingmethod'], tax: string): DetailRecords {
+  switch (kind.kind) {
+    case 'milestone':
+      return milestoneDetail(frame, ild, kind.milestone, tax);
+    case 'fromActual':
+      return (kind.changed ? changedDetail : unchangedDetail)(frame, ild, kind.source, tax);
+    case 'manual':
+      return manualDetail(frame, ild, method, tax);
+  }
 }

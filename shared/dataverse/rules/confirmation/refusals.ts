@@ -25,6 +25,8 @@ export const ConfirmationRefusalCode = {
   AmountMismatch: 'AmountMismatch',
   /** The ILD's billing type cannot be invoiced (Not Available). */
   BillingTypeNotInvoiceable: 'BillingTypeNotInvoiceable',
+  /** A corrective ILD that does not fit the billed line it corrects (quantity, price, billing type, class, line). */
+  CorrectionInvalid: 'CorrectionInvalid',
 } as const;
 export type ConfirmationRefusalCode = (typeof ConfirmationRefusalCode)[keyof typeof ConfirmationRefusalCode];
 

@@ -48,7 +48,8 @@ export class Totals {
 }
 
 /**
- * The proposal header: one expected line per billed sales actual, their amount and tax. Throws (a
+ * The proposal header: one expected line per billed sales actual, their amount and tax (negative
+ * on a corrective invoice that credits more than it bills again). Throws (a
  * bug, not a refusal) when those differ from the confirmed invoice's totals.
  */
 export function proposalOf(
@@ -56,6 +57,7 @@ export function proposalOf(
   account: Account,
   newActuals: readonly Actual[],
   confirmedOn: string,
+  correctedInvoice?: Pick<Invoice, 'invoiceid' | 'invoicenumber'>,
 ): InvoiceProposalMessage {
   let billedCount = 0;
   let billedAmount = dec(0);
@@ -86,5 +88,7 @@ export function proposalOf(
     expectedAmount,
     expectedTax,
     confirmedOn,
+    // A corrective invoice's header: F&O makes it a credit proposal of the proposal it corrects.
+    ...(correctedInvoice !== undefined ? { correctedInvoiceId: correctedInvoice.invoiceid, correctedProposalId: correctedInvoice.invoicenumber } : {}),
   };
 }
