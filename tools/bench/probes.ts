@@ -124,11 +124,13 @@ export function proposalState(row: Record<string, unknown>): ProposalState {
   const expected = Number(row.ExpectedLineCount ?? -1);
   const imported = Number(row.ImportedLineCount ?? -2);
   const amountsEqual = typeof row.ExpectedAmount === 'string' && typeof row.ImportedAmount === 'string' && eq(row.ExpectedAmount, row.ImportedAmount);
+  // Tax counts as the app counts it (finance/rules/completeness.ts): checked when the header stated it.
+  const taxEqual = typeof row.ExpectedTax !== 'string' || (typeof row.ImportedTax === 'string' && eq(row.ExpectedTax, row.ImportedTax));
   return {
     proposalId: String(row.ProposalId ?? row.rowKey ?? ''),
     expected,
     imported,
-    complete: expected === imported && amountsEqual,
+    complete: expected === imported && amountsEqual && taxEqual,
     status: String(row.Status ?? ''),
   };
 }

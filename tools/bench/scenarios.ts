@@ -212,7 +212,7 @@ async function invoicePart(env: ScenarioEnv, rec: PhaseRecorder, invoices: reado
 
   await rec.run('import (proposal lines)', ilds, async () => {
     const runs = await importUntil(env, async () => {
-      const states = (await selectRows(proposals, undefined, ['ProposalId', 'ExpectedLineCount', 'ImportedLineCount', 'ExpectedAmount', 'ImportedAmount', 'Status'])).map(proposalState);
+      const states = (await selectRows(proposals, undefined, ['ProposalId', 'ExpectedLineCount', 'ImportedLineCount', 'ExpectedAmount', 'ImportedAmount', 'ExpectedTax', 'ImportedTax', 'Status'])).map(proposalState);
       const complete = states.filter((s) => s.complete).length;
       return complete === m ? true : `${complete} of ${m} proposals complete`;
     });
