@@ -6,7 +6,17 @@
  * sides and the bridge depend on this file; it depends on nothing of theirs.
  */
 import { z } from 'zod';
-import { currencyCode, dateString, decimalString, guid, timestampString } from './core/fields';
+import { amountString, currencyCode, dateString, decimalString, guid, timestampString } from './core/fields';
+
+/**
+ * A proposal id: the invoice number (PI-000001), used as a table key on the F&O side, so at most
+ * 200 characters and none of / \ # ? or control characters.
+ */
+export const proposalIdText = z
+  .string()
+  .min(1)
+  .max(200, { message: 'must be at most 200 characters (an invoice number such as PI-000001)' })
+  .regex(/^[^/\\#?\u0000-\u001f\u007f-\u009f]+$/, { message: 'may not hold / \\ # ? or control characters (it is a table key)' });
 
 export const Queues = {
   invoiceConfirmations: 'invoice-confirmations',
@@ -30,7 +40,7 @@ export type InvoiceConfirmationMessage = z.infer<typeof invoiceConfirmationMessa
 
 // proposal-postings (inbound)
 export const proposalPostingMessage = z.object({
-  proposalId: z.string().min(1),
+  proposalId: proposalIdText,
   postingDate: dateString.optional(),
 });
 export type ProposalPostingMessage = z.infer<typeof proposalPostingMessage>;
@@ -44,7 +54,7 @@ export const actualsMessageEnvelope = z.object({
 
 // invoice-proposals (produced by confirmProformaInvoice)
 export const invoiceProposalMessage = z.object({
-  proposalId: z.string().min(1), // = invoicenumber
+  proposalId: proposalIdText, // = invoicenumber
   invoiceId: guid,
   contractId: guid,
   customerId: guid,
@@ -52,8 +62,8 @@ export const invoiceProposalMessage = z.object({
   currencyCode: currencyCode,
   invoiceDate: dateString,
   expectedLineCount: z.number().int().nonnegative(),
-  expectedAmount: decimalString,
-  expectedTax: decimalString,
+  expectedAmount: amountString,
+  expectedTax: amountString,
   confirmedOn: timestampString,
   /**
    * Present only on a corrective invoice's header (domain.md step 12), both or neither: the
@@ -62,7 +72,7 @@ export const invoiceProposalMessage = z.object({
    * invoice's totals (negative for a credit, 0.00 when the correction keeps everything).
    */
   correctedInvoiceId: guid.optional(),
-  correctedProposalId: z.string().min(1).optional(),
+  correctedProposalId: proposalIdText.optional(),
 }).superRefine((m, ctx) => {
   if ((m.correctedInvoiceId === undefined) !== (m.correctedProposalId === undefined)) {
     ctx.addIssue({
@@ -87,9 +97,9 @@ export const accountingDetail = z.object({
   voucher: z.string().min(1),
   postingDate: dateString,
   accountingCurrency: currencyCode,
-  accountingAmount: decimalString,
+  accountingAmount: amountString,
   exchangeRate: decimalString,
-  salesTaxAmount: decimalString.optional(),
+  salesTaxAmount: amountString.optional(),
 });
 export type AccountingDetail = z.infer<typeof accountingDetail>;
 

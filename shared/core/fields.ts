@@ -21,9 +21,17 @@ export const guid = z
   .transform((s) => s.toLowerCase())
   .refine((s) => GUID.test(s), { message: 'must be a GUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301' });
 
+/**
+ * A decimal string ("1600.00", "-7.5"): at most 20 digits before the point and 12 after, so every
+ * value computes exactly within the money library's 40 significant digits.
+ */
 export const decimalString = z
   .string()
-  .regex(/^-?\d+(\.\d+)?$/, { message: 'must be a decimal string such as "1600.00"' });
+  .regex(/^-?\d+(\.\d+)?$/, { message: 'must be a decimal string such as "1600.00"' })
+  .regex(/^-?\d{1,20}(\.\d{1,12})?$/, { message: 'must have at most 20 digits before the decimal point and 12 after' });
+
+/** An amount (contract: amounts have 2 decimals): a decimal string with at most 2 decimals. */
+export const amountString = decimalString.regex(/^-?\d+(\.\d{1,2})?$/, { message: 'is an amount and may have at most 2 decimals' });
 
 export const dateString = z
   .string()

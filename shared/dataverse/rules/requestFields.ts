@@ -12,9 +12,19 @@ function decimals(value: string): number {
   return dot < 0 ? 0 : value.length - dot - 1;
 }
 
-/** A quantity or price: a non-negative decimal string with at most 6 decimals. */
+function integerDigits(value: string): number {
+  const dot = value.indexOf('.');
+  return (dot < 0 ? value.length : dot) - (value.startsWith('-') ? 1 : 0);
+}
+
+/** Largest number of digits before the decimal point a person may enter (999,999,999,999). */
+const MAX_INTEGER_DIGITS = 12;
+const withinRange = { message: `must be below one trillion (at most ${MAX_INTEGER_DIGITS} digits before the decimal point)` };
+
+/** A quantity or price: a non-negative decimal string below one trillion with at most 6 decimals. */
 export const nonNegativeDecimal = decimalString
   .refine((s) => !s.startsWith('-'), { message: 'must not be negative' })
+  .refine((s) => integerDigits(s) <= MAX_INTEGER_DIGITS, withinRange)
   .refine((s) => decimals(s) <= 6, { message: 'may have at most 6 decimals' });
 
 /** A quantity that must be above zero. */
@@ -23,6 +33,7 @@ export const positiveDecimal = nonNegativeDecimal.refine((s) => !isDecimalString
 /** A tax amount: non-negative, at most 2 decimals. */
 export const taxAmount = decimalString
   .refine((s) => !s.startsWith('-'), { message: 'must not be negative' })
+  .refine((s) => integerDigits(s) <= MAX_INTEGER_DIGITS, withinRange)
   .refine((s) => decimals(s) <= 2, { message: 'is an amount and may have at most 2 decimals' });
 
 /** A tax rate in percent: "19" or "7.5", between 0 and 100, at most 4 decimals. */
