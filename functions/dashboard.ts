@@ -8,7 +8,7 @@ export function registerDashboard(root: CompositionRoot): void {
   httpFunction(GET_DASHBOARD, {
     route: 'dashboard',
     methods: ['GET'],
-    authLevel: 'anonymous',
+    authLevel: 'function',
     handler: async () => json(200, await root.operations.dashboard()),
   });
 }

@@ -48,7 +48,7 @@ export function registerDataverseInvoices(root: CompositionRoot): void {
   httpFunction(GET_PROFORMA_INVOICE, {
     route: 'dataverse/invoices/{invoiceId}',
     methods: ['GET'],
-    authLevel: 'anonymous',
+    authLevel: 'function',
     handler: async (request) => json(200, await root.dataverse.getInvoice(guidParam(request, 'invoiceId'))),
   });
 

@@ -19,7 +19,7 @@ export function registerErrors(root: CompositionRoot): void {
   httpFunction(LIST_INTEGRATION_ERRORS, {
     route: 'errors',
     methods: ['GET'],
-    authLevel: 'anonymous',
+    authLevel: 'function',
     handler: async (request) => {
       const query = Object.fromEntries(request.query.entries());
       delete query.code; // a function key, when the caller sends one

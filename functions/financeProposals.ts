@@ -23,14 +23,14 @@ export function registerFinanceProposals(root: CompositionRoot): void {
   httpFunction('listFinanceProposals', {
     route: PROPOSALS,
     methods: ['GET'],
-    authLevel: 'anonymous',
+    authLevel: 'function',
     handler: async (request) => json(200, await root.finance.listProposals(request.query.get('status'))),
   });
 
   httpFunction('getFinanceProposal', {
     route: PROPOSAL,
     methods: ['GET'],
-    authLevel: 'anonymous',
+    authLevel: 'function',
     handler: async (request) => json(200, await root.finance.getProposal(proposalIdOf(request.params.proposalId ?? ''))),
   });
 

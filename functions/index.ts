@@ -24,6 +24,9 @@ import { registerRepublish } from './republish';
 import { registerReconcile } from './reconcile';
 import { registerDeadLetters } from './deadLetters';
 import { registerDataverseWebhook } from './dataverseWebhook';
+import { registerConfirmationPreview } from './confirmationPreview';
+import { registerConsole } from './console';
+import { registerOpenApi } from './openapi';
 
 const root = getCompositionRoot();
 onAppTerminate(() => root.close());
@@ -47,3 +50,7 @@ registerRepublish(root);
 registerReconcile(root);
 registerDeadLetters(root);
 registerDataverseWebhook(root);
+registerConfirmationPreview(root);
+registerConsole(root);
+// Last: its document lists every HTTP registration above.
+registerOpenApi(root);

@@ -8,7 +8,7 @@ export function registerInvoiceTrace(root: CompositionRoot): void {
   httpFunction(GET_INVOICE_TRACE, {
     route: 'invoices/{invoiceId}/trace',
     methods: ['GET'],
-    authLevel: 'anonymous',
+    authLevel: 'function',
     handler: async (request) => json(200, await root.operations.trace(guidParam(request, 'invoiceId'))),
   });
 }

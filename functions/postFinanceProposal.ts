@@ -1,14 +1,10 @@
-import { z } from 'zod';
 import type { CompositionRoot } from '../shared/compositionRoot';
-import { dateString } from '../shared/core/fields';
 import { checkProposalId } from '../shared/finance/posting/postingChecks';
+import { postingRequestBodySchema } from '../shared/finance/posting/requestPosting';
 import { reconcile } from '../shared/finance/rules/import';
 import { httpFunction, json, readOptionalJson } from '../shared/triggers/http';
 
 export const POST_FINANCE_PROPOSAL = 'postFinanceProposal';
-
-/** The body is optional: empty means "post on the proposal's invoice date". */
-const postBody = z.object({ postingDate: dateString.optional() }).strict();
 
 /** POST api/finance/proposals/{proposalId}/post: the accountant's command; checks, enqueues on proposal-postings, 202. */
 export function registerPostFinanceProposal(root: CompositionRoot): void {
@@ -18,7 +14,7 @@ export function registerPostFinanceProposal(root: CompositionRoot): void {
     authLevel: 'function',
     handler: async (request, context) => {
       const proposalId = checkProposalId(request.params.proposalId ?? '');
-      const body = await readOptionalJson(request, postBody);
+      const body = await readOptionalJson(request, postingRequestBodySchema);
       const { messageId, proposal } = await root.finance.requestPosting({ proposalId, ...body });
       context.log(`[${POST_FINANCE_PROPOSAL}] invocation=${context.invocationId} ref=${proposalId} posting requested, messageId=${messageId}`);
       const location = `/api/finance/proposals/${encodeURIComponent(proposalId)}`;

@@ -18,7 +18,11 @@ import type { AddDetailRequest, ConfirmRequest, CreateInvoiceRequest, UpdateDeta
 import { confirmProformaInvoice, type ConfirmationMeta } from './bridge/confirmProformaInvoice';
 import { Queues, type ActualsAccountingMessage, type InvoiceConfirmationMessage, type InvoiceProposalMessage, type ProposalPostingMessage } from './messages';
 import { syncActualsAccounting } from './bridge/syncActualsAccounting';
-import { DEFAULT_RECONCILE_SCHEDULE, loadSettings, retryPausesOf, type Settings } from './config';
+import { CONNECTION_NAMES, DEFAULT_RECONCILE_SCHEDULE, describeAuth, describeTarget, loadSettings, retryPausesOf, type Settings } from './config';
+// Identity-based connections and telemetry (issue 18; docs/decisions/azure.md).
+import { serviceBusAccess, tableAccess } from './identity/credentials';
+import { recordImportRun } from './telemetry/metrics';
+import { startTelemetry, type Telemetry } from './telemetry/setup';
 import { retryOnConflict } from './core/errors';
 import { FinanceStore } from './finance/financeStore';
 import { runImportFromStaging, type ImportFromStagingOptions } from './finance/import/importFromStaging';
@@ -29,6 +33,12 @@ import { getProposal, listProposals } from './finance/proposals';
 import { syncActuals, type SyncActualsMeta } from './finance/syncActuals';
 import { syncInvoiceProposal } from './finance/syncInvoiceProposal';
 import { dashboard } from './operations/dashboard';
+// The console, the confirmation preview and the OpenAPI description (issue 19).
+import { consolePages } from './operations/console/console';
+import { previewConfirmation } from './dataverse/invoices/confirmationPreview';
+import { JobRuns } from './operations/jobRunStore';
+import { recordedImportRun } from './operations/importRuns';
+import { openApiDocument, type RegisteredRoute } from './operations/openapi/document';
 import { ErrorLog } from './operations/errorLogStore';
 import { listErrors, type ErrorsQuery } from './operations/errorList';
 import { replayError, replayErrors, type ReplayManyRequest } from './operations/replay';
@@ -61,27 +71,39 @@ function packageVersion(): string {
 
 /** Everything the functions need, built once per process. */
 export function buildCompositionRoot(settings: Settings) {
-  const serviceBus = createServiceBusClient(settings);
+  // Each connection as a connection string or an identity's endpoint and credential.
+  const tablesOf = {
+    DataverseTables: tableAccess(settings.connections.DataverseTables),
+    FinanceTables: tableAccess(settings.connections.FinanceTables),
+    IntegrationTables: tableAccess(settings.connections.IntegrationTables),
+  };
+  const serviceBus = createServiceBusClient(serviceBusAccess(settings.connections.ServiceBusConnection));
   const publisher = new ServiceBusPublisher(serviceBus);
-  const errorLog = new ErrorLog(settings.IntegrationTables);
-  const dataverse = new DataverseStore(settings.DataverseTables);
-  const finance = new FinanceStore(settings.FinanceTables);
-  const work = new StagingWork(settings.FinanceTables);
-  const leases = new TableLeases(settings.IntegrationTables);
-  const sequences = new TableSequenceStore(settings.IntegrationTables);
+  const errorLog = new ErrorLog(tablesOf.IntegrationTables);
+  const dataverse = new DataverseStore(tablesOf.DataverseTables);
+  const finance = new FinanceStore(tablesOf.FinanceTables);
+  const work = new StagingWork(tablesOf.FinanceTables);
+  const leases = new TableLeases(tablesOf.IntegrationTables);
+  const sequences = new TableSequenceStore(tablesOf.IntegrationTables);
+  const jobRuns = new JobRuns(tablesOf.IntegrationTables);
   const accountingCurrency = settings.AccountingCurrency;
   const version = packageVersion();
   const retryPauses = retryPausesOf(settings);
   const tables = (name: 'DataverseTables' | 'FinanceTables' | 'IntegrationTables') => ({
     name,
+    auth: describeAuth(settings.connections[name]),
     check: async () => {
-      await pingTableService(settings[name]);
+      await pingTableService(tablesOf[name]);
       return 'reachable';
     },
   });
+  /** How every connection authenticates and where it points (the health details; never a key). */
+  const connectionInfo = CONNECTION_NAMES.map((name) => ({ name, auth: describeAuth(settings.connections[name]), target: describeTarget(settings.connections[name]) }));
 
   return {
     settings,
+    /** How each connection authenticates and where it points (what GET health/details reports). */
+    connections: connectionInfo,
     errorLog,
     /** What every queue function's adapter takes: the error log, and the pauses before a transient failure is retried in its delivery. */
     queueHandling: { errorLog, ...(retryPauses !== undefined ? { retryPausesMs: retryPauses } : {}) },
@@ -97,6 +119,7 @@ export function buildCompositionRoot(settings: Settings) {
       deleteDetail: (invoiceId: string, detailId: string) => retryOnConflict(() => deleteInvoiceLineDetail({ dataverse }, invoiceId, detailId)),
       addDetail: (invoiceId: string, request: AddDetailRequest) => addInvoiceLineDetail({ dataverse }, invoiceId, request),
       requestConfirmation: (invoiceId: string, request: ConfirmRequest) => retryOnConflict(() => requestInvoiceConfirmation({ dataverse, publisher }, invoiceId, request)),
+      previewConfirmation: (invoiceId: string) => previewConfirmation({ dataverse }, invoiceId),
       createCorrection: (invoiceId: string, request: CorrectionRequest) => createCorrection({ dataverse, numbers: sequenceInvoiceNumbers(sequences) }, invoiceId, request),
     },
     bridge: {
@@ -107,13 +130,22 @@ export function buildCompositionRoot(settings: Settings) {
     finance: {
       syncActuals: (records: readonly unknown[], meta: SyncActualsMeta) => syncActuals({ staging: finance.staging, work, errorLog }, records, meta),
       syncProposal: (message: InvoiceProposalMessage, log: (line: string) => void) => syncInvoiceProposal({ finance }, message, log),
-      runImport: (options: ImportFromStagingOptions) => runImportFromStaging({ finance, work, leases, publisher, accountingCurrency }, options),
+      runImport: (options: ImportFromStagingOptions) =>
+        recordedImportRun({ jobRuns, ...(options.log ? { log: options.log } : {}) }, options.now ?? new Date(), () =>
+          runImportFromStaging({ finance, work, leases, publisher, accountingCurrency }, options).then((result) => {
+            // integration.import.rows and integration.import.duration (shared/telemetry/metrics.ts).
+            if (result.ran) recordImportRun({ postedTransaction: result.posted, importedLine: result.linesImported, waiting: result.waiting, error: result.errors, conflict: result.conflicts }, result.durationMs, { leaseLost: result.leaseLost });
+            return result;
+          }),
+        ),
       requestPosting: (request: ProposalPostingMessage) => requestProposalPosting({ finance, publisher }, request),
       post: (request: PostingRequest, log: (line: string) => void) => postInvoiceProposal({ finance, sequences, publisher, accountingCurrency, log }, request),
       listProposals: (status: string | null) => listProposals({ finance }, status),
       getProposal: (proposalId: string) => getProposal({ finance }, proposalId),
     },
     operations: {
+      /** The OpenAPI 3.1 description of the registered HTTP routes (GET api/openapi.json). */
+      openApi: (registrations: readonly RegisteredRoute[]) => openApiDocument(registrations, { version }),
       trace: (invoiceId: string) => traceInvoice({ dataverse, finance, errorLog }, invoiceId),
       dashboard: () => dashboard({ dataverse, finance, errorLog }),
       listErrors: (query: ErrorsQuery) => listErrors({ errorLog }, query),
@@ -125,11 +157,15 @@ export function buildCompositionRoot(settings: Settings) {
             tables('DataverseTables'),
             tables('FinanceTables'),
             tables('IntegrationTables'),
-            { name: 'ServiceBusConnection', check: () => pingQueue(serviceBus, Queues.invoiceConfirmations) },
+            { name: 'ServiceBusConnection', auth: describeAuth(settings.connections.ServiceBusConnection), check: () => pingQueue(serviceBus, Queues.invoiceConfirmations) },
           ],
           version,
+          undefined,
+          connectionInfo,
         ),
     },
+    // ---- the console: HTML pages for people (issue 19; docs/console.md) --------------------------
+    console: consolePages({ dataverse, finance, errorLog, jobRuns }),
     // ---- repair: republish and the sweep (docs/decisions/repair.md) ----------------------------
     repair: {
       republishConfirmation: (invoiceId: string, log: (line: string) => void) => republishConfirmation({ dataverse, publisher, log }, invoiceId),
@@ -158,9 +194,26 @@ export function buildCompositionRoot(settings: Settings) {
 export type CompositionRoot = ReturnType<typeof buildCompositionRoot>;
 
 let current: CompositionRoot | undefined;
+let telemetry: Telemetry | undefined;
 
-/** The process's composition root, built on first use from the process's settings. */
+/**
+ * The process's composition root, built on first use from the process's settings; telemetry
+ * (Application Insights, or the console) is started first when the settings ask for it, and
+ * flushed when the root closes.
+ */
 export function getCompositionRoot(): CompositionRoot {
-  current ??= buildCompositionRoot(loadSettings());
+  if (!current) {
+    const settings = loadSettings();
+    telemetry = startTelemetry(settings, packageVersion());
+    const root = buildCompositionRoot(settings);
+    const close = root.close;
+    current = {
+      ...root,
+      async close() {
+        await close();
+        await telemetry?.shutdown();
+      },
+    };
+  }
   return current;
 }

@@ -3,7 +3,7 @@
  * running system (`npm start` in another terminal; base URL from DEMO_BASE_URL, default
  * http://localhost:7071; a function key, if the host wants one, from DEMO_FUNCTION_KEY).
  *
- *   1 health            GET  /api/health
+ *   1 health            GET  /api/health/details
  *   2 approve           POST /api/dataverse/approvals (time, an expense, fixed-price time)
  *   3 ready             POST /api/dataverse/actuals/ready
  *   4 proforma invoice  POST /api/dataverse/contracts/{contractId}/invoices (19 % tax)
@@ -24,6 +24,8 @@ import { deterministicGuid } from '../shared/core/ids';
 import { TransactionClass } from '../shared/core/options';
 import { waitFor, WaitTimeout } from '../tests/kit/wait';
 import { DEMO_IDS } from './demoData';
+import { readLocalSettings } from './localSettings';
+import { REPO_ROOT } from './paths';
 
 export interface DemoOptions {
   baseUrl: string;
@@ -139,6 +141,11 @@ function demoClient(options: DemoOptions) {
     } catch {
       value = text;
     }
+    if (response.status === 401 && !expected.includes(401)) {
+      throw new DemoError(
+        `${method} /api/${route} answered 401: the host wants a function key. ${options.functionKey ? 'The key in DEMO_FUNCTION_KEY is not one of its keys' : 'Set DEMO_FUNCTION_KEY (npm start prints the local key; in Azure: az functionapp keys list)'}.`,
+      );
+    }
     if (!expected.includes(response.status)) {
       const detail = z.object({ detail: z.string() }).safeParse(value);
       throw new DemoError(`${method} /api/${route} answered ${response.status}: ${detail.success ? detail.data.detail : text.slice(0, 500)}`);
@@ -188,8 +195,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let n = 0;
   const step = (line: string) => log(`[${++n}/${total}] ${line}`);
 
-  // 1. health
-  const health = await call('GET', 'health', healthSchema, undefined, [200, 503]);
+  // 1. health (the details need a function key; GET health alone says only up or down)
+  const health = await call('GET', 'health/details', healthSchema, undefined, [200, 503]);
   if (health.body.status !== 'Healthy') {
     const down = (health.body.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
     throw new DemoError(`The system is not healthy: ${down.join('; ') || health.body.status}`);
@@ -365,10 +372,10 @@ if (require.main === module) {
     console.error(`demo: unknown option ${unknown.join(' ')}. Usage: npm run demo [-- --correction]`);
     process.exit(2);
   }
-  const options: DemoOptions = {
-    baseUrl: process.env.DEMO_BASE_URL ?? 'http://localhost:7071',
-    ...(process.env.DEMO_FUNCTION_KEY ? { functionKey: process.env.DEMO_FUNCTION_KEY } : {}),
-  };
+  const baseUrl = process.env.DEMO_BASE_URL ?? 'http://localhost:7071';
+  // The key: DEMO_FUNCTION_KEY, else (a local host) the key local.settings(.sample).json gives npm start.
+  const functionKey = process.env.DEMO_FUNCTION_KEY || (/^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/|$)/.test(baseUrl) ? Object.values(readLocalSettings(REPO_ROOT).functionKeys)[0] : undefined);
+  const options: DemoOptions = { baseUrl, ...(functionKey ? { functionKey } : {}) };
   (async () => {
     const result = await runDemo(options);
     if (!args.includes('--correction')) return result.trace.reconciliation.status === 'Matched';

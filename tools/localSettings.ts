@@ -11,6 +11,8 @@ const fileSchema = z.object({
   IsEncrypted: z.boolean().optional(),
   Values: z.record(z.string(), z.string()).default({}),
   Host: z.object({ LocalHttpPort: z.number().int().positive().optional() }).passthrough().optional(),
+  /** Function keys the local host checks (name -> value), as Azure's host keys; {} turns checking off. */
+  LocalFunctionKeys: z.record(z.string(), z.string()).optional(),
   LocalPorts: z
     .object({
       AzuriteBlobPort: z.number().int().positive().optional(),
@@ -33,6 +35,22 @@ export interface LocalSettings {
   file: string;
   values: Record<string, string>;
   ports: LocalPorts;
+  /** The function keys the local host checks (empty: none checked). */
+  functionKeys: Record<string, string>;
+}
+
+/** The documented local key: what `LOCAL_FUNCTION_KEY=local-dev-function-key npm start` turns on, and what the demo sends to a local host (docs: README, "Function keys"). */
+export const DEFAULT_LOCAL_FUNCTION_KEY = 'local-dev-function-key';
+
+/**
+ * The function keys: local.settings.json's LocalFunctionKeys, or LOCAL_FUNCTION_KEY from the
+ * environment as the `default` key (an empty LOCAL_FUNCTION_KEY turns checking off). None by
+ * default: like Core Tools, the local host then checks no keys.
+ */
+function functionKeysOf(fromFile: Record<string, string> | undefined): Record<string, string> {
+  const fromEnv = process.env.LOCAL_FUNCTION_KEY;
+  if (fromEnv !== undefined) return fromEnv.trim() === '' ? {} : { default: fromEnv.trim() };
+  return Object.fromEntries(Object.entries(fromFile ?? {}).filter(([, v]) => v.trim() !== ''));
 }
 
 function portFromEnv(name: string, fallback: number): number {
@@ -66,6 +84,7 @@ export function readLocalSettings(root: string): LocalSettings {
   return {
     file,
     values,
+    functionKeys: functionKeysOf(parsed.LocalFunctionKeys),
     ports: {
       http: portFromEnv('FUNCTIONS_HTTP_PORT', parsed.Host?.LocalHttpPort ?? 7071),
       azuriteBlob: portFromEnv('AZURITE_BLOB_PORT', lp.AzuriteBlobPort ?? 10000),

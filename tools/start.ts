@@ -113,10 +113,14 @@ async function main(): Promise<void> {
       httpPort: ports.http,
       httpHost: 'localhost',
       hostJsonPath: path.join(REPO_ROOT, 'host.json'),
+      functionKeys: local.functionKeys,
       log,
     });
     log(`${host.functions.length} functions loaded: ${host.functions.map((f) => f.name).join(', ')}`);
+    const key = Object.values(local.functionKeys)[0];
+    if (key !== undefined) log(`function key: ${key} (send it as the x-functions-key header or ?code=; npm run demo uses it)`);
     log(`ready: ${host.baseUrl}/api/health   (Ctrl-C to stop)`);
+    log(`console: ${host.baseUrl}/api/console   (pages for people; with function keys on, add ?code=<key>; the API: ${host.baseUrl}/api/openapi.json)`);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     await stop(1);

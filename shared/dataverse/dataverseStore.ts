@@ -6,7 +6,7 @@
 import { chunk, mapLimit } from '../core/collections';
 import { BillingStatus, InvoiceStatus, MilestoneStatus, TransactionType } from '../core/options';
 import { isMissing } from '../storage/storageErrors';
-import { MAX_BATCH, odata, READ_CONCURRENCY, TableStore, type Stored } from '../storage/tableStore';
+import { MAX_BATCH, odata, READ_CONCURRENCY, TableStore, type Stored, type TableAccess } from '../storage/tableStore';
 import {
   accountSchema,
   actualSchema,
@@ -18,7 +18,9 @@ import {
   invoiceClaimSchema,
   invoiceSchema,
   storedMilestoneSchema,
+  type Account,
   type Actual,
+  type Contract,
   type ContractLine,
   type Currency,
   type Invoice,
@@ -91,7 +93,7 @@ export class DataverseStore {
   readonly invoiceClaims;
   readonly currencies;
 
-  constructor(connectionString: string) {
+  constructor(connectionString: TableAccess) {
     const n = DataverseTableNames;
     this.accounts = new TableStore(connectionString, n.accounts, accountSchema, (r) => ({ partitionKey: r.accountid, rowKey: r.accountid }), { rowKey: 'accountid' });
     this.contracts = new TableStore(connectionString, n.contracts, contractSchema, (r) => ({ partitionKey: r.salesorderid, rowKey: r.salesorderid }), { rowKey: 'salesorderid' });
@@ -361,6 +363,60 @@ export class DataverseStore {
   async readyActualCount(): Promise<number> {
     const counts = await this.actuals.countBy('msdyn_billingstatus', odata`msdyn_billingstatus eq ${BillingStatus.ReadyToInvoice}`);
     return [...counts.values()].reduce((a, b) => a + b, 0);
+  }
+
+  // ---- the console's lists (operations/console) ------------------------------------------------
+
+  /**
+   * One page of invoices in storage order (by invoice id) and the token of the next page. Filters
+   * run in storage: status, customer, contract, and an invoice number prefix (a range on
+   * invoicenumber) or an invoice id.
+   */
+  invoicePage(
+    filter: { status?: number; customerId?: string; contractId?: string; numberPrefix?: string; invoiceId?: string },
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<{ rows: Stored<Invoice>[]; continuationToken?: string }> {
+    const parts: string[] = [];
+    if (filter.invoiceId !== undefined) parts.push(odata`PartitionKey eq ${filter.invoiceId}`);
+    if (filter.status !== undefined) parts.push(odata`msdyn_projectinvoicestatus eq ${filter.status}`);
+    if (filter.customerId !== undefined) parts.push(odata`customerid eq ${filter.customerId}`);
+    if (filter.contractId !== undefined) parts.push(odata`salesorderid eq ${filter.contractId}`);
+    if (filter.numberPrefix !== undefined && filter.numberPrefix !== '') {
+      // '~' sorts after every printable ASCII character: the range holds the numbers that start with the prefix.
+      parts.push(odata`invoicenumber ge ${filter.numberPrefix} and invoicenumber lt ${`${filter.numberPrefix}~`}`);
+    }
+    return this.invoices.queryPage(parts.length ? parts.join(' and ') : undefined, { pageSize, ...(continuationToken ? { continuationToken } : {}) });
+  }
+
+  /** The invoices that correct an invoice (msdyn_correctedinvoice; the service filters dvInvoices). */
+  invoicesCorrecting(invoiceId: string): Promise<Stored<Invoice>[]> {
+    return this.invoices.query(odata`msdyn_correctedinvoice eq ${invoiceId}`);
+  }
+
+  /** Accounts, at most `top` (for pickers and names). */
+  accountList(top: number): Promise<Stored<Account>[]> {
+    return this.accounts.query(undefined, { top });
+  }
+
+  /** Contracts, at most `top` (for pickers and names). */
+  contractList(top: number): Promise<Stored<Contract>[]> {
+    return this.contracts.query(undefined, { top });
+  }
+
+  /** Unbilled sales actuals Ready to Invoice across contracts, at most `top` (the service filters dvActuals). */
+  readyActuals(top: number): Promise<Stored<Actual>[]> {
+    return this.actuals.query(odata`msdyn_transactiontypecode eq ${TransactionType.UnbilledSales} and msdyn_billingstatus eq ${BillingStatus.ReadyToInvoice}`, { top });
+  }
+
+  /** How many milestones are Ready (reads their keys only). */
+  readyMilestoneCount(): Promise<number> {
+    return this.milestones.count(odata`msdyn_invoicestatus eq ${MilestoneStatus.Ready}`);
+  }
+
+  /** Milestones Ready across contracts, at most `top`. */
+  readyMilestones(top: number): Promise<Stored<StoredMilestone>[]> {
+    return this.milestones.query(odata`msdyn_invoicestatus eq ${MilestoneStatus.Ready}`, { top });
   }
 
   // ---- the repair sweep (operations/reconcile.ts) -------------------------------------------

@@ -19,7 +19,7 @@ import {
   type StagingRow,
 } from './records';
 import { byKey, mapLimit } from '../core/collections';
-import { odata, TableStore, type Keys, type Stored } from '../storage/tableStore';
+import { odata, TableStore, type Keys, type Stored, type TableAccess } from '../storage/tableStore';
 
 /** Listings in flight at once. */
 const LISTING_CONCURRENCY = 8;
@@ -48,7 +48,7 @@ export class FinanceStore {
   readonly exchangeRates;
 
   /** connectionString: kept for stores of the same account built elsewhere (e.g. the staging work index). */
-  constructor(readonly connectionString: string) {
+  constructor(readonly connectionString: TableAccess) {
     const n = FinanceTableNames;
     this.proposals = new TableStore(connectionString, n.proposals, proposalSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.ProposalId }), { rowKey: 'ProposalId' });
     this.proposalLines = new TableStore(connectionString, n.proposalLines, proposalLineSchema, (r) => ({ partitionKey: r.ProposalId, rowKey: r.LineId }), {
@@ -188,6 +188,11 @@ export class FinanceStore {
   /** Staging rows per ImportStatus (reads that one column). */
   stagingCountsByStatus(): Promise<Map<string, number>> {
     return this.staging.countBy('ImportStatus');
+  }
+
+  /** Staging rows in one ImportStatus across contracts, at most `top` (the service filters foActualsStaging). */
+  stagingRowsByStatus(status: StagingRow['ImportStatus'], top: number): Promise<Stored<StagingRow>[]> {
+    return this.staging.query(odata`ImportStatus eq ${status}`, { top });
   }
 
   // ---- the repair sweep (operations/reconcile.ts) -------------------------------------------

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import type { ErrorCategory, ErrorLogPort, ErrorReport, MessageErrorLogPort } from '../core/errorReports';
 import { shortHash } from '../core/ids';
 
-import { odata, TableStore, type Stored } from '../storage/tableStore';
+import { odata, TableStore, type Stored, type TableAccess } from '../storage/tableStore';
+import { countError } from '../telemetry/metrics';
 
 export type { ErrorCategory, ErrorLogPort, ErrorReport };
 
@@ -133,7 +134,7 @@ export function errorRowId(at: Date, discriminator: string): string {
 export class ErrorLog implements MessageErrorLogPort {
   private readonly store: TableStore<ErrorRow>;
 
-  constructor(connectionString: string, private readonly now: () => Date = () => new Date()) {
+  constructor(connectionString: TableAccess, private readonly now: () => Date = () => new Date()) {
     this.store = new TableStore(connectionString, ERROR_TABLE, errorRowSchema, (r) => ({ partitionKey: r.Source, rowKey: r.Id }));
   }
 
@@ -144,6 +145,8 @@ export class ErrorLog implements MessageErrorLogPort {
       : errorRowId(occurred, randomUUID());
     const row = this.rowOf(id, report, occurred);
     await this.store.upsert(row);
+    // integration.errors counts every error written (a Transient row turning Resolved is no error).
+    if (row.Status !== 'Resolved') countError(row.Source, row.Category);
     return row;
   }
 
@@ -192,12 +195,14 @@ export class ErrorLog implements MessageErrorLogPort {
       const { etag: _etag, ...row } = settled;
       const linked: ErrorRow = { ...row, ...facts, ...(row.BodyChars === undefined && report.queue !== undefined ? bodyColumns(report.payload) : {}) };
       await this.store.upsert(linked);
+      countError(linked.Source, 'DeadLetter');
       return linked;
     }
     const transient = existing.find((r) => r.Category === 'Transient');
     const lastFailure = transient ? ` The last failure: ${transient.Message}` : '';
     const row = this.rowOf(transient?.Id ?? errorRowId(report.enqueuedAt ?? occurred, `deadletter|${report.messageId}`), { ...report, reference: report.reference ?? transient?.Reference, category: 'DeadLetter', status: 'Open', message: `${report.message}${lastFailure}` }, occurred);
     await this.store.upsert(row);
+    countError(row.Source, 'DeadLetter');
     return row;
   }
 
@@ -254,6 +259,11 @@ export class ErrorLog implements MessageErrorLogPort {
   /** The MessageId of every row (reads that one column). */
   async messageIds(): Promise<Set<string>> {
     return new Set([...(await this.store.countBy('MessageId')).keys()].filter((id) => id !== 'none'));
+  }
+
+  /** Open rows per Category (reads that one column). */
+  openCountsByCategory(): Promise<Map<string, number>> {
+    return this.store.countBy('Category', odata`Status eq ${'Open'}`);
   }
 
   /** Open rows per Source (reads that one column). */

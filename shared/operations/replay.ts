@@ -24,14 +24,23 @@ export interface ReplayDeps {
 
 /** Why a row cannot be replayed, or undefined when it can. */
 export function replayRefusal(row: ErrorRow): string | undefined {
+  return refusalOf(row, keptBody(row) !== undefined);
+}
+
+/** replayRefusal of a row as the error list shows it (without its body): a kept body is told by BodyChars. */
+export function listedReplayRefusal(view: ErrorView): string | undefined {
+  return refusalOf(view, view.BodyChars !== undefined);
+}
+
+function refusalOf(row: ErrorView, bodyKept: boolean): string | undefined {
   if (row.Status === 'Resolved') return `error ${row.Id} is Resolved: its message went through; there is nothing to replay`;
   if (row.Category === 'Validation') return `error ${row.Id} is a Validation error: the message itself is malformed (${row.Message.slice(0, 200)}); sending it again cannot succeed, so have its sender send a corrected one`;
   if (queueOf(row) === undefined) return `error ${row.Id} of ${row.Source} is not about a queue message, so there is nothing to send again`;
-  if (row.MessageId === undefined || keptBody(row) === undefined) return `error ${row.Id}: the message body was not kept (too large, or recorded before bodies were kept), so it cannot be sent again from here; resend it from its source`;
+  if (row.MessageId === undefined || !bodyKept) return `error ${row.Id}: the message body was not kept (too large, or recorded before bodies were kept), so it cannot be sent again from here; resend it from its source`;
   return undefined;
 }
 
-function queueOf(row: ErrorRow): QueueName | undefined {
+function queueOf(row: ErrorView): QueueName | undefined {
   return (row.Queue as QueueName | undefined) ?? queueConsumedBy(row.Source);
 }
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { timestampString } from '../core/fields';
-import { TableStore } from './tableStore';
+import { TableStore, type TableAccess } from './tableStore';
 
 export const LEASE_TABLE = 'integrationLeases';
 
@@ -46,7 +46,7 @@ export class TableLeases implements LeasePort {
   readonly store: TableStore<LeaseRow>;
 
   constructor(
-    connectionString: string,
+    connectionString: TableAccess,
     private readonly now: () => number = () => Date.now(),
   ) {
     this.store = new TableStore(connectionString, LEASE_TABLE, leaseRowSchema, (r) => ({ partitionKey: r.Name, rowKey: r.Name }));

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { timestampString } from '../core/fields';
 import { isConflict, isPreconditionFailed } from './storageErrors';
-import { TableStore, type Stored, type TableWrite } from './tableStore';
+import { TableStore, type Stored, type TableAccess, type TableWrite } from './tableStore';
 
 export const SEQUENCE_TABLE = 'integrationSequences';
 const COUNTER_KEY = 'counter';
@@ -72,7 +72,7 @@ function toReservation(row: SequenceRow): Reservation {
 export class TableSequenceStore implements SequencePort {
   readonly store: TableStore<SequenceRow>;
 
-  constructor(connectionString: string) {
+  constructor(connectionString: TableAccess) {
     this.store = new TableStore(connectionString, SEQUENCE_TABLE, sequenceRowSchema, (r) => ({ partitionKey: r.Sequence, rowKey: rowKeyOf(r) }));
   }
 

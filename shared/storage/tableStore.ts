@@ -6,12 +6,14 @@
  * Failures are classified by code and status (storageErrors.ts). Decisions behind the write
  * shapes: docs/decisions/storage-kit.md.
  */
-import { odata, TableClient, TableServiceClient, TableTransaction, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { odata, TableClient, TableServiceClient, TableTransaction, type TableEntity, type TableServiceClientOptions, type TransactionAction } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
 import type { z } from 'zod';
 import { chunk, mapLimit } from '../core/collections';
 import { BusinessError, StaleWriteError, ValidationError } from '../core/errors';
 import type { Stored } from '../core/stored';
 import { isConflict, isMissing, isPreconditionFailed } from './storageErrors';
+import { storageTracingPolicy } from './tracing';
 
 export { odata };
 export type { Stored };
@@ -74,8 +76,29 @@ export function fieldsOf(entity: Record<string, unknown>): Record<string, unknow
   return out;
 }
 
+/**
+ * How a store reaches its tables: a connection string (Azurite locally, an account key), or the
+ * table service URI and a token credential (an identity; shared/identity/credentials.ts).
+ */
+export type TableAccess = string | { tableServiceUri: string; credential: TokenCredential };
+
 export function clientOptionsFor(connectionString: string): { allowInsecureConnection: boolean } {
   return { allowInsecureConnection: /TableEndpoint=http:\/\//i.test(connectionString) || /UseDevelopmentStorage=true/i.test(connectionString) };
+}
+
+/** Client options: plain http for local connection strings, and one span per storage call (./tracing.ts). */
+function optionsFor(access: TableAccess, table: string | undefined): TableServiceClientOptions {
+  return {
+    ...(typeof access === 'string' ? clientOptionsFor(access) : {}),
+    additionalPolicies: [{ policy: storageTracingPolicy(table), position: 'perCall' }],
+  };
+}
+
+/** A Table client for one table, from a connection string or an identity. */
+function tableClientFor(access: TableAccess, table: string): TableClient {
+  return typeof access === 'string'
+    ? TableClient.fromConnectionString(access, table, optionsFor(access, table))
+    : new TableClient(access.tableServiceUri, table, access.credential, optionsFor(access, table));
 }
 
 /** One write of an all-or-nothing transaction (`TableStore.transact`). */
@@ -97,7 +120,7 @@ export class TableStore<T> {
   private created: Promise<void> | undefined;
 
   constructor(
-    connectionString: string,
+    access: TableAccess,
     readonly tableName: string,
     private readonly schema: z.ZodType<T>,
     private readonly keys: (record: T) => Keys,
@@ -108,7 +131,12 @@ export class TableStore<T> {
      */
     private readonly keyColumns: { partitionKey?: string; rowKey?: string } = {},
   ) {
-    this.client = TableClient.fromConnectionString(connectionString, tableName, clientOptionsFor(connectionString));
+    this.client = tableClientFor(access, tableName);
+  }
+
+  /** The table's URL (no key): where this store reads and writes. */
+  get url(): string {
+    return `${this.client.url.replace(/\/+$/, '')}/${this.tableName}`;
   }
 
   /** Create the table if it does not exist yet (once per process). */
@@ -590,11 +618,22 @@ export class TableStore<T> {
   }
 }
 
-const serviceClients = new Map<string, TableServiceClient>();
+const serviceClients = new Map<TableAccess, TableServiceClient>();
+
+/** The service client of a connection (one per connection, for the health probe). */
+export function tableServiceClientFor(access: TableAccess): TableServiceClient {
+  let client = serviceClients.get(access);
+  if (!client) {
+    client =
+      typeof access === 'string'
+        ? TableServiceClient.fromConnectionString(access, optionsFor(access, undefined))
+        : new TableServiceClient(access.tableServiceUri, access.credential, optionsFor(access, undefined));
+    serviceClients.set(access, client);
+  }
+  return client;
+}
 
 /** Whether the table service behind a connection answers (one table listed at most); throws otherwise. */
-export async function pingTableService(connectionString: string): Promise<void> {
-  let client = serviceClients.get(connectionString);
-  if (!client) serviceClients.set(connectionString, (client = TableServiceClient.fromConnectionString(connectionString, clientOptionsFor(connectionString))));
-  await client.listTables().byPage({ maxPageSize: 1 }).next();
+export async function pingTableService(access: TableAccess): Promise<void> {
+  await tableServiceClientFor(access).listTables().byPage({ maxPageSize: 1 }).next();
 }

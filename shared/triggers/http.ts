@@ -9,15 +9,49 @@ import { app, type HttpHandler, type HttpMethod, type HttpRequest, type HttpResp
 import type { z } from 'zod';
 import { BusinessError, NotFoundError, StaleWriteError, ValidationError } from '../core/errors';
 import { describeZodError, guid } from '../core/fields';
+import { BusinessKeys, contextOfTraceParent, inSpan, markFailed, SpanKind } from '../telemetry/tracing';
 
 export type { HttpRequest, HttpResponseInit, InvocationContext };
 
-/** Register an HTTP function: a route under `api/`, its methods, and its handler wrapped by `route`. */
+/**
+ * The only routes anyone may call without a function key: `GET health` (up or down, no details).
+ * Every other route is `authLevel: 'function'` whatever its registration asks for, so a new
+ * route cannot expose invoices, proposals, traces or the error log by mistake (issue 18).
+ */
+export const ANONYMOUS_ROUTES: ReadonlySet<string> = new Set(['GET health']);
+
+/** The auth level a route gets: anonymous only for ANONYMOUS_ROUTES (all its methods listed there), else function. */
+export function authLevelOf(route: string, methods: readonly HttpMethod[], asked: 'anonymous' | 'function' | undefined): 'anonymous' | 'function' {
+  const open = methods.length > 0 && methods.every((m) => ANONYMOUS_ROUTES.has(`${m.toUpperCase()} ${route.replace(/^\/+|\/+$/g, '')}`));
+  return asked === 'anonymous' && open ? 'anonymous' : 'function';
+}
+
+/**
+ * Register an HTTP function: a route under `api/`, its methods, and its handler wrapped by `route`.
+ * `authLevel` may be left out (function); 'anonymous' is granted only to ANONYMOUS_ROUTES.
+ */
 export function httpFunction(
   name: string,
-  options: { route: string; methods: HttpMethod[]; authLevel: 'anonymous' | 'function'; handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> },
+  options: { route: string; methods: HttpMethod[]; authLevel?: 'anonymous' | 'function'; handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> },
 ): void {
-  app.http(name, { route: options.route, methods: options.methods, authLevel: options.authLevel, handler: route(name, options.handler) });
+  const authLevel = authLevelOf(options.route, options.methods, options.authLevel);
+  app.http(name, { route: options.route, methods: options.methods, authLevel, handler: route(name, options.handler) });
+  registrations.push({ name, route: options.route, methods: [...options.methods], authLevel });
+}
+
+/** One HTTP registration as `httpFunction` made it, with the auth level it got (what the OpenAPI description lists). */
+export interface HttpRouteRegistration {
+  name: string;
+  route: string;
+  methods: HttpMethod[];
+  authLevel: 'anonymous' | 'function';
+}
+
+const registrations: HttpRouteRegistration[] = [];
+
+/** Every HTTP function registered in this process so far, in registration order. */
+export function httpRegistrations(): readonly HttpRouteRegistration[] {
+  return registrations;
 }
 
 /** The HTTP status a failure of the domain means on this edge (undefined: unexpected, 500). */
@@ -102,24 +136,53 @@ export function idempotencyKeyOf(request: HttpRequest): string | undefined {
   return key.trim();
 }
 
-/** Wrap a route handler: BusinessErrors become problem+json with their status; the rest a 500. */
+/** The invoice and proposal a request is about, from its route parameters. */
+function routeKeys(request: HttpRequest): BusinessKeys {
+  const keys = new BusinessKeys();
+  keys.addInvoice(request.params.invoiceId);
+  keys.addProposal(request.params.proposalId);
+  return keys;
+}
+
+/**
+ * Wrap a route handler: one SERVER span per invocation (in the trace context the host hands
+ * over), BusinessErrors become problem+json with their status; the rest a 500.
+ */
 export function route(source: string, handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>): HttpHandler {
-  return async (request, context) => {
-    try {
-      return await handler(request, context);
-    } catch (error) {
-      const status = statusOf(error);
-      if (status !== undefined && error instanceof Error) {
-        const detail =
-          error instanceof StaleWriteError
-            ? 'What this request changes was changed by someone else at the same moment; nothing of yours was lost: send the request again.'
-            : error.message;
-        const reference = error instanceof BusinessError ? error.reference : undefined;
-        context.log(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} -> ${status}: ${error.message}`);
-        return problem(status, detail, reference ? { reference } : {});
-      }
-      context.error(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`);
-      return problem(500, `The request could not be completed (${error instanceof Error ? error.message : 'unexpected error'}). It was logged with invocation id ${context.invocationId}; retrying may help if storage or the broker was briefly unavailable.`);
+  return (request, context) =>
+    inSpan(
+      `${source} ${request.method}`,
+      {
+        kind: SpanKind.SERVER,
+        parent: contextOfTraceParent(context.traceContext?.traceParent),
+        invocation: true,
+        attributes: { 'faas.name': source, 'faas.trigger': 'http', 'faas.invocation_id': context.invocationId, 'http.request.method': request.method, ...routeKeys(request).attributes() },
+      },
+      async (span) => {
+        const response = await answer(source, handler, request, context);
+        const status = response.status ?? 200;
+        span.setAttribute('http.response.status_code', status);
+        if (status >= 500) markFailed(span, `answered ${status}`);
+        return response;
+      },
+    );
+}
+
+async function answer(source: string, handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    return await handler(request, context);
+  } catch (error) {
+    const status = statusOf(error);
+    if (status !== undefined && error instanceof Error) {
+      const detail =
+        error instanceof StaleWriteError
+          ? 'What this request changes was changed by someone else at the same moment; nothing of yours was lost: send the request again.'
+          : error.message;
+      const reference = error instanceof BusinessError ? error.reference : undefined;
+      context.log(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} -> ${status}: ${error.message}`);
+      return problem(status, detail, reference ? { reference } : {});
     }
-  };
+    context.error(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    return problem(500, `The request could not be completed (${error instanceof Error ? error.message : 'unexpected error'}). It was logged with invocation id ${context.invocationId}; retrying may help if storage or the broker was briefly unavailable.`);
+  }
 }

@@ -9,12 +9,17 @@
  *   dead-letters it. Why in the invocation: docs/decisions/repair.md.
  * - A message sent by a replay (`ReplayOf` property) that goes through resolves the row it repairs.
  * Dead-lettered messages are taken by `deadLetterFunction`: one DeadLetter row each.
+ * Each invocation is one CONSUMER span in the trace context the host hands over, linked to the
+ * span that sent the message (its `Diagnostic-Id`), with the message id, the delivery count and
+ * the invoice or proposal the body names; each message counts once in `integration.messages.handled`.
  */
 import { app, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { describeZodError } from '../core/fields';
 import type { ErrorLogPort, MessageErrorLogPort } from '../core/errorReports';
 import { BusinessError } from '../core/errors';
+import { countMessage, type MessageOutcome } from '../telemetry/metrics';
+import { contextOfTraceParent, DIAGNOSTIC_ID, inSpan, keysOfValue, linkToSender, SpanKind, type Span } from '../telemetry/tracing';
 
 /** The app setting that names the Service Bus connection of every queue trigger. */
 export const SERVICE_BUS_CONNECTION = 'ServiceBusConnection';
@@ -43,31 +48,79 @@ export function deadLetterFunction(
   app.serviceBusQueue(name, {
     connection: SERVICE_BUS_CONNECTION,
     queueName: `${options.queue}/$DeadLetterQueue`,
-    handler: async (message, context) => {
-      const meta = metaOf(context, name);
-      const reason = textOf(applicationProperty(context, 'DeadLetterReason'));
-      const description = textOf(applicationProperty(context, 'DeadLetterErrorDescription'));
-      const body = bodyValue(message);
-      const reference = body.ok ? options.reference?.(body.value) : undefined;
-      const messageId = meta.messageId ?? `${options.queue}-dead-letter-${context.invocationId}`;
-      await options.errorLog.recordDeadLetter({
-        source: options.consumer,
-        category: 'DeadLetter',
-        message: `Service Bus dead-lettered this message of ${options.queue}${reason ? ` (${reason}${description ? `: ${description}` : ''})` : ''}. Once what made it fail is mended, replay it (POST /api/errors/{errorId}/replay).`,
-        messageId,
-        enqueuedAt: meta.enqueuedAt,
-        payload: message,
-        queue: options.queue,
-        ...(reference !== undefined ? { reference } : {}),
-        deadLetter: {
-          ...(reason !== undefined ? { reason } : {}),
-          ...(description !== undefined ? { description } : {}),
-          deliveryCount: meta.deliveryCount,
-        },
-      });
-      context.warn(`${meta.prefix} dead-lettered message of ${options.queue} recorded for ${options.consumer}: ${reason ?? 'no reason given'}`);
+    handler: (message, context) =>
+      invocationSpan(name, `${options.queue}/$DeadLetterQueue`, message, context, async () => {
+        await recordDeadLettered(name, options, message, context);
+        countMessage(name, `${options.queue}/$DeadLetterQueue`, 'deadLetterRecorded');
+        return 'deadLetterRecorded';
+      }),
+  });
+}
+
+async function recordDeadLettered(
+  name: string,
+  options: { queue: string; consumer: string; errorLog: MessageErrorLogPort; reference?: (body: unknown) => string | undefined },
+  message: unknown,
+  context: InvocationContext,
+): Promise<void> {
+  const meta = metaOf(context, name);
+  const reason = textOf(applicationProperty(context, 'DeadLetterReason'));
+  const description = textOf(applicationProperty(context, 'DeadLetterErrorDescription'));
+  const body = bodyValue(message);
+  const reference = body.ok ? options.reference?.(body.value) : undefined;
+  const messageId = meta.messageId ?? `${options.queue}-dead-letter-${context.invocationId}`;
+  await options.errorLog.recordDeadLetter({
+    source: options.consumer,
+    category: 'DeadLetter',
+    message: `Service Bus dead-lettered this message of ${options.queue}${reason ? ` (${reason}${description ? `: ${description}` : ''})` : ''}. Once what made it fail is mended, replay it (POST /api/errors/{errorId}/replay).`,
+    messageId,
+    enqueuedAt: meta.enqueuedAt,
+    payload: message,
+    queue: options.queue,
+    ...(reference !== undefined ? { reference } : {}),
+    deadLetter: {
+      ...(reason !== undefined ? { reason } : {}),
+      ...(description !== undefined ? { description } : {}),
+      deliveryCount: meta.deliveryCount,
     },
   });
+  context.warn(`${meta.prefix} dead-lettered message of ${options.queue} recorded for ${options.consumer}: ${reason ?? 'no reason given'}`);
+}
+
+/**
+ * Run one queue invocation in its CONSUMER span: the host's trace context as parent, a link to the
+ * sender's span, the message id, delivery count and the business keys of the body as attributes.
+ */
+function invocationSpan(source: string, queue: string | undefined, message: unknown, context: InvocationContext, run: (span: Span) => Promise<MessageOutcome>): Promise<void> {
+  const tm = (context.triggerMetadata ?? {}) as Record<string, unknown>;
+  const body = bodyValue(message);
+  const keys = body.ok ? keysOfValue(body.value) : undefined;
+  const messageId = typeof tm.messageId === 'string' ? tm.messageId : undefined;
+  const deliveryCount = Number(tm.deliveryCount ?? 1) || 1;
+  return inSpan(
+    `${source} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextOfTraceParent(context.traceContext?.traceParent),
+      links: linkToSender(applicationProperty(context, DIAGNOSTIC_ID)),
+      invocation: true,
+      attributes: {
+        'faas.name': source,
+        'faas.trigger': 'pubsub',
+        'faas.invocation_id': context.invocationId,
+        'messaging.system': 'servicebus',
+        'messaging.operation.name': 'process',
+        ...(queue !== undefined ? { 'messaging.destination.name': queue } : {}),
+        ...(messageId !== undefined ? { messageId, 'messaging.message.id': messageId } : {}),
+        deliveryCount,
+        'messaging.servicebus.message.delivery_count': deliveryCount,
+        ...(keys ? keys.attributes() : {}),
+      },
+    },
+    async (span) => {
+      span.setAttribute('outcome', await run(span));
+    },
+  );
 }
 
 function textOf(value: unknown): string | undefined {
@@ -127,7 +180,7 @@ export function bodyValue(message: unknown): { ok: true; value: unknown } | { ok
   return { ok: true, value: message };
 }
 
-export async function handleQueueMessage<S extends z.ZodType>(options: {
+export interface QueueMessageOptions<S extends z.ZodType> {
   source: string;
   message: unknown;
   context: InvocationContext;
@@ -139,9 +192,25 @@ export async function handleQueueMessage<S extends z.ZodType>(options: {
   queue?: string;
   /** Pauses before retrying a transient failure inside this delivery (default RETRY_PAUSES_MS; [] = none). */
   retryPausesMs?: readonly number[];
-}): Promise<void> {
+}
+
+export function handleQueueMessage<S extends z.ZodType>(options: QueueMessageOptions<S>): Promise<void> {
+  return invocationSpan(options.source, options.queue, options.message, options.context, async () => {
+    let outcome: MessageOutcome;
+    try {
+      outcome = await processMessage(options);
+    } catch (error) {
+      countMessage(options.source, options.queue, 'failed');
+      throw error;
+    }
+    countMessage(options.source, options.queue, outcome);
+    return outcome;
+  });
+}
+
+async function processMessage<S extends z.ZodType>(options: QueueMessageOptions<S>): Promise<'completed' | 'recorded'> {
   const meta = metaOf(options.context, options.source);
-  const record = async (category: 'Validation' | 'Business', message: string, reference?: string) => {
+  const record = async (category: 'Validation' | 'Business', message: string, reference?: string): Promise<'recorded'> => {
     await options.errorLog.record({
       source: options.source,
       category,
@@ -153,6 +222,7 @@ export async function handleQueueMessage<S extends z.ZodType>(options: {
       ...(options.queue !== undefined ? { queue: options.queue } : {}),
     });
     options.context.warn(`${meta.prefix} ${category.toLowerCase()} error recorded, message completed: ${message}`);
+    return 'recorded';
   };
 
   // One Transient row per message (rewritten on each failed delivery); best effort, since the
@@ -222,4 +292,5 @@ export async function handleQueueMessage<S extends z.ZodType>(options: {
       options.context.warn(`${meta.prefix} could not resolve error row ${replayOf}: ${logError instanceof Error ? logError.message : String(logError)}`);
     }
   }
+  return 'completed';
 }

@@ -56,24 +56,36 @@ function roomOf(file: string): string {
   return parts[1]!;
 }
 
-/** Which rooms each room may import (itself always). */
+/**
+ * Which rooms each room may import (itself always). Issue 18 added two adapter rooms at the
+ * bottom: `telemetry` (spans and metrics over the OpenTelemetry API, and the SDK set-up when
+ * Application Insights or the console exporter is asked for) and `identity` (the token
+ * credentials of identity-based connections). The adapters that make the calls worth tracing
+ * (storage, servicebus, triggers) and the error log (operations, for its error counter) may use
+ * telemetry; only the composition root builds credentials. Neither may use a side of the business.
+ */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   core: [],
   config: ['core'],
-  storage: ['core'],
+  telemetry: ['config'],
+  identity: ['config'],
+  storage: ['core', 'telemetry'],
   messages: ['core'],
   dataverse: ['core', 'storage', 'messages'],
   finance: ['core', 'storage', 'messages', 'dataverse'],
   bridge: ['core', 'storage', 'messages', 'dataverse', 'finance'],
-  operations: ['core', 'storage', 'messages', 'dataverse', 'finance', 'bridge'],
-  servicebus: ['core', 'config', 'messages'],
-  triggers: ['core'],
-  compositionRoot: ['core', 'config', 'storage', 'messages', 'dataverse', 'finance', 'bridge', 'operations', 'servicebus', 'triggers'],
+  operations: ['core', 'storage', 'messages', 'dataverse', 'finance', 'bridge', 'telemetry'],
+  servicebus: ['core', 'config', 'messages', 'telemetry'],
+  triggers: ['core', 'telemetry'],
+  compositionRoot: ['core', 'config', 'storage', 'messages', 'dataverse', 'finance', 'bridge', 'operations', 'servicebus', 'triggers', 'identity', 'telemetry'],
   functions: ['compositionRoot', 'core', 'messages', 'dataverse', 'finance', 'bridge', 'operations', 'triggers'],
 };
 
-/** Files that may talk to the Azure SDKs: the storage kit, the trigger adapters, the Service Bus adapter. */
-const SDK_ROOMS = new Set(['storage', 'triggers', 'servicebus']);
+/**
+ * Files that may talk to the Azure SDKs: the storage kit, the trigger adapters, the Service Bus
+ * adapter, the identity room (@azure/identity) and the telemetry room (the Azure Monitor exporter).
+ */
+const SDK_ROOMS = new Set(['storage', 'triggers', 'servicebus', 'identity', 'telemetry']);
 
 /** Files that may build OData filters: the storage kit and the stores. */
 function mayBuildFilters(file: string): boolean {

@@ -2,7 +2,8 @@
  * What the app ships with: the app is built alone (tsconfig.json), then loaded by plain Node from a
  * folder whose node_modules hold only the packages the lock file marks as production packages.
  * It must load, and the packages its own files require must be exactly package.json's
- * dependencies: nothing missing, nothing a tool of ours needs but the app does not.
+ * dependencies: nothing missing, nothing a tool of ours needs but the app does not. Telemetry is
+ * switched on for the load, since its SDK packages are required only when it is.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -63,6 +64,9 @@ beforeAll(() => {
       IntegrationTables: 'UseDevelopmentStorage=true',
       ImportFromStagingSchedule: '0 */1 * * * *',
       AccountingCurrency: 'USD',
+      // Telemetry on, so the packages loaded only when it is (the SDK, the Azure Monitor exporter) are required too.
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/',
+      TelemetryConsole: 'false',
     },
   });
   probe = { status: result.status, stdout: result.stdout, stderr: result.stderr };

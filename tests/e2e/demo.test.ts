@@ -14,7 +14,8 @@ import { startSystem, type TestSystem } from '../kit/system';
 let system: TestSystem;
 
 beforeAll(async () => {
-  system = await startSystem({ settings: { ImportFromStagingSchedule: '*/2 * * * * *' } });
+  // The host checks function keys, as in Azure: the demo sends its key on every call.
+  system = await startSystem({ settings: { ImportFromStagingSchedule: '*/2 * * * * *' }, functionKey: 'demo-test-key' });
 }, 120_000);
 afterAll(async () => {
   await system?.stop();
@@ -32,7 +33,7 @@ describe('npm run demo', () => {
 
   it('walks approval -> ready -> invoice -> edit -> confirm -> import -> post -> accounting, and both sides reconcile', async () => {
     const lines: string[] = [];
-    const result = await runDemo({ baseUrl: system.host.baseUrl, log: (line) => lines.push(line), timeoutMs: 120_000, pollMs: 500, runId: 'e2e' });
+    const result = await runDemo({ baseUrl: system.host.baseUrl, functionKey: 'demo-test-key', log: (line) => lines.push(line), timeoutMs: 120_000, pollMs: 500, runId: 'e2e' });
     if (process.env.DEMO_PRINT) console.log(lines.join('\n'));
 
     // One progress line per step, then the table.
@@ -70,4 +71,10 @@ describe('npm run demo', () => {
     expect(board.body.proposals.Posted).toBe(1);
     expect(board.body.errors.open).toBe(0);
   }, 240_000);
+
+  it('stops at once with what to do when the host wants a key the demo does not have', async () => {
+    await expect(runDemo({ baseUrl: system.host.baseUrl, log: () => undefined, timeoutMs: 5_000, pollMs: 500, runId: 'e2e-no-key' })).rejects.toThrow(
+      /GET \/api\/health\/details answered 401: the host wants a function key\. Set DEMO_FUNCTION_KEY/,
+    );
+  });
 });

@@ -44,7 +44,7 @@ describe('the real app', () => {
     }
   });
 
-  it('registers every HTTP route of the contract, mutations at authLevel function', () => {
+  it('registers every HTTP route of the contract, all but GET health at authLevel function', () => {
     const routes = sys.host.functions
       .map((f) => Object.values(f.bindings).find((b) => (b as { type?: string }).type === 'httpTrigger') as
         | { route: string; methods?: string[]; authLevel?: string }
@@ -74,27 +74,50 @@ describe('the real app', () => {
       ['POST', 'dataverse/webhook'],
       ['POST', 'finance/proposals/{proposalId}/republish-accounting'],
       ['GET', 'health'],
+      ['GET', 'health/details'],
       ['GET', 'dashboard'],
     ];
     for (const [method, route] of expected) {
       const binding = has(method, route);
       expect(binding, `${method} ${route}`).toBeDefined();
-      if (method !== 'GET') expect(binding?.authLevel, `${method} ${route} authLevel`).toBe('function');
+      expect(binding?.authLevel, `${method} ${route} authLevel`).toBe(method === 'GET' && route === 'health' ? 'anonymous' : 'function');
     }
   });
 
-  it('answers GET api/health with storage and broker reachable', async () => {
-    const response = await sys.http('GET', 'health');
+  it('answers GET api/health with up or down only, and GET api/health/details with storage and broker reachable and how each connection authenticates', async () => {
+    const summary = await sys.http('GET', 'health');
+    expect(summary.status).toBe(200);
+    expect(summary.body).toEqual({ status: 'Healthy' });
+
+    const response = await sys.http('GET', 'health/details');
     expect(response.status).toBe(200);
     expect(response.body.status).toBe('Healthy');
     expect(response.body.version).toMatch(/^\d+\.\d+\.\d+/);
-    const checks = Object.fromEntries((response.body.checks as { name: string; ok: boolean }[]).map((c) => [c.name, c.ok]));
-    expect(checks).toEqual({ DataverseTables: true, FinanceTables: true, IntegrationTables: true, ServiceBusConnection: true });
+    const checks = Object.fromEntries((response.body.checks as { name: string; ok: boolean; auth: string }[]).map((c) => [c.name, [c.ok, c.auth]]));
+    expect(checks).toEqual({
+      DataverseTables: [true, 'connection string'],
+      FinanceTables: [true, 'connection string'],
+      IntegrationTables: [true, 'connection string'],
+      ServiceBusConnection: [true, 'connection string'],
+    });
+    const connections = response.body.connections as { name: string; auth: string; target: string }[];
+    expect(connections.map((c) => [c.name, c.auth])).toEqual([
+      ['AzureWebJobsStorage', 'connection string'],
+      ['ServiceBusConnection', 'connection string'],
+      ['DataverseTables', 'connection string'],
+      ['FinanceTables', 'connection string'],
+      ['IntegrationTables', 'connection string'],
+    ]);
+    // Never a secret: Azurite's well-known key and the broker's key stay out of the report.
+    expect(response.text).not.toMatch(/AccountKey|SharedAccessKey|Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/);
   });
 
-  it('reports an unreachable part as 503 naming it', async () => {
+  it('reports an unreachable part as 503: anonymous callers see only that, the details name it', async () => {
     await sys.azurite.stop();
-    const response = await sys.http('GET', 'health');
+    const summary = await sys.http('GET', 'health');
+    expect(summary.status).toBe(503);
+    expect(summary.body).toEqual({ status: 'Unhealthy' });
+    const response = await sys.http('GET', 'health/details');
     expect(response.status).toBe(503);
     expect(response.body.status).toBe('Unhealthy');
     const failed = (response.body.checks as { name: string; ok: boolean }[]).filter((c) => !c.ok).map((c) => c.name);

@@ -61,7 +61,10 @@ export interface System<H extends RunningHost> {
   send(queue: string, body: unknown, options?: Partial<ServiceBusMessage>): Promise<void>;
   /** Many JSON messages, in as few batches as fit. */
   sendBatch(queue: string, messages: readonly OutgoingMessage[]): Promise<void>;
-  http(method: string, route: string, body?: unknown): Promise<HttpReply>;
+  /** A route of the app (`api/<route>`); sends the function key when the system has one (`functionKey`). */
+  http(method: string, route: string, body?: unknown, options?: { key?: string | null }): Promise<HttpReply>;
+  /** The function key the host checks (SystemOptions.functionKey), if any. */
+  readonly functionKey: string | undefined;
   /** True when no contract queue holds a message (waiting or locked). */
   queuesEmpty(): Promise<boolean>;
   /** Wait until every contract queue is empty twice in a row. */
@@ -92,6 +95,11 @@ export interface SystemOptions {
    * new settings; without it a restart reuses the app already loaded (and its closed clients).
    */
   reloadApp?: () => void;
+  /**
+   * In-process host only: the host checks function keys as Azure does, with this one as its
+   * `default` key, and `http()` sends it (x-functions-key). Default: keys are not checked.
+   */
+  functionKey?: string;
 }
 
 /** The host in this process, on the app's source. */
@@ -100,7 +108,7 @@ export async function startSystem(options: SystemOptions & { log?: (line: string
   let loads = 0;
   return startWith(options, (settings) => {
     if (loads++ > 0) options.reloadApp?.();
-    return startFunctionsHost({ appEntry: APP_ENTRY, settings, httpPort: 0, log });
+    return startFunctionsHost({ appEntry: APP_ENTRY, settings, httpPort: 0, log, ...(options.functionKey ? { functionKeys: { default: options.functionKey } } : {}) });
   });
 }
 
@@ -206,10 +214,14 @@ async function startWith<H extends RunningHost>(options: SystemOptions, startHos
       if (batch.count > 0) await sender.sendMessages(batch);
     },
 
-    async http(method, route, body) {
+    functionKey: options.functionKey,
+
+    async http(method, route, body, extra = {}) {
+      // The system's key unless the call names another one (or null: no key at all).
+      const key = extra.key === undefined ? options.functionKey : extra.key ?? undefined;
       const response = await fetch(`${h.baseUrl}/api/${route}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(key ? { 'x-functions-key': key } : {}) },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();

@@ -3,6 +3,7 @@
  * prefix, templates, methods), builds the RPC `http` typed data the library turns into an
  * `HttpRequest`, and writes the RPC `http` response the library built from the handler's result.
  */
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describeError, newTraceParent, type Invoker, type LoadedFunction } from './invoke';
@@ -69,6 +70,34 @@ function httpResponseOf(fn: LoadedFunction, response: RpcInvocationResponse): Rp
   return undefined;
 }
 
+/**
+ * Function keys as Azure checks them: a request to a route above `anonymous` must carry a key in
+ * the `x-functions-key` header or the `code` query parameter. Any configured key opens a
+ * `function` route; an `admin` route needs the key named `master` (when there is one).
+ */
+export class FunctionKeys {
+  readonly #keys: ReadonlyMap<string, Buffer>;
+
+  constructor(keys: Readonly<Record<string, string>>) {
+    this.#keys = new Map(Object.entries(keys).filter(([, v]) => v !== '').map(([name, value]) => [name, Buffer.from(value, 'utf8')]));
+  }
+
+  /** Whether any key is configured (no key: nothing is checked, as with Core Tools). */
+  get enabled(): boolean {
+    return this.#keys.size > 0;
+  }
+
+  /** Whether a request with this key may call a route of this auth level. */
+  allows(authLevel: unknown, key: string | undefined): boolean {
+    const level = typeof authLevel === 'string' ? authLevel.toLowerCase() : 'function';
+    if (!this.enabled || level === 'anonymous') return true;
+    if (key === undefined || key === '') return false;
+    const given = Buffer.from(key, 'utf8');
+    const candidates = level === 'admin' && this.#keys.has('master') ? [this.#keys.get('master')!] : [...this.#keys.values()];
+    return candidates.some((k) => k.length === given.length && timingSafeEqual(k, given));
+  }
+}
+
 export class HttpFrontend {
   readonly #servers: http.Server[] = [];
   /** Requests whose response has not finished yet (awaited on close so no response is cut off). */
@@ -78,6 +107,7 @@ export class HttpFrontend {
   readonly #prefix: string;
   readonly #invoker: Invoker;
   readonly #adminInvoke: AdminInvoke;
+  readonly #keys: FunctionKeys;
   #stopping = false;
 
   constructor(options: {
@@ -86,7 +116,10 @@ export class HttpFrontend {
     routePrefix: string;
     invoker: Invoker;
     adminInvoke: AdminInvoke;
+    /** Function keys to check (none: keys are not checked). */
+    functionKeys?: Readonly<Record<string, string>>;
   }) {
+    this.#keys = new FunctionKeys(options.functionKeys ?? {});
     this.#routes = options.routes;
     this.#disabled = options.disabledHttpFunctions;
     this.#prefix = options.routePrefix;
@@ -216,6 +249,15 @@ export class HttpFrontend {
       if (!best || comparePrecedence(route.route, best.route.route) < 0) best = { route, params };
     }
     if (!best || this.#disabled.has(best.route.fn.name)) return this.#notFound(res);
+    // As Azure: a route above anonymous answers 401 (empty body) without a valid key; the key is
+    // taken from the x-functions-key header or the code query parameter.
+    const key = firstHeader(req.headers['x-functions-key']) ?? url.searchParams.get('code') ?? undefined;
+    if (!this.#keys.allows(best.route.fn.trigger.authLevel, key)) {
+      res.statusCode = 401;
+      res.setHeader('content-length', '0');
+      res.end();
+      return;
+    }
 
     const body = await readBody(req);
     const headers: Record<string, string> = {};

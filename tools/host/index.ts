@@ -15,8 +15,8 @@
  *   handler -> postInvocation hooks -> `getResponse()`. The host builds the RPC invocation
  *   request (input data, trigger metadata, trace context) the way the Functions host does, so
  *   arguments, trigger metadata (camelCased by the library) and outputs are converted as in Azure.
- * - Triggers: HTTP on node:http (httpServer.ts, routes.ts; host.json routePrefix; auth levels
- *   are not enforced, as in Core Tools), timers with croner (timers.ts), Service Bus queues and
+ * - Triggers: HTTP on node:http (httpServer.ts, routes.ts; host.json routePrefix; function keys
+ *   checked as Azure does when `functionKeys` are given, not at all otherwise, as in Core Tools), timers with croner (timers.ts), Service Bus queues and
  *   topic subscriptions through `@azure/service-bus` receivers in peek-lock mode, completed on
  *   success and abandoned on failure (serviceBus.ts). Service Bus output bindings are sent after
  *   a successful invocation, before the trigger message is completed or the HTTP response sent.
@@ -72,6 +72,12 @@ export interface StartFunctionsHostOptions {
   log?: (line: string) => void;
   /** default 'ServiceBusConnection' (what `connection:` in the trigger options names) */
   serviceBusConnectionSetting?: string;
+  /**
+   * Function keys by name (e.g. `{ default: 'local-dev-key' }`): when any is given, routes above
+   * `anonymous` need one in the `x-functions-key` header or the `code` query parameter, as in
+   * Azure (401 otherwise). None (default): keys are not checked, as with Core Tools.
+   */
+  functionKeys?: Readonly<Record<string, string>>;
 }
 
 const SUPPORTED_OUTPUTS = new Set(['http', 'servicebus']);
@@ -236,6 +242,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
     routePrefix: hostConfig.routePrefix,
     invoker,
     adminInvoke,
+    ...(options.functionKeys ? { functionKeys: options.functionKeys } : {}),
   });
 
   const requestedPort = options.httpPort ?? 7071;
@@ -301,6 +308,12 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
   for (const line of lines) log(line);
   const alsoLocalhost = options.httpHost === undefined || options.httpHost === 'localhost' ? ` (and http://localhost:${httpPort})` : '';
   log(`Host started, listening on ${baseUrl}${alsoLocalhost}`);
+  const keyNames = Object.entries(options.functionKeys ?? {}).filter(([, v]) => v !== '').map(([k]) => k);
+  log(
+    keyNames.length
+      ? `Function keys checked (${keyNames.join(', ')}): send one as the x-functions-key header or the code query parameter; GET /admin/* stays open locally`
+      : 'Function keys are not checked (no keys configured)',
+  );
 
   for (const fn of functions) {
     if (!fn.disabled && fn.triggerType.toLowerCase() === 'timertrigger' && fn.trigger.runOnStartup === true) {

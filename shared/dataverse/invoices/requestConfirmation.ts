@@ -11,24 +11,19 @@ import { BusinessError, ConcurrencyConflict } from '../../core/errors';
 import { deterministicGuid } from '../../core/ids';
 import { labelOf } from '../../core/labels';
 import { InvoiceStatus } from '../../core/options';
-import { withoutEtag, type Stored } from '../../core/stored';
+import { withoutEtag } from '../../core/stored';
 import { ConfirmationRefused, planConfirmation } from '../rules/confirmation/plan';
 import { Queues, type Publisher } from '../../messages';
 import type { TableStore } from '../../storage/tableStore';
-import type { Account, Actual, Contract, ContractLine, Invoice, Milestone, StoredMilestone } from '../records';
+import type { Invoice } from '../records';
 import { EDITABLE_INVOICE_STATUSES } from '../rules/invoiceRules';
-import { correctionInputs } from './corrections';
+import { loadConfirmationInput, type ConfirmationInputStore } from './confirmationInput';
 import { loadInvoiceOr404, type InvoiceReader } from './invoiceView';
 import type { ConfirmRequest } from './requests';
 
 /** What the confirmation request needs of the Dataverse store. */
-export interface RequestConfirmationStore extends InvoiceReader {
+export interface RequestConfirmationStore extends InvoiceReader, ConfirmationInputStore {
   invoices: Pick<TableStore<Invoice>, 'get' | 'replaceIfMatch'>;
-  contracts: Pick<TableStore<Contract>, 'get'>;
-  accounts: Pick<TableStore<Account>, 'get'>;
-  contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
-  milestones: Pick<TableStore<StoredMilestone>, 'listPartition'>;
-  actualsOfContract(contractId: string, ids?: ReadonlySet<string>): Promise<Map<string, Stored<Actual>>>;
 }
 
 export interface ConfirmDeps {
@@ -64,33 +59,10 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
     );
   }
 
-  // Dry run of the confirmation rules on what is stored now.
-  const contract = await dataverse.contracts.get(inv.salesorderid, inv.salesorderid);
-  if (!contract) throw new BusinessError(`Invoice ${inv.invoicenumber}: its contract ${inv.salesorderid} no longer exists, so it cannot be confirmed.`, { reference: inv.invoicenumber });
-  const account: Stored<Account> | undefined = await dataverse.accounts.get(inv.customerid, inv.customerid);
-  if (!account) {
-    throw new BusinessError(`Invoice ${inv.invoicenumber}: its customer account ${inv.customerid} does not exist, so no F&O customer account can be named. Create the account first.`, { reference: inv.invoicenumber });
-  }
-  const sourceIds = new Set(loaded.details.flatMap((d) => [d.msdyn_sourceactual, d.msdyn_originalbilledactual]).filter((id): id is string => id !== undefined));
-  const [sources, milestoneRows, contractLines] = await Promise.all([
-    sourceIds.size ? dataverse.actualsOfContract(inv.salesorderid, sourceIds) : Promise.resolve(new Map<string, Stored<Actual>>()),
-    loaded.details.some((d) => d.msdyn_milestone !== undefined) ? dataverse.milestones.listPartition(inv.salesorderid) : Promise.resolve([]),
-    dataverse.contractLines.listPartition(inv.salesorderid),
-  ]);
-  const correction = await correctionInputs(dataverse.invoices, inv, loaded.details, sources);
+  // Dry run of the confirmation rules on what is stored now (the same loading as the preview).
+  const input = await loadConfirmationInput(dataverse, loaded, now().toISOString());
   try {
-    planConfirmation({
-      ...correction,
-      invoice: withoutEtag(inv),
-      lines: loaded.lines.map(withoutEtag),
-      details: loaded.details.map(withoutEtag),
-      sourceActuals: new Map([...sources].map(([id, a]) => [id, withoutEtag(a)])),
-      milestones: new Map<string, Milestone>(milestoneRows.map((m) => [m.msdyn_contractlinescheduleofvalueid, withoutEtag(m)])),
-      contract: withoutEtag(contract),
-      contractLines: new Map(contractLines.map((l) => [l.salesorderdetailid, withoutEtag(l)])),
-      account: withoutEtag(account),
-      confirmedOn: now().toISOString(),
-    });
+    planConfirmation(input);
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
       // A fence from an earlier request is lifted, so the invoice can be corrected.

@@ -12,7 +12,7 @@ import { amount } from '../../core/money';
 import { timestampString } from '../../core/fields';
 import { mapLimit } from '../../core/collections';
 import { isConflict } from '../../storage/storageErrors';
-import { MAX_BATCH, TableStore, type Stored } from '../../storage/tableStore';
+import { MAX_BATCH, TableStore, type Stored, type TableAccess } from '../../storage/tableStore';
 import { shardOf } from './shards';
 
 export const VOUCHER_RESERVATIONS_TABLE = 'foVoucherReservations';
@@ -34,7 +34,7 @@ function toReservation(row: VoucherReservationRow): JournalReservation {
 export class VoucherReservations {
   readonly store: TableStore<VoucherReservationRow>;
 
-  constructor(connectionString: string) {
+  constructor(connectionString: TableAccess) {
     this.store = new TableStore(connectionString, VOUCHER_RESERVATIONS_TABLE, voucherReservationSchema, (r) => ({ partitionKey: r.Shard, rowKey: r.ActualId }));
   }
 

@@ -8,7 +8,7 @@ import { mapLimit } from '../../core/collections';
 import { timestampString } from '../../core/fields';
 import { stagingRowSchema, type StagingRow } from '../records';
 import type { JournalReservation } from '../rules/import';
-import { TableStore } from '../../storage/tableStore';
+import { TableStore, type TableAccess } from '../../storage/tableStore';
 import { VoucherReservations } from './journalStore';
 import { shardOf, STAGING_WORK_SHARDS } from './shards';
 
@@ -63,7 +63,7 @@ export class StagingWork implements StagingWorkPort {
   /** The journal slots of posted rows (foVoucherReservations), kept after the index entry goes. */
   readonly journals: VoucherReservations;
 
-  constructor(connectionString: string) {
+  constructor(connectionString: TableAccess) {
     this.store = new TableStore(connectionString, STAGING_WORK_TABLE, stagingWorkSchema, (r) => ({ partitionKey: r.Shard, rowKey: r.ActualId }));
     this.journals = new VoucherReservations(connectionString);
   }

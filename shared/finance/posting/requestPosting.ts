@@ -6,11 +6,16 @@
  * postingDate)`: the same request sent twice is one posting request. The posting itself runs on
  * the queue (postInvoiceProposal.ts).
  */
+import { z } from 'zod';
+import { dateString } from '../../core/fields';
 import { Queues, type ProposalPostingMessage, type Publisher } from '../../messages';
 import { withoutEtag } from '../../core/stored';
 import type { TableStore } from '../../storage/tableStore';
 import type { Proposal } from '../records';
 import { assertPostable, checkProposalId, postingRequestId } from './postingChecks';
+
+/** The route's body, optional: empty means "post on the proposal's invoice date". */
+export const postingRequestBodySchema = z.object({ postingDate: dateString.optional() }).strict();
 
 export interface RequestPostingDeps {
   finance: { proposals: Pick<TableStore<Proposal>, 'get'> };
