@@ -81,3 +81,27 @@ export async function retryOnConflict<T>(work: () => Promise<T>, attempts = 5): 
     }
   }
 }
+
+/** Node's network failures: the other end is down, restarting or unreachable for now. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Service Bus SDK codes of a fault that passes (the broker restarting, busy or slow). */
+const BROKER_CODES = new Set(['ServiceCommunicationProblem', 'ServiceBusy', 'ServiceTimeout', 'GeneralError']);
+
+/**
+ * A dependency (storage or the broker) was unreachable, busy or timed out: a fault that may pass,
+ * as opposed to a bug or a refusal. Recognized by the shapes the SDKs give such errors (a RestError
+ * without a status or with 408, 429 or 5xx; a retryable Service Bus error; Node's network codes),
+ * looking through `cause`. HTTP answers it 503 with Retry-After, not 500.
+ */
+export function isUnavailable(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 5) return false;
+  const e = error as Error & { statusCode?: unknown; code?: unknown; retryable?: unknown; cause?: unknown };
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+  if (e.name === 'RestError') {
+    const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
+    if (status === undefined || status === 408 || status === 429 || status >= 500) return true;
+  }
+  if ((e.name === 'ServiceBusError' || e.name === 'MessagingError') && (e.retryable === true || (typeof e.code === 'string' && BROKER_CODES.has(e.code)))) return true;
+  return isUnavailable(e.cause, depth + 1);
+}

@@ -3,11 +3,12 @@
  * `@azure/functions`), problem+json errors (RFC 9457) with a message a person can act on, JSON
  * bodies parsed with zod, GUID route parameters checked, and the mapping of the domain's
  * failures to statuses: ValidationError 400, NotFoundError 404, other BusinessErrors 409, a
- * write that lost a race 409, anything unexpected 500 without a stack trace.
+ * write that lost a race 409, storage or the broker unavailable 503 with Retry-After, anything
+ * unexpected 500 without a stack trace.
  */
 import { app, type HttpHandler, type HttpMethod, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
-import { BusinessError, NotFoundError, StaleWriteError, ValidationError } from '../core/errors';
+import { BusinessError, isUnavailable, NotFoundError, StaleWriteError, ValidationError } from '../core/errors';
 import { describeZodError, guid } from '../core/fields';
 import { BusinessKeys, contextOfTraceParent, inSpan, markFailed, SpanKind } from '../telemetry/tracing';
 
@@ -181,6 +182,15 @@ async function answer(source: string, handler: (request: HttpRequest, context: I
       const reference = error instanceof BusinessError ? error.reference : undefined;
       context.log(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} -> ${status}: ${error.message}`);
       return problem(status, detail, reference ? { reference } : {});
+    }
+    if (isUnavailable(error)) {
+      context.warn(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} -> 503: ${error instanceof Error ? error.message : String(error)}`);
+      return problem(
+        503,
+        `Storage or the message broker did not answer (${error instanceof Error ? error.message.slice(0, 300) : 'no answer'}). The request may have been applied in part; send it again in a few seconds: what it already changed is not done twice.`,
+        { invocationId: context.invocationId },
+        { 'retry-after': '5' },
+      );
     }
     context.error(`[${source}] invocation=${context.invocationId} ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`);
     return problem(500, `The request could not be completed (${error instanceof Error ? error.message : 'unexpected error'}). It was logged with invocation id ${context.invocationId}; retrying may help if storage or the broker was briefly unavailable.`);

@@ -15,6 +15,7 @@ import { withoutEtag } from '../../core/stored';
 import { ConfirmationRefused, planConfirmation } from '../rules/confirmation/plan';
 import { Queues, type Publisher } from '../../messages';
 import type { TableStore } from '../../storage/tableStore';
+import type { StoredInvoice } from '../dataverseStore';
 import type { Invoice } from '../records';
 import { EDITABLE_INVOICE_STATUSES } from '../rules/invoiceRules';
 import { loadConfirmationInput, type ConfirmationInputStore } from './confirmationInput';
@@ -65,6 +66,11 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
     planConfirmation(input);
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
+      // An edit that ran while the rules were checked (a detail deleted, its actual released) can
+      // make them fail on a mix of before and after: then the answer is that it changed, not the rule.
+      if (await changedSince(dataverse, loaded)) {
+        throw new ConcurrencyConflict(`Invoice ${inv.invoicenumber} was changed by someone else while its confirmation was checked; nothing was sent: reload it and confirm again.`, inv.invoicenumber);
+      }
       // A fence from an earlier request is lifted, so the invoice can be corrected.
       if (inv.pi_confirmationrequestedon !== undefined) await dataverse.invoices.replaceIfMatch({ ...withoutEtag(inv), pi_confirmationrequestedon: undefined }, inv.etag);
       throw new BusinessError(`${error.reason} Nothing was sent.`, { reference: inv.invoicenumber });
@@ -85,4 +91,12 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
   if (request.confirmedBy !== undefined) body.confirmedBy = request.confirmedBy;
   await deps.publisher.publish(Queues.invoiceConfirmations, [{ messageId, body, subject: 'confirm', correlationId: inv.invoicenumber }]);
   return { invoiceId, invoicenumber: inv.invoicenumber, status: 'Queued', messageId };
+}
+
+/** Whether the invoice or any of its details changed (or came or went) since `loaded` was read. */
+async function changedSince(dataverse: RequestConfirmationStore, loaded: StoredInvoice): Promise<boolean> {
+  const now = await dataverse.loadInvoice(loaded.invoice.invoiceid);
+  if (!now || now.invoice.etag !== loaded.invoice.etag || now.details.length !== loaded.details.length) return true;
+  const before = new Map(loaded.details.map((d) => [d.msdyn_invoicelinetransactionid, d.etag]));
+  return now.details.some((d) => before.get(d.msdyn_invoicelinetransactionid) !== d.etag);
 }

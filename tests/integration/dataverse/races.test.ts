@@ -263,3 +263,34 @@ describe('rows are read by the contract columns (issue 14, item 6)', () => {
     expect(String(error)).toContain(`dvActuals row ${contractId}/${ids[0]} is malformed: msdyn_amount`);
   });
 });
+
+describe('a confirmation request racing an edit (found by the chaos harness)', () => {
+  it('answers that the invoice changed, not a rule, when a detail is deleted while the rules are checked', async () => {
+    const { fx } = await contractWithReady(2);
+    const draft = await createProformaInvoice({ dataverse: dv, numbers }, fx.contract.salesorderid, {});
+    const victim = draft.details[0]!;
+    // The request has read the invoice and its details; the deletion lands before it reads the actuals.
+    const racing = new Proxy(dv, {
+      get(target, prop, receiver) {
+        if (prop === 'actualsOfContract') {
+          return async (contractId: string, ids?: ReadonlySet<string>) => {
+            await deleteInvoiceLineDetail({ dataverse: dv }, draft.invoice.invoiceid, victim.msdyn_invoicelinetransactionid);
+            return target.actualsOfContract(contractId, ids);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const publisher = new RecordingPublisher();
+    const refused = await requestInvoiceConfirmation({ dataverse: racing, publisher }, draft.invoice.invoiceid, {}).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(refused?.message).toContain('was changed by someone else while its confirmation was checked');
+    expect(statusOf(refused)).toBe(409);
+    expect(publisher.sent).toEqual([]);
+    // Asked again, it goes through with the detail that is left.
+    const queued = await requestInvoiceConfirmation({ dataverse: dv, publisher }, draft.invoice.invoiceid, {});
+    expect(queued.status).toBe('Queued');
+  });
+});
