@@ -112,7 +112,11 @@ export function buildCompositionRoot(settings: Settings) {
       markReady: (request: ReadyRequest) => retryOnConflict(() => setReadyToInvoice({ dataverse }, request)),
       createInvoice: (contractId: string, request: CreateInvoiceRequest, idempotencyKey?: string) => {
         const invoiceId = requestedInvoiceId(contractId, idempotencyKey);
-        return retryOnConflict(() => createProformaInvoice({ dataverse, numbers: sequenceInvoiceNumbers(sequences) }, contractId, request, invoiceId));
+        // A new random id names nothing written yet, on the first attempt; a retry looks first.
+        let attempts = 0;
+        return retryOnConflict(() =>
+          createProformaInvoice({ dataverse, numbers: sequenceInvoiceNumbers(sequences) }, contractId, request, invoiceId, { fresh: idempotencyKey === undefined && attempts++ === 0 }),
+        );
       },
       getInvoice: (invoiceId: string) => getProformaInvoice({ dataverse }, invoiceId),
       updateDetail: (invoiceId: string, detailId: string, patch: UpdateDetailRequest) => updateInvoiceLineDetail({ dataverse }, invoiceId, detailId, patch),

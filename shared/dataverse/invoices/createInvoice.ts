@@ -74,13 +74,15 @@ export async function createProformaInvoice(
   contractId: string,
   request: CreateInvoiceRequest,
   invoiceId: string = requestedInvoiceId(contractId),
+  options: { fresh?: boolean } = {},
 ): Promise<InvoiceView> {
   const { dataverse } = deps;
   const now = deps.now ?? (() => new Date());
   const contract = await dataverse.contracts.get(contractId, contractId);
   if (!contract) throw new NotFoundError(`Contract ${contractId} was not found.`, contractId);
 
-  const written = await dataverse.loadInvoice(invoiceId);
+  // A fresh random id cannot name a written invoice; only an id from an idempotency key is looked up.
+  const written = options.fresh === true ? undefined : await dataverse.loadInvoice(invoiceId);
   if (written) {
     if (written.invoice.salesorderid !== contractId) {
       throw new BusinessError(`The idempotency key of this request made invoice ${written.invoice.invoicenumber} of contract ${written.invoice.salesorderid}; use a new key for contract ${contractId}.`, {
@@ -141,9 +143,12 @@ export async function createProformaInvoice(
     ...(request.name !== undefined ? { name: request.name } : {}),
     ...(request.taxPercent !== undefined ? { taxPercent: request.taxPercent } : {}),
   });
-  await dataverse.invoiceLineDetails.createManyIfAbsent(draft.details);
-  await dataverse.invoiceLines.createManyIfAbsent(draft.lines);
-  await dataverse.invoices.createIfAbsent(draft.invoice);
+  const detailsWritten = await dataverse.invoiceLineDetails.createManyIfAbsent(draft.details);
+  const linesWritten = await dataverse.invoiceLines.createManyIfAbsent(draft.lines);
+  const headerWritten = await dataverse.invoices.createIfAbsent(draft.invoice);
+  // What was written is the draft itself when every row was new (the answer needs no re-read);
+  // rows an earlier attempt left behind are read back instead.
+  const allNew = detailsWritten.existing.size === 0 && linesWritten.existing.size === 0 && headerWritten === 'created';
 
   // 3. The items move on to it. One that changed since it was read is read again; one that left
   // the backlog meanwhile leaves the draft again.
@@ -160,11 +165,16 @@ export async function createProformaInvoice(
     if (movedMilestones.has(`${contractId}/${m.msdyn_contractlinescheduleofvalueid}`)) continue;
     if (!(await moveItem(dataverse, contractId, 'Milestone', m.msdyn_contractlinescheduleofvalueid, MilestoneStatus.Ready, MilestoneStatus.CustomerInvoiceCreated))) left.push(m.msdyn_contractlinescheduleofvalueid);
   }
-  if (!left.length) return viewOf(await loadInvoiceOr404(dataverse, invoiceId));
+  if (!left.length) return allNew ? viewOfDraft(draft) : viewOf(await loadInvoiceOr404(dataverse, invoiceId));
   const leaving = new Set(left);
   for (const d of draft.details) {
     if (leaving.has(d.msdyn_sourceactual ?? '') || leaving.has(d.msdyn_milestone ?? '')) await dataverse.invoiceLineDetails.delete(invoiceId, d.msdyn_invoicelinetransactionid);
   }
   await dataverse.releaseClaims(contractId, left, invoiceId);
   return refreshTotals(dataverse, invoiceId, 'creating the invoice');
+}
+
+/** The view of a draft exactly as it was written (the order viewOf gives a stored invoice). */
+function viewOfDraft(draft: { invoice: Invoice; lines: InvoiceLine[]; details: InvoiceLineDetail[] }): InvoiceView {
+  return viewOf({ invoice: { ...draft.invoice, etag: '' }, lines: draft.lines.map((l) => ({ ...l, etag: '' })), details: draft.details.map((d) => ({ ...d, etag: '' })) });
 }

@@ -184,6 +184,8 @@ describe('proforma invoice routes', () => {
     const read = await system.http('GET', `dataverse/invoices/${inv}`);
     expect(read.status).toBe(200);
     expect(read.body.details).toHaveLength(2);
+    // The create answers what it wrote without reading it back: exactly what a read answers.
+    expect(created.body).toEqual(read.body);
     await expectProblem(system.http('GET', 'dataverse/invoices/123'), 400, 'invoiceId "123" is not a GUID');
     await expectProblem(system.http('GET', `dataverse/invoices/${randomUUID()}`), 404, 'was not found');
 
