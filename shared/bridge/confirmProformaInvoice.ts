@@ -19,7 +19,7 @@ import type {
   Milestone,
   StoredMilestone,
 } from '../dataverse/records';
-import { ConfirmationRefused, planConfirmation, type ConfirmationPlan } from '../dataverse/rules/confirmation/plan';
+import { ConfirmationRefused, planConfirmation, type ConfirmationInput, type ConfirmationPlan } from '../dataverse/rules/confirmation/plan';
 import { correctionInputs } from '../dataverse/invoices/corrections';
 import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
@@ -130,6 +130,67 @@ function confirmationTime(message: InvoiceConfirmationMessage, meta: Confirmatio
   return (meta.enqueuedAt ?? now()).toISOString();
 }
 
+/** What a confirmation is planned from, as loaded from the store. */
+export interface LoadedConfirmation {
+  invoice: Stored<Invoice>;
+  lines: Stored<InvoiceLine>[];
+  details: Stored<InvoiceLineDetail>[];
+  contract: Stored<Contract>;
+  account: Stored<Account>;
+  contractLines: Stored<ContractLine>[];
+  milestones: Stored<StoredMilestone>[];
+  /** Every actual of the contract, by id. */
+  actuals: ReadonlyMap<string, Stored<Actual>>;
+  confirmedOn: string;
+}
+
+/**
+ * The plan's input (resume mode) from what was loaded: the source actuals and milestones the
+ * details name, and for a corrective invoice what it corrects. The confirmation and the republish
+ * both plan from here. Also the ids the details name and the stored milestones (their ETags guard
+ * the confirmation's updates).
+ */
+export async function confirmationInputOf(
+  invoices: Pick<TableStore<Invoice>, 'get'>,
+  loaded: LoadedConfirmation,
+  invoiceAs: Invoice = withoutEtag(loaded.invoice),
+): Promise<{ input: ConfirmationInput; sourceIds: Set<string>; milestoneIds: Set<string>; storedMilestones: Map<string, Stored<StoredMilestone>> }> {
+  const sourceIds = new Set<string>();
+  const milestoneIds = new Set<string>();
+  for (const d of loaded.details) {
+    if (d.msdyn_sourceactual !== undefined) sourceIds.add(d.msdyn_sourceactual);
+    if (d.msdyn_milestone !== undefined) milestoneIds.add(d.msdyn_milestone);
+  }
+  const sourceActuals = new Map<string, Actual>();
+  for (const id of sourceIds) {
+    const a = loaded.actuals.get(id);
+    if (a) sourceActuals.set(id, withoutEtag(a));
+  }
+  const storedMilestones = new Map<string, Stored<StoredMilestone>>();
+  const milestoneInput = new Map<string, Milestone>();
+  for (const m of loaded.milestones) {
+    if (!milestoneIds.has(m.msdyn_contractlinescheduleofvalueid)) continue;
+    storedMilestones.set(m.msdyn_contractlinescheduleofvalueid, m);
+    const { etag: _etag, salesorderid: _contract, ...milestone } = m;
+    milestoneInput.set(m.msdyn_contractlinescheduleofvalueid, milestone);
+  }
+  const correction = await correctionInputs(invoices, loaded.invoice, loaded.details, loaded.actuals);
+  const input: ConfirmationInput = {
+    ...correction,
+    invoice: invoiceAs,
+    lines: loaded.lines.map(withoutEtag),
+    details: loaded.details.map(withoutEtag),
+    sourceActuals,
+    milestones: milestoneInput,
+    contract: withoutEtag(loaded.contract),
+    contractLines: new Map(loaded.contractLines.map((l) => [l.salesorderdetailid, withoutEtag(l)])),
+    account: withoutEtag(loaded.account),
+    confirmedOn: loaded.confirmedOn,
+    resume: true,
+  };
+  return { input, sourceIds, milestoneIds, storedMilestones };
+}
+
 export async function confirmProformaInvoice(
   deps: ConfirmProformaInvoiceDeps,
   message: InvoiceConfirmationMessage,
@@ -185,44 +246,22 @@ export async function confirmProformaInvoice(
     return refuse(new NotFoundError(`Invoice ${invoiceNumber}: its customer account ${storedInvoice.customerid} was not found; nothing was changed.`, invoiceNumber));
   }
 
-  const sourceIds = new Set<string>();
-  const milestoneIds = new Set<string>();
-  for (const d of details) {
-    if (d.msdyn_sourceactual !== undefined) sourceIds.add(d.msdyn_sourceactual);
-    if (d.msdyn_milestone !== undefined) milestoneIds.add(d.msdyn_milestone);
-  }
-  const sourceActuals = new Map<string, Actual>();
-  for (const id of sourceIds) {
-    const a = actuals.get(id);
-    if (a) sourceActuals.set(id, withoutEtag(a));
-  }
-  const storedMilestones = new Map<string, Stored<StoredMilestone>>();
-  const milestoneInput = new Map<string, Milestone>();
-  for (const m of milestones) {
-    if (!milestoneIds.has(m.msdyn_contractlinescheduleofvalueid)) continue;
-    storedMilestones.set(m.msdyn_contractlinescheduleofvalueid, m);
-    const { etag: _etag, salesorderid: _contract, ...milestone } = m;
-    milestoneInput.set(m.msdyn_contractlinescheduleofvalueid, milestone);
-  }
-
-  const correction = await correctionInputs(dv.invoices, storedInvoice, details, actuals);
+  const { input, sourceIds, milestoneIds, storedMilestones } = await confirmationInputOf(dv.invoices, {
+    invoice: storedInvoice,
+    lines,
+    details,
+    contract,
+    account,
+    contractLines,
+    milestones,
+    actuals,
+    confirmedOn: confirmationTime(message, meta, deps.now ?? (() => new Date())),
+  });
 
   // Plan --------------------------------------------------------------------------------------
   let plan: ConfirmationPlan;
   try {
-    plan = planConfirmation({
-      ...correction,
-      invoice: withoutEtag(storedInvoice),
-      lines: lines.map(withoutEtag),
-      details: details.map(withoutEtag),
-      sourceActuals,
-      milestones: milestoneInput,
-      contract: withoutEtag(contract),
-      contractLines: new Map(contractLines.map((l) => [l.salesorderdetailid, withoutEtag(l)])),
-      account: withoutEtag(account),
-      confirmedOn: confirmationTime(message, meta, deps.now ?? (() => new Date())),
-      resume: true,
-    });
+    plan = planConfirmation(input);
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
       const note = alreadyConfirmed ? ' (The invoice is already Confirmed; its confirmation cannot be replayed.)' : '';

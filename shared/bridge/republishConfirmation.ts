@@ -10,14 +10,13 @@
  */
 import { withoutEtag, type Stored } from '../core/stored';
 import type { TableStore } from '../storage/tableStore';
-import type { Account, Actual, Contract, ContractLine, Invoice, InvoiceLine, InvoiceLineDetail, Milestone, StoredMilestone } from '../dataverse/records';
+import type { Account, Actual, Contract, ContractLine, Invoice, InvoiceLine, InvoiceLineDetail, StoredMilestone } from '../dataverse/records';
 import { ConfirmationRefused, planConfirmation, type ConfirmationPlan } from '../dataverse/rules/confirmation/plan';
 import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
 import { BusinessError, NotFoundError } from '../core/errors';
 import { asRepublished, Queues, type OutboundMessage, type Publisher } from '../messages';
-import { correctionInputs } from '../dataverse/invoices/corrections';
-import { confirmationMessages } from './confirmProformaInvoice';
+import { confirmationInputOf, confirmationMessages } from './confirmProformaInvoice';
 
 /** What republishing reads of the Dataverse store (reads only). */
 export interface RepublishConfirmationRepository {
@@ -104,40 +103,16 @@ export async function recomputeConfirmation(dv: RepublishConfirmationRepository,
   if (!contract) throw new BusinessError(`Invoice ${number}: its contract ${contractId} was not found, so its confirmation cannot be recomputed.`, { reference: number });
   if (!account) throw new BusinessError(`Invoice ${number}: its customer account ${invoice.customerid} was not found, so its confirmation cannot be recomputed.`, { reference: number });
 
-  const sourceActuals = new Map<string, Actual>();
-  const milestoneIds = new Set<string>();
-  for (const d of details) {
-    if (d.msdyn_sourceactual !== undefined) {
-      const source = actuals.get(d.msdyn_sourceactual);
-      if (source) sourceActuals.set(d.msdyn_sourceactual, withoutEtag(source));
-    }
-    if (d.msdyn_milestone !== undefined) milestoneIds.add(d.msdyn_milestone);
-  }
-  const milestoneInput = new Map<string, Milestone>();
-  for (const m of milestones) {
-    if (!milestoneIds.has(m.msdyn_contractlinescheduleofvalueid)) continue;
-    const { etag: _etag, salesorderid: _contract, ...milestone } = m;
-    milestoneInput.set(m.msdyn_contractlinescheduleofvalueid, milestone);
-  }
-
-  const correction = await correctionInputs(dv.invoices, invoice, details, actuals);
+  // A Posted invoice differs from its Confirmed self only in status and the customer invoice
+  // fields, which the plan does not read: it is planned as the Confirmed invoice it was.
+  const { input } = await confirmationInputOf(
+    dv.invoices,
+    { invoice: stored, lines, details, contract, account, contractLines, milestones, actuals, confirmedOn: invoice.msdyn_confirmedon ?? new Date(0).toISOString() },
+    { ...invoice, msdyn_projectinvoicestatus: InvoiceStatus.Confirmed },
+  );
   let plan: ConfirmationPlan;
   try {
-    plan = planConfirmation({
-      ...correction,
-      // A Posted invoice differs from its Confirmed self only in status and the customer invoice
-      // fields, which the plan does not read: it is planned as the Confirmed invoice it was.
-      invoice: { ...invoice, msdyn_projectinvoicestatus: InvoiceStatus.Confirmed },
-      lines: lines.map(withoutEtag),
-      details: details.map(withoutEtag),
-      sourceActuals,
-      milestones: milestoneInput,
-      contract: withoutEtag(contract),
-      contractLines: new Map(contractLines.map((l) => [l.salesorderdetailid, withoutEtag(l)])),
-      account: withoutEtag(account),
-      confirmedOn: invoice.msdyn_confirmedon ?? new Date(0).toISOString(),
-      resume: true,
-    });
+    plan = planConfirmation(input);
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
       throw new BusinessError(`${error.reason} Its confirmation cannot be recomputed, so nothing was republished.`, { reference: number });
