@@ -4,7 +4,7 @@
  * annotations are rebuilt per delivery, with the broker's x-opt-* annotations added.
  * Also: splitting the SDK's batch format, and lock tokens in the SDK's byte order.
  */
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { message as rheaMessage, types as rheaTypes, type Message, type Typed } from 'rhea';
 
 /** Message format of a batch: one AMQP message whose data sections are encoded messages. */
@@ -33,6 +33,8 @@ interface RheaTypes {
 export const amqpTypes = rheaTypes as unknown as RheaTypes;
 const t = amqpTypes;
 
+const NO_BYTES = Buffer.alloc(0);
+
 export const Annotation = {
   sequenceNumber: 'x-opt-sequence-number',
   enqueuedTime: 'x-opt-enqueued-time',
@@ -58,8 +60,10 @@ const STATE_CODE: Record<MessageState, number> = { active: 0, deferred: 1, sched
 
 export interface MessageParts {
   header: { durable?: boolean; priority?: number; ttl?: number };
-  /** The sender's message annotations as typed key/value pairs (flat), broker keys removed. */
-  annotations: Typed[];
+  /** The sender's message annotations, broker keys removed: encoded key/value pairs, back to back. */
+  annotations: Buffer;
+  /** How many encoded values `annotations` holds (keys and values: twice the pairs). */
+  annotationCount: number;
   /** Encoded properties section, as sent. */
   properties?: Buffer;
   /** Encoded application-properties section (rebuilt only when a settlement modifies it). */
@@ -106,13 +110,6 @@ const SECTIONS: Record<string, SectionKind> = {
   'amqp:footer:map': 'footer',
 };
 
-function sectionKind(section: Typed): SectionKind {
-  const descriptor = (section.descriptor as Typed | undefined)?.value as unknown;
-  const kind = descriptor === undefined ? undefined : SECTIONS[String(descriptor)];
-  if (!kind) throw new Error(`Unrecognised AMQP message section ${String(descriptor)}`);
-  return kind;
-}
-
 function items(section: Typed): Typed[] {
   return Array.isArray(section.value) ? (section.value as Typed[]) : [];
 }
@@ -121,24 +118,124 @@ function plain(typed: Typed | undefined): unknown {
   return typed === undefined ? undefined : (typed.value as unknown);
 }
 
-/** Splits an encoded AMQP message into the parts the broker stores. */
+const truncated = (): Error => new Error('Truncated AMQP message');
+
+/** Offset just past the encoded AMQP value at `o` (a described value included), without decoding it. */
+function skipValue(b: Buffer, o: number): number {
+  const code = b[o];
+  if (code === undefined) throw truncated();
+  if (code === 0x00) return skipValue(b, skipValue(b, o + 1));
+  let end: number;
+  switch (code >> 4) {
+    case 0x4:
+      end = o + 1;
+      break;
+    case 0x5:
+      end = o + 2;
+      break;
+    case 0x6:
+      end = o + 3;
+      break;
+    case 0x7:
+      end = o + 5;
+      break;
+    case 0x8:
+      end = o + 9;
+      break;
+    case 0x9:
+      end = o + 17;
+      break;
+    case 0xa:
+    case 0xc:
+    case 0xe:
+      if (o + 2 > b.length) throw truncated();
+      end = o + 2 + b[o + 1]!;
+      break;
+    case 0xb:
+    case 0xd:
+    case 0xf:
+      if (o + 5 > b.length) throw truncated();
+      end = o + 5 + b.readUInt32BE(o + 1);
+      break;
+    default:
+      throw new Error(`Unknown AMQP type code 0x${code.toString(16)}`);
+  }
+  if (end > b.length) throw truncated();
+  return end;
+}
+
+interface Section {
+  kind: SectionKind;
+  /** Where the section's value (after the descriptor) starts, and where the section ends. */
+  valueAt: number;
+  end: number;
+}
+
+/** The message section starting at `o`: its kind from the descriptor, and its extent. */
+function sectionAt(b: Buffer, o: number): Section {
+  if (b[o] !== 0x00) throw new Error('AMQP message section without a descriptor');
+  const valueAt = skipValue(b, o + 1);
+  let descriptor: string;
+  switch (b[o + 1]) {
+    case 0x53:
+      descriptor = String(b[o + 2]);
+      break;
+    case 0x80:
+      descriptor = b.readUInt32BE(o + 2) === 0 ? String(b.readUInt32BE(o + 6)) : 'ulong';
+      break;
+    case 0xa3:
+      descriptor = b.toString('latin1', o + 3, valueAt);
+      break;
+    case 0xb3:
+      descriptor = b.toString('latin1', o + 6, valueAt);
+      break;
+    default:
+      descriptor = `type 0x${b[o + 1]!.toString(16)}`;
+  }
+  const kind = SECTIONS[descriptor];
+  if (!kind) throw new Error(`Unrecognised AMQP message section ${descriptor}`);
+  return { kind, valueAt, end: skipValue(b, valueAt) };
+}
+
+/** Number of items of the list or map encoded at `o` and where the first starts; undefined for other types. */
+function compoundAt(b: Buffer, o: number): { count: number; first: number } | undefined {
+  switch (b[o]) {
+    case 0x45:
+      return { count: 0, first: o + 1 };
+    case 0xc0:
+    case 0xc1:
+      return { count: b[o + 2]!, first: o + 3 };
+    case 0xd0:
+    case 0xd1:
+      return { count: b.readUInt32BE(o + 5), first: o + 9 };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Splits an encoded AMQP message into the parts the broker stores. Sections are found by their
+ * encoded sizes; only the header, the message annotations (when there are any) and the message
+ * id are decoded. Application properties and body are not looked into.
+ */
 export function decodeMessage(encoded: Buffer): MessageParts {
   const reader = new t.Reader(encoded);
-  const parts: MessageParts = { header: {}, annotations: [], body: Buffer.alloc(0), size: encoded.length };
+  const readAt = (position: number): Typed => {
+    reader.position = position;
+    return reader.read();
+  };
+  const parts: MessageParts = { header: {}, annotations: NO_BYTES, annotationCount: 0, body: NO_BYTES, size: encoded.length };
   let bodyStart = -1;
   let propertiesRange: [number, number] | undefined;
   let applicationPropertiesRange: [number, number] | undefined;
-  while (reader.remaining() > 0) {
-    const start = reader.position;
-    const section = reader.read();
-    const end = reader.position;
-    const kind = sectionKind(section);
+  for (let start = 0; start < encoded.length; ) {
+    const { kind, valueAt, end } = sectionAt(encoded, start);
     if (bodyStart >= 0 && kind !== 'body' && kind !== 'footer') {
       throw new Error(`AMQP message section ${kind} after the body`);
     }
     switch (kind) {
       case 'header': {
-        const [durable, priority, ttl] = items(section).map(plain);
+        const [durable, priority, ttl] = items(readAt(start)).map(plain);
         if (typeof durable === 'boolean') parts.header.durable = durable;
         if (typeof priority === 'number') parts.header.priority = priority;
         if (typeof ttl === 'number') parts.header.ttl = ttl;
@@ -147,22 +244,31 @@ export function decodeMessage(encoded: Buffer): MessageParts {
       case 'delivery-annotations':
         break;
       case 'message-annotations': {
-        const kv = items(section);
+        if (compoundAt(encoded, valueAt)?.count === 0) break;
+        const kv = items(readAt(start));
+        const kept: Typed[] = [];
         for (let i = 0; i + 1 < kv.length; i += 2) {
           const key = String(plain(kv[i]));
           if (BROKER_ANNOTATIONS.has(key)) continue;
-          parts.annotations.push(kv[i]!, kv[i + 1]!);
+          kept.push(kv[i]!, kv[i + 1]!);
           if (key === Annotation.scheduledEnqueueTime) {
             const v = plain(kv[i + 1]);
             const ms = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : undefined;
             if (ms !== undefined && Number.isFinite(ms)) parts.scheduledEnqueueTime = ms;
           }
         }
+        if (kept.length) {
+          const w = new t.Writer();
+          for (const typed of kept) w.write(typed);
+          parts.annotations = Buffer.from(w.toBuffer());
+          parts.annotationCount = kept.length;
+        }
         break;
       }
       case 'properties': {
         propertiesRange = [start, end];
-        const id = plain(items(section)[0]);
+        const list = compoundAt(encoded, valueAt);
+        const id = list ? (list.count > 0 ? plain(readAt(list.first)) : undefined) : plain(items(readAt(start))[0]);
         if (typeof id === 'string' || typeof id === 'number') parts.messageId = String(id);
         else if (Buffer.isBuffer(id)) parts.messageId = id.toString('hex');
         break;
@@ -175,6 +281,7 @@ export function decodeMessage(encoded: Buffer): MessageParts {
         if (bodyStart < 0) bodyStart = start;
         break;
     }
+    start = end;
   }
   // One copy per message for what is kept verbatim (a batch's buffer is not retained).
   const keepFrom = Math.min(propertiesRange?.[0] ?? Infinity, applicationPropertiesRange?.[0] ?? Infinity, bodyStart >= 0 ? bodyStart : encoded.length);
@@ -188,18 +295,35 @@ export function decodeMessage(encoded: Buffer): MessageParts {
 
 /** The messages inside a batch sent with message format 0x80013700 (one per data section). */
 export function decodeBatch(envelope: Buffer): MessageParts[] {
-  const reader = new t.Reader(envelope);
   const out: MessageParts[] = [];
-  while (reader.remaining() > 0) {
-    const section = reader.read();
-    const descriptor = String(plain(section.descriptor as Typed | undefined));
-    if (descriptor === '117' || descriptor === 'amqp:data:binary') {
-      const data = section.value as unknown;
-      if (!Buffer.isBuffer(data)) throw new Error('Batch data section does not hold binary data');
-      out.push(decodeMessage(data));
+  for (let start = 0; start < envelope.length; ) {
+    if (envelope[start] !== 0x00) throw new Error('AMQP message section without a descriptor');
+    const valueAt = skipValue(envelope, start + 1);
+    const end = skipValue(envelope, valueAt);
+    if (isDataSection(envelope, start)) {
+      const code = envelope[valueAt];
+      if (code !== 0xa0 && code !== 0xb0) throw new Error('Batch data section does not hold binary data');
+      out.push(decodeMessage(envelope.subarray(valueAt + (code === 0xa0 ? 2 : 5), end)));
     }
+    start = end;
   }
   return out;
+}
+
+/** Whether the section at `o` is a data section (descriptor 0x75 or amqp:data:binary). */
+function isDataSection(b: Buffer, o: number): boolean {
+  switch (b[o + 1]) {
+    case 0x53:
+      return b[o + 2] === 0x75;
+    case 0x80:
+      return b.readUInt32BE(o + 2) === 0 && b.readUInt32BE(o + 6) === 0x75;
+    case 0xa3:
+      return b.toString('latin1', o + 3, o + 3 + b[o + 2]!) === 'amqp:data:binary';
+    case 0xb3:
+      return b.toString('latin1', o + 6, o + 6 + b.readUInt32BE(o + 2)) === 'amqp:data:binary';
+    default:
+      return false;
+  }
 }
 
 /** rhea hands over format-0 messages already decoded; encode them back to split them. */
@@ -207,47 +331,111 @@ export function partsFromRheaMessage(msg: Message): MessageParts {
   return decodeMessage(rheaMessage.encode(msg));
 }
 
-/** Reused for the rebuilt sections; its bytes are copied out by Buffer.concat. */
-const deliveryWriter = new t.Writer();
+/** The broker's annotation keys as encoded symbols (sym8), written into every delivery. */
+const encodedSymbol = (name: string): Buffer => Buffer.concat([Buffer.from([0xa3, name.length]), Buffer.from(name, 'ascii')]);
+const KEY = {
+  sequenceNumber: encodedSymbol(Annotation.sequenceNumber),
+  enqueuedTime: encodedSymbol(Annotation.enqueuedTime),
+  enqueueSequenceNumber: encodedSymbol(Annotation.enqueueSequenceNumber),
+  lockedUntil: encodedSymbol(Annotation.lockedUntil),
+  messageState: encodedSymbol(Annotation.messageState),
+};
+const TWO_32 = 2 ** 32;
 
-/** Encodes a stored message for delivery, peek or a management response. */
+/** Writes an AMQP long / timestamp body (8 bytes, big-endian two's complement). */
+function writeInt64(buffer: Buffer, value: number, offset: number): number {
+  if (value >= 0 && value <= Number.MAX_SAFE_INTEGER) {
+    buffer.writeUInt32BE(Math.floor(value / TWO_32), offset);
+    buffer.writeUInt32BE(value % TWO_32, offset + 4);
+  } else {
+    buffer.writeBigInt64BE(BigInt(Math.trunc(value)), offset);
+  }
+  return offset + 8;
+}
+
+function writeBytes(buffer: Buffer, bytes: Buffer, offset: number): number {
+  bytes.copy(buffer, offset);
+  return offset + bytes.length;
+}
+
+/**
+ * Encodes a stored message for delivery, peek or a management response, straight into one
+ * buffer: the header (a list of five fields) and the message annotations (the sender's, kept
+ * encoded, then the broker's x-opt-* ones) are written byte by byte; properties, application
+ * properties and body are copied as stored.
+ */
 export function encodeMessage(parts: MessageParts, broker: BrokerAnnotations): Buffer {
-  const w = deliveryWriter;
-  w.position = 0;
   const { durable, priority, ttl } = parts.header;
-  w.write(
-    t.described(
-      t.wrap_ulong(0x70),
-      t.wrap_list([
-        t.wrap_boolean(durable ?? false),
-        t.wrap_ubyte(priority ?? 4),
-        ttl === undefined ? null : t.wrap_uint(ttl),
-        t.wrap_boolean(broker.deliveryCount === 0),
-        t.wrap_uint(broker.deliveryCount),
-      ]),
-    ),
-  );
-  const annotations: Typed[] = [
-    ...parts.annotations,
-    t.wrap_symbol(Annotation.sequenceNumber),
-    t.wrap_long(broker.sequenceNumber),
-    t.wrap_symbol(Annotation.enqueuedTime),
-    t.wrap_timestamp(broker.enqueuedTime),
-    t.wrap_symbol(Annotation.enqueueSequenceNumber),
-    t.wrap_long(broker.enqueueSequenceNumber),
-  ];
+  const ttlSize = ttl === undefined ? 1 : 5;
+  // header: descriptor (3) + list8 constructor, size, count (3) + fields (the size counts the count byte)
+  const headerFields = 1 + 2 + ttlSize + 1 + 5;
+  const headerSize = 3 + 3 + headerFields;
+  let annotationBytes = parts.annotations.length + KEY.sequenceNumber.length + 9 + KEY.enqueuedTime.length + 9 + KEY.enqueueSequenceNumber.length + 9;
+  let annotationCount = parts.annotationCount + 6;
   if (broker.lockedUntil !== undefined) {
-    annotations.push(t.wrap_symbol(Annotation.lockedUntil), t.wrap_timestamp(broker.lockedUntil));
+    annotationBytes += KEY.lockedUntil.length + 9;
+    annotationCount += 2;
   }
   if (broker.state !== 'active') {
-    annotations.push(t.wrap_symbol(Annotation.messageState), t.wrap_int(STATE_CODE[broker.state]));
+    annotationBytes += KEY.messageState.length + 5;
+    annotationCount += 2;
   }
-  w.write(t.described(t.wrap_ulong(0x72), t.Map32(annotations)));
-  const chunks = [w.toBuffer()];
-  if (parts.properties) chunks.push(parts.properties);
-  if (parts.applicationProperties) chunks.push(parts.applicationProperties);
-  chunks.push(parts.body);
-  return Buffer.concat(chunks);
+  // annotations: descriptor (3) + map32 constructor (1), size (4), count (4) + pairs
+  const annotationsSize = 3 + 9 + annotationBytes;
+  const properties = parts.properties;
+  const applicationProperties = parts.applicationProperties;
+  const total =
+    headerSize + annotationsSize + (properties?.length ?? 0) + (applicationProperties?.length ?? 0) + parts.body.length;
+  const out = Buffer.allocUnsafe(total);
+  let o = 0;
+  out[o++] = 0x00;
+  out[o++] = 0x53;
+  out[o++] = 0x70;
+  out[o++] = 0xc0;
+  out[o++] = 1 + headerFields;
+  out[o++] = 5;
+  out[o++] = durable ? 0x41 : 0x42;
+  out[o++] = 0x50;
+  out[o++] = priority ?? 4;
+  if (ttl === undefined) {
+    out[o++] = 0x40;
+  } else {
+    out[o++] = 0x70;
+    o = out.writeUInt32BE(ttl >>> 0, o);
+  }
+  out[o++] = broker.deliveryCount === 0 ? 0x41 : 0x42;
+  out[o++] = 0x70;
+  o = out.writeUInt32BE(broker.deliveryCount >>> 0, o);
+  out[o++] = 0x00;
+  out[o++] = 0x53;
+  out[o++] = 0x72;
+  out[o++] = 0xd1;
+  o = out.writeUInt32BE(annotationBytes + 4, o);
+  o = out.writeUInt32BE(annotationCount, o);
+  o = writeBytes(out, parts.annotations, o);
+  o = writeBytes(out, KEY.sequenceNumber, o);
+  out[o++] = 0x81;
+  o = writeInt64(out, broker.sequenceNumber, o);
+  o = writeBytes(out, KEY.enqueuedTime, o);
+  out[o++] = 0x83;
+  o = writeInt64(out, broker.enqueuedTime, o);
+  o = writeBytes(out, KEY.enqueueSequenceNumber, o);
+  out[o++] = 0x81;
+  o = writeInt64(out, broker.enqueueSequenceNumber, o);
+  if (broker.lockedUntil !== undefined) {
+    o = writeBytes(out, KEY.lockedUntil, o);
+    out[o++] = 0x83;
+    o = writeInt64(out, broker.lockedUntil, o);
+  }
+  if (broker.state !== 'active') {
+    o = writeBytes(out, KEY.messageState, o);
+    out[o++] = 0x71;
+    o = out.writeInt32BE(STATE_CODE[broker.state], o);
+  }
+  if (properties) o = writeBytes(out, properties, o);
+  if (applicationProperties) o = writeBytes(out, applicationProperties, o);
+  writeBytes(out, parts.body, o);
+  return out;
 }
 
 /** Returns parts whose application properties carry `changes` (undefined values are skipped). */
@@ -293,25 +481,28 @@ export interface LockToken {
   tag: Buffer;
 }
 
-const randomPool = Buffer.alloc(16 * 256);
-let randomOffset = randomPool.length;
-
-/** A random (version 4) uuid's bytes; random data is drawn in blocks, lock tokens are many. */
-function randomUuidBytes(): Buffer {
-  if (randomOffset >= randomPool.length) {
-    randomFillSync(randomPool);
-    randomOffset = 0;
-  }
-  const b = Buffer.from(randomPool.subarray(randomOffset, randomOffset + 16));
-  randomOffset += 16;
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  return b;
-}
+/**
+ * Lock tokens are version-4 uuids whose first ten bytes are drawn once per process and whose
+ * last six count up from a random start: unique within the process and, by the random part,
+ * across restarts, at the cost of a counter instead of random bytes and hex formatting of all
+ * sixteen per lock.
+ */
+const tokenBytes = randomBytes(16);
+tokenBytes[6] = (tokenBytes[6]! & 0x0f) | 0x40;
+tokenBytes[8] = (tokenBytes[8]! & 0x3f) | 0x80;
+/** The token's fixed part as text: 8-4-4-4- (the last group is the counter). */
+const tokenPrefix = uuidString(tokenBytes).slice(0, 24);
+/** The delivery tag's fixed part (the first eight bytes reordered; bytes 8-9 as they are). */
+const tagPrefix = reorderGuidBytes(tokenBytes).subarray(0, 10);
+const COUNTER_LIMIT = 2 ** 48;
+let tokenCounter = tokenBytes.readUIntBE(10, 6);
 
 export function newLockToken(): LockToken {
-  const bytes = randomUuidBytes();
-  return { token: uuidString(bytes), tag: reorderGuidBytes(bytes) };
+  tokenCounter = (tokenCounter + 1) % COUNTER_LIMIT;
+  const tag = Buffer.allocUnsafe(16);
+  tagPrefix.copy(tag, 0);
+  tag.writeUIntBE(tokenCounter, 10, 6);
+  return { token: tokenPrefix + tokenCounter.toString(16).padStart(12, '0'), tag };
 }
 
 /** The 16 bytes of a uuid string in written order (what the SDK's `string_to_uuid` produces). */

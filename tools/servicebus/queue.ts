@@ -9,7 +9,7 @@
  */
 import { encodeMessage, newLockToken, withApplicationProperties, withMessageId, type LockToken, type MessageParts, type MessageState } from './codec';
 import type { QueueDefinition } from './config';
-import { IndexedHeap, Timeline, type TimelineEntry } from './timeline';
+import { DeadlineList, IndexedHeap, Timeline, type Deadline, type TimelineEntry } from './timeline';
 
 export const DEAD_LETTER_SUFFIX = '/$deadletterqueue';
 
@@ -30,6 +30,8 @@ export interface Consumer {
   availableCredit(): number;
   /** Transfers an encoded message; `lock` is set in peek-lock mode (its tag is the delivery tag). */
   transfer(payload: Buffer, lock: LockToken | undefined): void;
+  /** Called after a run of transfers to this consumer (optional): a place to flush. */
+  transferred?(): void;
 }
 
 export type Outcome =
@@ -59,7 +61,7 @@ export const lockLostError = (entity: string): BrokerError =>
 interface Lock extends LockToken {
   until: number;
   holder: LockHolder;
-  timer: TimelineEntry;
+  timer: Deadline<StoredMessage>;
 }
 
 export interface StoredMessage {
@@ -74,7 +76,7 @@ export interface StoredMessage {
   lock?: Lock;
   /** Position in the entity's ready heap, -1 when not ready. */
   readyPos: number;
-  expiryTimer?: TimelineEntry;
+  expiryTimer?: Deadline<StoredMessage>;
   scheduleTimer?: TimelineEntry;
 }
 
@@ -105,9 +107,15 @@ export class Entity {
   private readonly locks = new Map<string, StoredMessage>();
   private readonly consumers: Consumer[] = [];
   private readonly recentMessageIds = new Map<string, number>();
+  /** Lock expiries and TTLs, in time order (the same lock duration and default TTL for all). */
+  private readonly lockDeadlines: DeadlineList<StoredMessage>;
+  private readonly expiryDeadlines: DeadlineList<StoredMessage>;
   private nextSequenceNumber = 1;
   private nextEnqueueSequenceNumber = 1;
   private roundRobin = 0;
+  /** Whether `messages` iterates in sequence-number order (false once a dead letter arrives out of order). */
+  private storedInOrder = true;
+  private lastStored = 0;
   private pumping = false;
   private pumpAgain = false;
 
@@ -119,6 +127,16 @@ export class Entity {
     parent?: Entity,
   ) {
     this.isDeadLetterQueue = parent !== undefined;
+    this.lockDeadlines = new DeadlineList(timeline, (d) => {
+      const m = d.item;
+      if (m.lock?.timer === d) this.loseLock(m);
+    });
+    this.expiryDeadlines = new DeadlineList(timeline, (d) => {
+      const m = d.item;
+      if (m.expiryTimer !== d) return;
+      m.expiryTimer = undefined;
+      if (this.messages.get(m.sequenceNumber) === m && !m.lock) this.expire(m);
+    });
     this.deadLetterQueue = parent ? undefined : new Entity(`${name}${DEAD_LETTER_SUFFIX}`, definition, timeline, events, this);
   }
 
@@ -196,8 +214,14 @@ export class Entity {
       deliveryCount: 0,
       readyPos: -1,
     };
-    this.messages.set(m.sequenceNumber, m);
+    this.keep(m);
     return m;
+  }
+
+  private keep(m: StoredMessage): void {
+    if (m.sequenceNumber < this.lastStored) this.storedInOrder = false;
+    else this.lastStored = m.sequenceNumber;
+    this.messages.set(m.sequenceNumber, m);
   }
 
   private storeScheduled(parts: MessageParts, at: number): StoredMessage {
@@ -225,10 +249,8 @@ export class Entity {
 
   private watchExpiry(m: StoredMessage): void {
     if (this.isDeadLetterQueue || !Number.isFinite(m.expiresAt)) return;
-    m.expiryTimer = this.timeline.add(m.expiresAt, () => {
-      m.expiryTimer = undefined;
-      if (this.messages.get(m.sequenceNumber) === m && !m.lock) this.expire(m);
-    });
+    this.expiryDeadlines.cancel(m.expiryTimer);
+    m.expiryTimer = this.expiryDeadlines.add(m.expiresAt, m);
   }
 
   // ---- receiving -----------------------------------------------------------------------
@@ -250,7 +272,11 @@ export class Entity {
     }
   }
 
-  /** Hands ready messages to consumers with credit, one at a time in turn. */
+  /**
+   * Hands ready messages to consumers with credit: each consumer in turn gets as many as its
+   * credit allows (a receiver asking for 500 gets them in one go, its batch complete at once,
+   * instead of one message per receiver per round).
+   */
   pump(): void {
     if (this.pumping) {
       this.pumpAgain = true;
@@ -273,14 +299,21 @@ export class Entity {
     while (this.ready.size > 0 && n > 0 && withoutCredit < n) {
       const c = this.consumers[this.roundRobin % n]!;
       this.roundRobin = (this.roundRobin + 1) % n;
-      if (c.availableCredit() <= 0) {
+      let credit = c.availableCredit();
+      if (credit <= 0) {
         withoutCredit++;
         continue;
       }
       withoutCredit = 0;
-      const m = this.takeReady();
-      if (!m) break;
-      this.deliver(c, m);
+      const now = Date.now();
+      let delivered = 0;
+      for (; credit > 0; credit--) {
+        const m = this.takeReady(now);
+        if (!m) break;
+        this.deliver(c, m, now);
+        delivered++;
+      }
+      if (delivered) c.transferred?.();
     }
   }
 
@@ -295,14 +328,14 @@ export class Entity {
     return undefined;
   }
 
-  private deliver(c: Consumer, m: StoredMessage): void {
+  private deliver(c: Consumer, m: StoredMessage, now: number): void {
     if (c.mode === 'receiveAndDelete') {
       const payload = this.encode(m);
       this.remove(m);
       c.transfer(payload, undefined);
       return;
     }
-    const lock = this.lock(m, c.lockHolder);
+    const lock = this.lock(m, c.lockHolder, now);
     c.transfer(this.encode(m), lock);
   }
 
@@ -324,25 +357,18 @@ export class Entity {
   // ---- locks and settlement ------------------------------------------------------------
 
   private lock(m: StoredMessage, holder: LockHolder, now = Date.now()): Lock {
-    const token = newLockToken();
+    const { token, tag } = newLockToken();
     const until = now + this.definition.lockDurationMs;
-    const lock: Lock = {
-      ...token,
-      until,
-      holder,
-      timer: this.timeline.add(until, () => {
-        if (m.lock === lock) this.loseLock(m);
-      }),
-    };
+    const lock: Lock = { token, tag, until, holder, timer: this.lockDeadlines.add(until, m) };
     m.lock = lock;
-    this.locks.set(token.token, m);
+    this.locks.set(token, m);
     return lock;
   }
 
   private unlock(m: StoredMessage): void {
     const lock = m.lock;
     if (!lock) return;
-    this.timeline.cancel(lock.timer);
+    this.lockDeadlines.cancel(lock.timer);
     this.locks.delete(lock.token);
     m.lock = undefined;
   }
@@ -417,7 +443,7 @@ export class Entity {
     const m = this.validLock(token, now);
     if (!m?.lock) throw lockLostError(this.name);
     m.lock.until = now + this.definition.lockDurationMs;
-    this.timeline.reschedule(m.lock.timer, m.lock.until);
+    this.lockDeadlines.reschedule(m.lock.timer, m.lock.until);
     return m.lock.until;
   }
 
@@ -443,7 +469,7 @@ export class Entity {
       deliveryCount: original.deliveryCount,
       readyPos: -1,
     };
-    this.messages.set(m.sequenceNumber, m);
+    this.keep(m);
     this.makeReady(m);
     this.pump();
   }
@@ -461,7 +487,7 @@ export class Entity {
     if (this.messages.get(m.sequenceNumber) === m) this.messages.delete(m.sequenceNumber);
     if (m.readyPos >= 0) this.ready.removeAt(m.readyPos);
     this.unlock(m);
-    this.timeline.cancel(m.expiryTimer);
+    this.expiryDeadlines.cancel(m.expiryTimer);
     this.timeline.cancel(m.scheduleTimer);
     m.expiryTimer = undefined;
     m.scheduleTimer = undefined;
@@ -472,12 +498,22 @@ export class Entity {
   /** Messages with sequence number >= `from`, in order (active, locked, deferred and scheduled). */
   peek(from: number, count: number): PeekedMessage[] {
     this.timeline.runDue();
-    const picked: StoredMessage[] = [];
-    for (const m of this.messages.values()) {
-      if (m.sequenceNumber >= from) picked.push(m);
+    const limit = Math.max(0, count);
+    let picked: StoredMessage[] = [];
+    if (this.storedInOrder) {
+      // The map iterates in sequence-number order: stop at `count`, no sort.
+      for (const m of this.messages.values()) {
+        if (picked.length >= limit) break;
+        if (m.sequenceNumber >= from) picked.push(m);
+      }
+    } else {
+      for (const m of this.messages.values()) {
+        if (m.sequenceNumber >= from) picked.push(m);
+      }
+      picked.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
+      picked = picked.slice(0, limit);
     }
-    picked.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
-    return picked.slice(0, Math.max(0, count)).map((m) => ({ sequenceNumber: m.sequenceNumber, payload: this.encode(m) }));
+    return picked.map((m) => ({ sequenceNumber: m.sequenceNumber, payload: this.encode(m) }));
   }
 
   /** Deferred messages by sequence number (management `receive-by-sequence-number`). */

@@ -12,6 +12,7 @@
  * around where it could misreport a settlement (see `onOutcome`).
  */
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Server, Socket } from 'node:net';
 import {
   create_container,
@@ -26,7 +27,7 @@ import {
   type Sender,
   type Session,
 } from 'rhea';
-import { BATCH_MESSAGE_FORMAT, decodeBatch, partsFromRheaMessage, type LockToken, type MessageParts } from './codec';
+import { amqpTypes, BATCH_MESSAGE_FORMAT, decodeBatch, partsFromRheaMessage, type LockToken, type MessageParts } from './codec';
 import { handleCbsRequest, handleManagementRequest } from './management';
 import { BrokerError, DEAD_LETTER_SUFFIX, lockLostError, normalizeAddress, type Consumer, type Entity, type Namespace, type Outcome, type ReceiveMode } from './queue';
 
@@ -52,18 +53,84 @@ interface DeliveryInternals {
   remote_settled: boolean;
 }
 
+/** A frame rhea has queued for writing (frames.amqp_frame). */
+interface PendingFrame {
+  channel: number;
+  type: number;
+  performative?: unknown;
+  payload?: Buffer;
+}
+
+interface TransportInternals {
+  pending: PendingFrame[];
+  header_sent: unknown;
+  write(socket: Socket): void;
+}
+
+interface ConnectionInternals {
+  output(): void;
+  socket?: Socket;
+  amqp_transport: TransportInternals;
+}
+
+interface TransferFields {
+  handle: number;
+  delivery_id: number;
+  delivery_tag: Buffer;
+  message_format: number;
+  settled: boolean;
+  more: boolean;
+}
+
+/** rhea's frame constructors (lib/frames.js); only `transfer` is used here. */
+interface FramesInternals {
+  transfer: (fields: TransferFields) => unknown;
+}
+
+interface OutgoingInternals {
+  process(): void;
+}
+
+interface SessionInternals {
+  outgoing: OutgoingInternals;
+}
+
+interface WriterInternals {
+  buffer: Buffer;
+  position: number;
+  skip(bytes: number): void;
+  write_uint(value: number, width: number): void;
+  write(o: unknown): void;
+  write_bytes(source: Buffer): void;
+}
+
 type OutcomeKind = 'accepted' | 'rejected' | 'modified' | 'released';
 
 const outcomes = rheaMessage as unknown as Record<OutcomeKind, (fields?: { error?: AmqpError }) => { described(): unknown }>;
 
+/**
+ * The answer to each successful settlement: one shared state per kind (rhea compares states
+ * when it merges the dispositions it writes into ranges; shared ones compare at once).
+ */
+const OUTCOME_STATES: Record<OutcomeKind, unknown> = {
+  accepted: outcomes.accepted().described(),
+  rejected: outcomes.rejected().described(),
+  modified: outcomes.modified().described(),
+  released: outcomes.released().described(),
+};
+
 type ReceiverRole = { kind: 'cbs' } | { kind: 'management'; entity: Entity } | { kind: 'queue'; entity: Entity };
+
+/** A delivery of a peek-lock consumer carries its lock token. */
+interface LockedDelivery {
+  lockToken?: string;
+}
 
 class LinkConsumer implements Consumer {
   readonly mode: ReceiveMode;
-  /** Lock token of each unsettled peek-lock delivery. */
-  readonly tokens = new WeakMap<Delivery, string>();
-  /** Ids of deliveries handed to rhea that it has not transmitted yet (they hold credit). */
+  /** Ids of deliveries handed to rhea that it has not transmitted yet (they hold credit), from `queuedFrom`. */
   private readonly queued: number[] = [];
+  private queuedFrom = 0;
 
   constructor(
     readonly link: Sender,
@@ -77,14 +144,21 @@ class LinkConsumer implements Consumer {
     if (!this.link.is_open()) return 0;
     const internals = this.link as unknown as SenderInternals;
     const outgoing = internals.session.outgoing;
-    while (this.queued.length && this.queued[0]! < outgoing.next_pending_delivery) this.queued.shift();
-    return Math.min(internals.credit - this.queued.length, outgoing.available());
+    const queued = this.queued;
+    let from = this.queuedFrom;
+    while (from < queued.length && queued[from]! < outgoing.next_pending_delivery) from++;
+    if (from === queued.length) {
+      queued.length = 0;
+      from = 0;
+    }
+    this.queuedFrom = from;
+    return Math.min(internals.credit - (queued.length - from), outgoing.available());
   }
 
   transfer(payload: Buffer, lock: LockToken | undefined): void {
     const delivery = this.link.send(payload, lock?.tag, 0);
     this.queued.push(delivery.id);
-    if (lock) this.tokens.set(delivery, lock.token);
+    if (lock) (delivery as unknown as LockedDelivery).lockToken = lock.token;
   }
 }
 
@@ -227,6 +301,7 @@ export class BrokerServer {
 
   private onConnectionOpen(conn: Connection): void {
     this.state(conn);
+    coalesceWrites(conn);
     this.log(`connection ${conn.options.id ?? ''} opened (container ${conn.container_id ?? '?'})`);
   }
 
@@ -242,6 +317,7 @@ export class BrokerServer {
         return;
       }
       echoTermini(link, address, target);
+      plainTransfersFor(link.session);
       state.replyLinks.set(link.name, link);
       if (target) state.replyLinks.set(target, link);
       return;
@@ -260,6 +336,7 @@ export class BrokerServer {
     attach.snd_settle_mode = link.snd_settle_mode;
     attach.rcv_settle_mode = link.rcv_settle_mode;
     answerEveryDrain(link);
+    plainTransfersFor(link.session);
     const consumer = new LinkConsumer(link, entity, state.locks);
     state.consumers.set(link, consumer);
     entity.addConsumer(consumer);
@@ -386,8 +463,9 @@ export class BrokerServer {
     if (!link || !delivery) return;
     const consumer = this.states.get(ctx.connection)?.consumers.get(link);
     if (!consumer || consumer.mode !== 'peekLock') return;
-    const token = consumer.tokens.get(delivery);
-    consumer.tokens.delete(delivery);
+    const locked = delivery as unknown as LockedDelivery;
+    const token = locked.lockToken;
+    locked.lockToken = undefined;
     let error: AmqpError | undefined;
     try {
       if (token === undefined) throw lockLostError(consumer.entity.name);
@@ -400,7 +478,7 @@ export class BrokerServer {
     }
     if (delivery.remote_settled) return;
     if (!error) {
-      answerDisposition(delivery, outcomes[kind]().described());
+      answerDisposition(delivery, OUTCOME_STATES[kind]);
       return;
     }
     // rhea merges the dispositions it writes in one pass into ranges and, for the first two
@@ -447,6 +525,141 @@ export class BrokerServer {
     this.states.delete(conn);
     this.log(`connection ${conn.options.id ?? ''} closed`);
   }
+}
+
+const rheaFrames = createRequire(__filename)('rhea/lib/frames.js') as FramesInternals;
+const rheaTransfer = rheaFrames.transfer;
+
+/**
+ * A transfer performative as plain fields. `encodeFrames` writes it in a few bytes; anything else
+ * that meets one (it should not) gets rhea's own through `described()`.
+ */
+class PlainTransfer {
+  constructor(readonly fields: TransferFields) {}
+
+  described(): unknown {
+    return (rheaTransfer(this.fields) as { described(): unknown }).described();
+  }
+}
+
+const plainTransfer = (fields: TransferFields): unknown => new PlainTransfer(fields);
+const patchedSessions = new WeakSet<object>();
+
+/**
+ * rhea builds each transfer frame through its generic type system (a composite object whose
+ * every field is wrapped in a typed value, then encoded from those): most of a delivery's cost
+ * in the broker. While rhea processes the outgoing side of one of the broker's sessions, its
+ * `frames.transfer` makes a `PlainTransfer` instead, written directly by `encodeFrames`. The
+ * swap lasts for that synchronous call only (the SDK's connections in the same process never
+ * see it) and puts rhea's constructor back even when the call throws.
+ */
+function plainTransfersFor(session: Session): void {
+  if (patchedSessions.has(session)) return;
+  patchedSessions.add(session);
+  const outgoing = (session as unknown as SessionInternals).outgoing;
+  const process = outgoing.process;
+  outgoing.process = function processWithPlainTransfers(this: OutgoingInternals): void {
+    rheaFrames.transfer = plainTransfer;
+    try {
+      process.call(this);
+    } finally {
+      rheaFrames.transfer = rheaTransfer;
+    }
+  };
+}
+
+const AMQP_FRAME_TYPE = 0;
+const FRAME_WRITER_KEEP = 1 << 20;
+let frameWriter = new amqpTypes.Writer() as unknown as WriterInternals;
+
+/**
+ * rhea writes every frame as soon as it is made: a 1 KB buffer of its own, one `socket.write`
+ * (a system call) and a heartbeat timer cleared and set again, per frame; a receiver taking
+ * 500 messages costs 500 of each. On the broker's connections the writes of one turn of the
+ * event loop are gathered instead: rhea's `output` runs once, on `setImmediate`, and the AMQP
+ * transport encodes every frame queued since into one buffer, written with one `socket.write`.
+ * Frames keep their order; only the moment they leave moves to the end of the turn.
+ */
+function coalesceWrites(conn: Connection): void {
+  const c = conn as unknown as ConnectionInternals;
+  const output = c.output.bind(c);
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    output();
+  };
+  c.output = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+  const transport = c.amqp_transport;
+  const write = transport.write.bind(transport);
+  transport.write = (socket: Socket): void => {
+    if (!transport.header_sent) {
+      write(socket);
+      return;
+    }
+    const frames = transport.pending;
+    if (!frames.length) return;
+    transport.pending = [];
+    socket.write(encodeFrames(frames));
+  };
+}
+
+/** The frames as rhea's `frames.write_frame` writes them, back to back in one buffer. */
+function encodeFrames(frames: PendingFrame[]): Buffer {
+  const w = frameWriter;
+  w.position = 0;
+  for (const frame of frames) {
+    if (frame.type !== AMQP_FRAME_TYPE) throw new Error(`Unexpected frame type ${frame.type} after SASL`);
+    const start = w.position;
+    w.skip(4);
+    w.write_uint(2, 1);
+    w.write_uint(AMQP_FRAME_TYPE, 1);
+    w.write_uint(frame.channel, 2);
+    if (frame.performative instanceof PlainTransfer && frame.performative.fields.delivery_tag.length < 256) {
+      writeTransfer(w, frame.performative.fields);
+      if (frame.payload) w.write_bytes(frame.payload);
+    } else if (frame.performative) {
+      w.write(frame.performative);
+      if (frame.payload) w.write_bytes(frame.payload);
+    }
+    w.buffer.writeUInt32BE(w.position - start, start);
+  }
+  const out = Buffer.from(w.buffer.subarray(0, w.position));
+  if (w.buffer.length > FRAME_WRITER_KEEP) frameWriter = new amqpTypes.Writer() as unknown as WriterInternals;
+  return out;
+}
+
+/**
+ * A transfer performative: described list (0x14) of handle, delivery-id, delivery-tag,
+ * message-format, settled and more; uints written in full (0x70), the tag as vbin8.
+ */
+function writeTransfer(w: WriterInternals, f: TransferFields): void {
+  const tagLength = f.delivery_tag.length;
+  const listSize = 1 + 5 + 5 + 2 + tagLength + 5 + 1 + 1;
+  const start = w.position;
+  w.skip(3 + 2 + listSize);
+  const b = w.buffer;
+  let o = start;
+  b[o++] = 0x00;
+  b[o++] = 0x53;
+  b[o++] = 0x14;
+  b[o++] = 0xc0;
+  b[o++] = listSize;
+  b[o++] = 6;
+  b[o++] = 0x70;
+  o = b.writeUInt32BE(f.handle >>> 0, o);
+  b[o++] = 0x70;
+  o = b.writeUInt32BE(f.delivery_id >>> 0, o);
+  b[o++] = 0xa0;
+  b[o++] = tagLength;
+  o += f.delivery_tag.copy(b, o);
+  b[o++] = 0x70;
+  o = b.writeUInt32BE(f.message_format >>> 0, o);
+  b[o++] = f.settled ? 0x41 : 0x42;
+  b[o++] = f.more ? 0x41 : 0x42;
 }
 
 /** Settles our side of a peek-lock delivery with `state` as the final outcome. */

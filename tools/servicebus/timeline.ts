@@ -1,8 +1,10 @@
 /**
  * An indexed binary min-heap (items know their position, so removal is O(log n)) and, on top
- * of it, the broker's single timer: every lock expiry, scheduled enqueue and TTL deadline is an
- * entry here, and one Node timer is armed for the earliest. Entries are removed when the thing
- * they guard goes away, so nothing lingers.
+ * of it, the broker's single timer: every lock expiry, scheduled enqueue and TTL deadline ends
+ * up here, and one Node timer is armed for the earliest. Locks and TTLs, which come in time
+ * order per queue, wait in `DeadlineList`s (one entry each list on the timeline), the rest are
+ * entries of their own. Entries are removed when the thing they guard goes away, so nothing
+ * lingers.
  */
 
 export class IndexedHeap<T> {
@@ -189,5 +191,110 @@ export class Timeline {
       this.runDue();
     }, delay);
     this.timer.unref();
+  }
+}
+
+/** A deadline kept by a `DeadlineList`: in its list, on the timeline, or neither (settled). */
+export interface Deadline<T> {
+  at: number;
+  readonly item: T;
+  prev: Deadline<T> | undefined;
+  next: Deadline<T> | undefined;
+  listed: boolean;
+  entry: TimelineEntry | undefined;
+}
+
+/**
+ * Deadlines that nearly always come in time order: a queue's lock duration and its default TTL
+ * are the same for every message, so each new lock or expiry is the latest one so far. They are
+ * kept in a linked list in deadline order with a single timeline entry for the earliest, so
+ * adding, cancelling and pushing one to the end (a lock renewal) cost O(1) and no heap work;
+ * a deadline earlier than the list's last (a message with its own shorter TTL) goes on the
+ * timeline itself. `onDue` runs when a deadline passes (at or after `at`, as timeline entries).
+ */
+export class DeadlineList<T> {
+  private head: Deadline<T> | undefined;
+  private tail: Deadline<T> | undefined;
+  /** The timeline entry that wakes the list; it may be armed earlier than the head (then it re-arms). */
+  private wake: TimelineEntry | undefined;
+  private readonly runDue = (): void => this.fire();
+
+  constructor(
+    private readonly timeline: Timeline,
+    private readonly onDue: (deadline: Deadline<T>) => void,
+  ) {}
+
+  add(at: number, item: T): Deadline<T> {
+    const d: Deadline<T> = { at, item, prev: undefined, next: undefined, listed: false, entry: undefined };
+    this.place(d);
+    return d;
+  }
+
+  cancel(d: Deadline<T> | undefined): void {
+    if (!d) return;
+    if (d.listed) {
+      this.unlink(d);
+    } else if (d.entry) {
+      this.timeline.cancel(d.entry);
+      d.entry = undefined;
+    }
+  }
+
+  reschedule(d: Deadline<T>, at: number): void {
+    this.cancel(d);
+    d.at = at;
+    this.place(d);
+  }
+
+  private place(d: Deadline<T>): void {
+    const tail = this.tail;
+    if (tail && d.at < tail.at) {
+      d.entry = this.timeline.add(d.at, () => {
+        d.entry = undefined;
+        this.onDue(d);
+      });
+      return;
+    }
+    d.listed = true;
+    d.prev = tail;
+    if (tail) tail.next = d;
+    else this.head = d;
+    this.tail = d;
+    if (this.head === d) this.arm();
+  }
+
+  private unlink(d: Deadline<T>): void {
+    if (d.prev) d.prev.next = d.next;
+    else this.head = d.next;
+    if (d.next) d.next.prev = d.prev;
+    else this.tail = d.prev;
+    d.prev = undefined;
+    d.next = undefined;
+    d.listed = false;
+  }
+
+  private arm(): void {
+    const head = this.head;
+    if (!head) return;
+    const wake = this.wake;
+    if (wake && wake.pos >= 0) {
+      if (wake.at > head.at) this.timeline.reschedule(wake, head.at);
+      return;
+    }
+    this.wake = this.timeline.add(head.at, this.runDue);
+  }
+
+  private fire(): void {
+    this.wake = undefined;
+    const now = Date.now();
+    try {
+      for (let d = this.head; d && d.at <= now; d = this.head) {
+        this.unlink(d);
+        this.onDue(d);
+      }
+    } finally {
+      // After a failing callback (reported by the timeline) the rest runs on the next wake.
+      this.arm();
+    }
   }
 }

@@ -3,7 +3,7 @@
  * goes through them).
  */
 import { describe, expect, it } from 'vitest';
-import { IndexedHeap, Timeline, type TimelineEntry } from '../../../tools/servicebus/timeline';
+import { DeadlineList, IndexedHeap, Timeline, type TimelineEntry } from '../../../tools/servicebus/timeline';
 
 interface Item {
   key: number;
@@ -68,5 +68,52 @@ describe('Timeline', () => {
     timeline.close();
     await new Promise((r) => setTimeout(r, 40));
     expect(ran).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('DeadlineList', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('fires each deadline once, in time order, after cancels, renewals and an earlier one added late', async () => {
+    const errors: unknown[] = [];
+    const timeline = new Timeline((e) => errors.push(e));
+    const fired: string[] = [];
+    const list = new DeadlineList<string>(timeline, (d) => fired.push(d.item));
+    const now = Date.now();
+    const a = list.add(now + 40, 'a');
+    const b = list.add(now + 60, 'b');
+    list.add(now + 80, 'c');
+    const d = list.add(now + 100, 'd');
+    // Out of order: a shorter deadline after longer ones (a message with its own TTL).
+    list.add(now + 20, 'early');
+    list.cancel(b);
+    // A renewal moves a deadline to the end.
+    list.reschedule(a, now + 120);
+    list.cancel(d);
+    list.cancel(d);
+    expect(fired).toEqual([]);
+    await sleep(200);
+    expect(fired).toEqual(['early', 'c', 'a']);
+    expect(errors).toEqual([]);
+    expect(timeline.size).toBe(0);
+    timeline.close();
+  });
+
+  it('keeps firing the rest after a callback throws', async () => {
+    const errors: unknown[] = [];
+    const timeline = new Timeline((e) => errors.push(e));
+    const fired: string[] = [];
+    const list = new DeadlineList<string>(timeline, (d) => {
+      if (d.item === 'bad') throw new Error('boom');
+      fired.push(d.item);
+    });
+    const now = Date.now();
+    list.add(now + 10, 'bad');
+    list.add(now + 10, 'after');
+    list.add(now + 30, 'later');
+    await sleep(120);
+    expect(errors).toHaveLength(1);
+    expect(fired).toEqual(['after', 'later']);
+    timeline.close();
   });
 });
