@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { formatCustomerInvoiceId } from '../../../shared/finance/rules/posting';
 import { TableSequenceStore } from '../../../shared/storage/sequences';
@@ -37,5 +37,53 @@ describe('integrationSequences on Azurite', () => {
     expect(await sequences.last('Same')).toBe(2);
     expect((await sequences.find('Same', 'B'))?.value).toBe('CIV-000002');
     expect(await sequences.find('Same', 'C')).toBeUndefined();
+  });
+
+  it('serves calls waiting in one process with shared counter transactions, still 1..n without gaps', async () => {
+    const transact = vi.spyOn(sequences.store, 'transact');
+    try {
+      const keys = Array.from({ length: 120 }, (_, i) => `G-${i}`);
+      const got = await Promise.all(keys.map((key) => sequences.reserve('Grouped', key, { format })));
+      expect(got.map((r) => r.number).sort((a, b) => a - b)).toEqual(keys.map((_, i) => i + 1));
+      expect(got.every((r) => r.created)).toBe(true);
+      // Each call alone would be 120 transactions; waiting calls share one (at most 50 each).
+      expect(transact.mock.calls.length).toBeLessThanOrEqual(5);
+      expect(await sequences.last('Grouped')).toBe(120);
+      for (const r of got) expect((await sequences.find('Grouped', r.key))?.number).toBe(r.number);
+    } finally {
+      transact.mockRestore();
+    }
+  });
+
+  it('stays gap-free and unique across processes racing on one counter, with keys asked for on both', async () => {
+    const other = new TableSequenceStore(azurite.connectionString);
+    const keys = Array.from({ length: 60 }, (_, i) => `X-${i}`);
+    // Every key is asked for by both "processes", in different orders.
+    const got = await Promise.all([
+      ...keys.map((key) => sequences.reserve('Racing', key, { format })),
+      ...[...keys].reverse().map((key) => other.reserve('Racing', key, { format })),
+    ]);
+    const numberOf = new Map<string, number>();
+    for (const r of got) {
+      if (numberOf.has(r.key)) expect(r.number).toBe(numberOf.get(r.key));
+      numberOf.set(r.key, r.number);
+    }
+    expect([...numberOf.values()].sort((a, b) => a - b)).toEqual(keys.map((_, i) => i + 1));
+    expect(got.filter((r) => r.created)).toHaveLength(60);
+    expect(await sequences.last('Racing')).toBe(60);
+  });
+
+  it('fails only the calls of a key storage refuses, not the others waiting with it', async () => {
+    const first = sequences.reserve('Refused', 'ok-0', { format });
+    const others = [
+      sequences.reserve('Refused', 'ok-1', { format }),
+      sequences.reserve('Refused', 'bad/key', { format }),
+      sequences.reserve('Refused', 'ok-2', { format }),
+    ];
+    const settled = await Promise.allSettled([first, ...others]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const numbers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.number] : [])).sort((a, b) => a - b);
+    expect(numbers).toEqual([1, 2, 3]);
+    expect(await sequences.last('Refused')).toBe(3);
   });
 });
