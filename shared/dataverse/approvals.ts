@@ -117,7 +117,10 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
     approved.push(entry);
   }
 
-  // An entry approved before must have been approved with the same values.
+  // An entry approved before must have been approved with the same values. Looked up across
+  // contracts on purpose: an entry approved before on a line of another contract has its actuals
+  // in that contract's partition, and a contract-scoped lookup would miss them and write the same
+  // actual ids a second time. (Queries of 15 ids each; an approval request is small.)
   const existing = new Map((await dataverse.actualsByIds(actuals.map((a) => a.msdyn_actualid))).map((a) => [a.msdyn_actualid, withoutEtag(a)]));
   const conflicts = actuals.filter((a) => existing.has(a.msdyn_actualid) && !sameApprovalFacts(a, existing.get(a.msdyn_actualid)!));
   if (conflicts.length) {
