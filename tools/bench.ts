@@ -38,9 +38,12 @@ import {
   type PhaseFigures,
   type PhaseMeasure,
 } from './bench/figures';
+import { renderBenchChart } from './bench/chart';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './bench/options';
 import { Progress } from './bench/progress';
 import { PhaseRecorder } from './bench/recorder';
+import { parseBenchResults } from './bench/results';
+import { isResultsCommand, runResultsCli } from './bench/resultsCli';
 import { INVOICE_PHASES, problemsOf, reuseInvoicePhases, scenarioA, scenarioInvoices, type ScenarioEnv, type ScenarioResult } from './bench/scenarios';
 import { startBenchSystem } from './bench/system';
 import { REPO_ROOT } from './paths';
@@ -200,6 +203,11 @@ function invoicePartTotal(label: string, measures: readonly PhaseMeasure[]): Pha
 }
 
 async function main(): Promise<void> {
+  // --model azure / --chart: read results already made, start nothing (tools/bench/resultsCli.ts).
+  if (isResultsCommand(process.argv.slice(2))) {
+    process.exitCode = runResultsCli(process.argv.slice(2));
+    return;
+  }
   let options: BenchOptions;
   try {
     options = parseBenchArgs(process.argv.slice(2));
@@ -350,8 +358,19 @@ function report(run: Run, jsonFile: string): void {
   const commit = commitOf();
   if (commit) doc.commit = commit;
   if (slowest) doc.slowest = { scenario: slowest.scenario, phase: slowest.phase, ratio: slowest.ratio, seconds: slowest.seconds };
-  writeFileSync(jsonFile, `${JSON.stringify(doc, null, 2)}\n`);
-  console.log(`\nResults: ${path.relative(REPO_ROOT, jsonFile)} (${((Date.now() - run.startedAt.getTime()) / 1000).toFixed(0)} s)`);
+  const json = `${JSON.stringify(doc, null, 2)}\n`;
+  writeFileSync(jsonFile, json);
+  // The chart of the same figures, read back through the results schema like any later reader.
+  const svgFile = jsonFile.replace(/\.json$/, '.svg');
+  let chart = '';
+  try {
+    writeFileSync(svgFile, renderBenchChart(parseBenchResults(JSON.parse(json)), { source: path.basename(jsonFile) }));
+    chart = `, chart ${path.relative(REPO_ROOT, svgFile)}`;
+  } catch (error) {
+    console.error(`No chart: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  console.log(`\nResults: ${path.relative(REPO_ROOT, jsonFile)}${chart} (${((Date.now() - run.startedAt.getTime()) / 1000).toFixed(0)} s)`);
+  console.log('The same figures in Azure: npm run bench -- --model azure (docs/scaling.md).');
 }
 
 main().catch((error: unknown) => {

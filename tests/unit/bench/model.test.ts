@@ -1,0 +1,259 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_PARAMS,
+  loadsOf,
+  memoryPerIld,
+  predictPhase,
+  predictScenarios,
+  tableKeysOf,
+  tableOpsOf,
+  PHASE_PROFILES,
+  withTier,
+  workloadLimits,
+  type ModelParams,
+  type PhaseLoad,
+} from '../../../tools/bench/model';
+import { isResultsCommand, modelReport, parseResultsArgs, ResultsUsageError } from '../../../tools/bench/resultsCli';
+import { newestResultsFile, parseBenchResults, type BenchResults } from '../../../tools/bench/results';
+
+const ONE = { contracts: 1, invoices: 1, projects: 1 };
+const MB = 1024 * 1024;
+
+function load(over: Partial<PhaseLoad> & Pick<PhaseLoad, 'phase' | 'tables'>): PhaseLoad {
+  return { scenario: 'C 100', ilds: 100, measuredSeconds: 1, shape: ONE, invocations: {}, ...over };
+}
+
+function params(over: { deployment?: Partial<ModelParams['deployment']>; assumptions?: Partial<ModelParams['assumptions']> } = {}): ModelParams {
+  return {
+    limits: DEFAULT_PARAMS.limits,
+    deployment: { ...DEFAULT_PARAMS.deployment, ...over.deployment },
+    assumptions: { ...DEFAULT_PARAMS.assumptions, ...over.assumptions },
+  };
+}
+
+describe('tableOpsOf', () => {
+  it('adds the reads and deletes the benchmark cannot see to the writes it counted, per partition', () => {
+    const l = load({ phase: 'confirmation', tables: { dvActuals: 300, dvInvoices: 1 } });
+    const ops = tableOpsOf(l, PHASE_PROFILES.confirmation, DEFAULT_PARAMS.assumptions);
+    const by = new Map(ops.map((t) => [t.table, t]));
+    // 300 written + the contract's partition read whole (2 actuals per ILD)
+    expect(by.get('dvActuals')).toMatchObject({ writes: 300, reads: 200, deletes: 0, ops: 500, partitions: 1, hottest: 500 });
+    expect(by.get('dvInvoiceLineDetails')).toMatchObject({ reads: 100, ops: 100 });
+    expect(by.get('dvInvoiceClaims')).toMatchObject({ reads: 100, deletes: 100, ops: 200 });
+    expect(by.get('dvInvoices')).toMatchObject({ writes: 1, partitions: 1, hottest: 1 });
+    expect(ops[0]?.table).toBe('dvActuals');
+  });
+
+  it('spreads per-contract tables over the contracts and shards over their eight partitions', () => {
+    const l = load({ phase: 'proposal + billed sync', ilds: 1000, shape: { contracts: 10, invoices: 10, projects: 10 }, tables: { foActualsStaging: 1000, foStagingWork: 1000 } });
+    const by = new Map(tableOpsOf(l, PHASE_PROFILES['proposal + billed sync'], DEFAULT_PARAMS.assumptions).map((t) => [t.table, t]));
+    expect(by.get('foActualsStaging')).toMatchObject({ partitions: 10, hottest: 100 });
+    expect(by.get('foStagingWork')).toMatchObject({ partitions: 8, hottest: 125 });
+  });
+
+  it('lets reads go free when asked', () => {
+    const l = load({ phase: 'confirmation', tables: { dvActuals: 300 } });
+    const [actuals] = tableOpsOf(l, PHASE_PROFILES.confirmation, params({ assumptions: { readWeight: 0 } }).assumptions);
+    expect(actuals).toMatchObject({ table: 'dvActuals', reads: 200, ops: 300 });
+  });
+
+  it('treats a table it does not know as spread, and says so', () => {
+    expect(tableKeysOf('somethingNew').key).toContain('not in the model');
+    const [t] = tableOpsOf(load({ phase: 'mystery', tables: { somethingNew: 50 } }), undefined, DEFAULT_PARAMS.assumptions);
+    expect(t).toMatchObject({ partitions: 50, hottest: 1 });
+  });
+});
+
+describe('predictPhase', () => {
+  it('bounds one big confirmation by its own invocation: its tables one after another at 2,000 entities/s', () => {
+    const p = predictPhase(load({ phase: 'confirmation', tables: { dvActuals: 300, dvInvoices: 1 } }));
+    // dvActuals 500 + ILDs 100 + claims 200 + the header 1 (at most 1 in its partition) = 801 ops, 0.4005 s,
+    // plus 8 serial round trips of 10 ms
+    expect(p.invocation?.seconds).toBeCloseTo(0.4005 + 0.08, 6);
+    expect(p.binding.resource).toBe('invocation');
+    expect(p.seconds).toBeCloseTo(0.4805, 6);
+    const partition = p.bounds.find((b) => b.resource === 'partition');
+    expect(partition?.seconds).toBeCloseTo(0.25, 6);
+    expect(partition?.detail).toContain('dvActuals');
+    expect(p.bounds.find((b) => b.resource === 'account')?.seconds).toBeCloseTo(801 / 20_000, 6);
+    expect(p.invocation).toMatchObject({ fn: 'confirmProformaInvoice', count: 1, limitSeconds: 600, limitName: 'functionTimeout' });
+    expect(p.timerWaitSeconds).toBe(0);
+  });
+
+  it('prices Service Bus by tier: 3 operations a message, 1,000 credits/s on Standard, 2,000 per Premium unit', () => {
+    const l = load({
+      scenario: 'B',
+      phase: 'confirmation + sync',
+      ilds: 1000,
+      shape: { contracts: 1000, invoices: 1000, projects: 1000 },
+      tables: { dvActuals: 3000 },
+      invocations: { confirmProformaInvoice: 1000, syncActuals: 1000, syncInvoiceProposal: 1000, createProformaInvoice: 7 },
+    });
+    const sb = (p: ModelParams) => predictPhase(l, p).bounds.find((b) => b.resource === 'serviceBus')?.seconds;
+    expect(predictPhase(l).messages).toBe(3000);
+    expect(sb(DEFAULT_PARAMS)).toBeCloseTo(9, 6);
+    expect(sb(withTier(DEFAULT_PARAMS, { tier: 'Premium', messagingUnits: 1 }))).toBeCloseTo(4.5, 6);
+    expect(sb(withTier(DEFAULT_PARAMS, { tier: 'Premium', messagingUnits: 4 }))).toBeCloseTo(1.125, 6);
+    expect(predictPhase(l).binding.resource).toBe('serviceBus');
+  });
+
+  it('serializes number reservations on the one counter, fewer with blocks of numbers', () => {
+    const l = load({ scenario: 'B', phase: 'invoice creation', ilds: 2000, shape: { contracts: 100, invoices: 100, projects: 100 }, tables: { dvActuals: 2000, integrationSequences: 101 } });
+    const seq = (p: ModelParams) => predictPhase(l, p).bounds.find((b) => b.resource === 'sequence')?.seconds;
+    expect(seq(DEFAULT_PARAMS)).toBeCloseTo(2, 6);
+    expect(seq(params({ assumptions: { sequenceBlock: 10 } }))).toBeCloseTo(0.2, 6);
+  });
+
+  it('runs many invocations in waves of instances x maxConcurrentCalls', () => {
+    const l = load({ scenario: 'B', phase: 'posting', ilds: 50, shape: { contracts: 5, invoices: 5, projects: 5 }, tables: { foProjectTransactions: 50 } });
+    const p = predictPhase(l, params({ deployment: { maxInstances: 1, maxConcurrentCalls: 2 } }));
+    const inv = p.invocation!;
+    expect(inv.count).toBe(5);
+    expect(p.bounds.find((b) => b.resource === 'scaleOut')?.seconds).toBeCloseTo(3 * inv.seconds, 9);
+  });
+
+  it('adds half the timer period before an import phase, and knows an HTTP call must answer in 230 s', () => {
+    expect(predictPhase(load({ phase: 'import (proposal lines)', tables: { foProposalLines: 100 } })).timerWaitSeconds).toBe(30);
+    expect(predictPhase(load({ phase: 'invoice creation', tables: { dvActuals: 100 } })).invocation).toMatchObject({ limitSeconds: 230, trigger: 'http' });
+  });
+
+  it('takes the message lock renewal as the limit of a queue function when it is shorter than the timeout', () => {
+    const p = predictPhase(load({ phase: 'posting', tables: {} }), params({ deployment: { lockRenewalSeconds: 300 } }));
+    expect(p.invocation).toMatchObject({ limitSeconds: 300, limitName: 'message lock renewal' });
+  });
+
+  it('still bounds a phase it has no profile for by storage, without an invocation', () => {
+    const p = predictPhase(load({ phase: 'something new', tables: { dvActuals: 4000 } }));
+    expect(p.profiled).toBe(false);
+    expect(p.invocation).toBeUndefined();
+    expect(p.seconds).toBeCloseTo(2, 6);
+  });
+});
+
+describe('memoryPerIld', () => {
+  it('fits base and bytes per ILD through the sizes', () => {
+    const at = (ilds: number) => ({ ilds, bytes: 200 * MB + ilds * 20 * 1024 });
+    const m = memoryPerIld([at(1_000), at(11_000), at(51_000)]);
+    expect(m?.bytesPerIld).toBeCloseTo(20 * 1024, 6);
+    expect(m?.baseBytes).toBeCloseTo(200 * MB, 0);
+  });
+
+  it('needs two sizes and a growing line', () => {
+    expect(memoryPerIld([{ ilds: 10, bytes: 1 }])).toBeUndefined();
+    expect(memoryPerIld([{ ilds: 10, bytes: 5 }, { ilds: 20, bytes: 4 }])).toBeUndefined();
+  });
+});
+
+// ---- a small results document, with what the benchmark writes ------------------------------------------------
+
+function phase(scenario: string, name: string, ilds: number, tables: Record<string, number>, functions: Record<string, number> = {}, peakMb?: number) {
+  return {
+    scenario,
+    phase: name,
+    ilds,
+    seconds: 1,
+    entities: Object.values(tables).reduce((a, b) => a + b, 0),
+    tables,
+    functions: Object.fromEntries(Object.entries(functions).map(([fn, n]) => [fn, { invocations: n, failed: 0, busyMs: 10 * n }])),
+    ...(peakMb !== undefined ? { peakRssBytes: peakMb * MB } : {}),
+  };
+}
+
+function results(): BenchResults {
+  return parseBenchResults({
+    schema: 'project-invoicing-bench/v1',
+    startedAt: '2026-12-01T10:00:00.000Z',
+    commit: 'abc1234',
+    machine: { cpus: 2, cpuModel: 'test', totalMemoryBytes: 1, node: 'v20', platform: 'linux-x64' },
+    options: { quick: true, scenarios: ['B', 'C'], sizes: { aIlds: 0, bInvoices: 10, bIldsPerInvoice: 10, cSizes: [1000, 2000] }, baselineCap: 25000 },
+    storage: { maxBatch: 100, writeConcurrency: 8 },
+    phases: [
+      phase('B', 'invoice creation', 100, { dvActuals: 100, dvInvoiceLineDetails: 100, dvInvoices: 10, integrationSequences: 11 }, { createProformaInvoice: 10 }),
+      phase('C 1,000', 'confirmation', 1000, { dvActuals: 3000, dvInvoices: 1 }, {}, 220),
+      phase('C 2,000', 'confirmation', 2000, { dvActuals: 6000, dvInvoices: 1 }, {}, 240),
+    ],
+    totals: [],
+    scaling: [
+      { ilds: 1000, seconds: 4, entities: 3001, msPerIld: 4, ratio: 2, peakRssBytes: 220 * MB, growth: 1 },
+      { ilds: 2000, seconds: 8, entities: 6001, msPerIld: 4, ratio: 2, peakRssBytes: 240 * MB, growth: 1 },
+    ],
+    problems: [],
+  });
+}
+
+describe('workloadLimits', () => {
+  it('extrapolates the largest confirmation to its timeout and the measured memory to the instance', () => {
+    const w = workloadLimits(results());
+    // C 2,000: dvActuals 6,000 + 4,000 read, ILDs 2,000, claims 4,000, header 1: 16,001 ops at 2,000/s; 80 ms fixed
+    const perIld = 8.0005 / 2000;
+    const confirmation = w.lineLimits.find((l) => l.what.startsWith('confirmation'));
+    expect(confirmation?.maxIlds).toBe(Math.floor((600 - 0.08) / perIld));
+    // 20 MB more for 1,000 more ILDs: 20 KB per ILD over a 200 MB base, in 2,048 MB
+    const memory = w.lineLimits.find((l) => l.what.startsWith('memory'));
+    expect(memory?.maxIlds).toBe(Math.floor(((2048 - 200) * MB) / ((20 * MB) / 1000)));
+    expect(w.maxLinesPerInvoice).toBe(memory);
+  });
+
+  it('finds what bounds the invoices per hour of many small invoices', () => {
+    const w = workloadLimits(results());
+    // 10 numbers one after another at 20 ms: 0.2 s for 10 invoices, 180,000 an hour
+    const sequence = w.invoices?.capacities.find((c) => c.what.startsWith('number sequences'));
+    expect(sequence?.perHour).toBeCloseTo(180_000, 6);
+    expect(w.invoices?.linesPerInvoice).toBe(10);
+    expect(w.invoices?.perHour).toBe(Math.min(...(w.invoices?.capacities ?? []).map((c) => c.perHour)));
+  });
+
+  it('predicts per scenario in the order of the results', () => {
+    const s = predictScenarios(loadsOf(results()));
+    expect(s.map((x) => x.scenario)).toEqual(['B', 'C 1,000', 'C 2,000']);
+    expect(s[2]?.seconds).toBeCloseTo(8.0005 + 0.08, 6);
+  });
+});
+
+describe('results files and the command line', () => {
+  it('refuses a document that is not a result, naming the field', () => {
+    expect(() => parseBenchResults({ schema: 'project-invoicing-bench/v1', startedAt: 'x' }, 'f.json')).toThrow(/f\.json is not a benchmark result: options/);
+  });
+
+  it('finds the newest results file and ignores the host logs and charts', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-model-'));
+    for (const name of ['bench-2026-01-01T00-00-00Z.json', 'bench-2026-02-01T00-00-00Z.json', 'bench-2026-03-01T00-00-00Z-host.log', 'bench-2026-03-01T00-00-00Z.svg']) {
+      writeFileSync(path.join(dir, name), '{}');
+    }
+    expect(newestResultsFile(dir)).toBe(path.join(dir, 'bench-2026-02-01T00-00-00Z.json'));
+    expect(newestResultsFile(path.join(dir, 'missing'))).toBeUndefined();
+  });
+
+  it('parses --model azure with its settings', () => {
+    expect(isResultsCommand(['--model', 'azure'])).toBe(true);
+    expect(isResultsCommand(['--quick'])).toBe(false);
+    const cmd = parseResultsArgs(['--model', 'azure', 'x.json', '--accounts', 'per-side', '--sequence-block=20', '--reads', 'free', '--instances', '200']);
+    expect(cmd).toMatchObject({ mode: 'model', file: 'x.json' });
+    expect(cmd.params.deployment).toMatchObject({ storageAccounts: 'perSide', maxInstances: 200 });
+    expect(cmd.params.assumptions).toMatchObject({ sequenceBlock: 20, readWeight: 0 });
+    expect(() => parseResultsArgs(['--model', 'gcp'])).toThrow(ResultsUsageError);
+    expect(() => parseResultsArgs(['--model', 'azure', '--instances', '0'])).toThrow(ResultsUsageError);
+  });
+
+  it('prints the scenarios, the phases and the largest workload', () => {
+    const text = modelReport(results(), 'f.json', DEFAULT_PARAMS);
+    expect(text).toContain('Predicted time per scenario');
+    expect(text).toContain('Premium 4 MU');
+    expect(text).toContain('C 2,000');
+    expect(text).toContain('Lines per invoice: about');
+    expect(text).toContain('Invoices per hour');
+  });
+});
+
+describe('hidden writes', () => {
+  it('adds the claims invoice creation writes only while the benchmark does not count them', () => {
+    const a = DEFAULT_PARAMS.assumptions;
+    const unseen = tableOpsOf(load({ phase: 'invoice creation', tables: { dvActuals: 100 } }), PHASE_PROFILES['invoice creation'], a);
+    expect(unseen.find((t) => t.table === 'dvInvoiceClaims')?.writes).toBe(100);
+    const counted = tableOpsOf(load({ phase: 'invoice creation', tables: { dvActuals: 100, dvInvoiceClaims: 100 } }), PHASE_PROFILES['invoice creation'], a);
+    expect(counted.find((t) => t.table === 'dvInvoiceClaims')?.writes).toBe(100);
+  });
+});
