@@ -64,8 +64,10 @@ export function summaryTable(r: ChaosResult): string {
     ['Dead-lettered without error row', int(noRow), ok('dead-lettered without error row: 0')],
     ['Error rows', `${int(r.errorRows.total)}${r.errorRows.total ? ` (${counts(r.errorRows.byCategory)})` : ''}`, ''],
     [
-      '500 answers',
-      `${int(r.http.fuzz5xx.length)} to malformed input, ${int(r.http.workload5xxOutsideFaults.length)} to well-formed requests outside faults, ${int(r.http.workload5xxDuringFaults.length)} during faults (retried)`,
+      '5xx answers',
+      `${int(r.http.fuzz5xx.length)} to malformed input, ${int(r.http.workload5xxOutsideFaults.length)} to well-formed requests outside faults, ${int(r.http.workload5xxDuringFaults.length)} during faults${
+        r.http.workload5xxDuringFaults.length ? ` (${counts(countBy(r.http.workload5xxDuringFaults.map((a) => `status ${a.status}`)))}; retried)` : ''
+      }`,
       mark(r.http.fuzz5xx.length === 0 && r.http.workload5xxOutsideFaults.length === 0),
     ],
     ['Queue fuzz', `${qOk} of ${r.fuzz.queues.length} malformed messages ended as one error row`, ok('every malformed message one error row')],
