@@ -37,7 +37,8 @@ export interface ConfirmationRepository {
   invoices: Pick<TableStore<Invoice>, 'get' | 'replaceIfMatch'>;
   invoiceLines: Pick<TableStore<InvoiceLine>, 'listPartition' | 'replaceAllIfMatch'>;
   invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'listPartition' | 'replaceAllIfMatch' | 'deleteIfMatch'>;
-  releaseClaims(contractId: string, itemIds: readonly string[], invoiceId: string): Promise<void>;
+  /** Release every claim of an invoice that is no longer editable. */
+  releaseClaimsOfInvoice(contractId: string, invoiceId: string): Promise<number>;
   actuals: Pick<TableStore<Actual>, 'createManyIfAbsent' | 'replaceAllIfMatch'>;
   milestones: Pick<TableStore<StoredMilestone>, 'listPartition' | 'replaceAllIfMatch'>;
   contracts: Pick<TableStore<Contract>, 'get'>;
@@ -147,14 +148,13 @@ export interface LoadedConfirmation {
 /**
  * The plan's input (resume mode) from what was loaded: the source actuals and milestones the
  * details name, and for a corrective invoice what it corrects. The confirmation and the republish
- * both plan from here. Also the ids the details name and the stored milestones (their ETags guard
- * the confirmation's updates).
+ * both plan from here. Also the stored milestones (their ETags guard the confirmation's updates).
  */
 export async function confirmationInputOf(
   invoices: Pick<TableStore<Invoice>, 'get'>,
   loaded: LoadedConfirmation,
   invoiceAs: Invoice = withoutEtag(loaded.invoice),
-): Promise<{ input: ConfirmationInput; sourceIds: Set<string>; milestoneIds: Set<string>; storedMilestones: Map<string, Stored<StoredMilestone>> }> {
+): Promise<{ input: ConfirmationInput; storedMilestones: Map<string, Stored<StoredMilestone>> }> {
   const sourceIds = new Set<string>();
   const milestoneIds = new Set<string>();
   for (const d of loaded.details) {
@@ -188,7 +188,7 @@ export async function confirmationInputOf(
     confirmedOn: loaded.confirmedOn,
     resume: true,
   };
-  return { input, sourceIds, milestoneIds, storedMilestones };
+  return { input, storedMilestones };
 }
 
 export async function confirmProformaInvoice(
@@ -246,7 +246,7 @@ export async function confirmProformaInvoice(
     return refuse(new NotFoundError(`Invoice ${invoiceNumber}: its customer account ${storedInvoice.customerid} was not found; nothing was changed.`, invoiceNumber));
   }
 
-  const { input, sourceIds, milestoneIds, storedMilestones } = await confirmationInputOf(dv.invoices, {
+  const { input, storedMilestones } = await confirmationInputOf(dv.invoices, {
     invoice: storedInvoice,
     lines,
     details,
@@ -288,6 +288,8 @@ export async function confirmProformaInvoice(
         { reference: invoiceNumber },
       );
     }
+    // A crash after the invoice was written may have left its claims: release them now.
+    await dv.releaseClaimsOfInvoice(contractId, invoiceId);
     await publish(deps, messages, step);
     log(`invoice ${invoiceNumber} was already confirmed: nothing written, ${1 + messages.actuals.length} messages republished`);
     return { outcome: 'alreadyConfirmed', invoiceNumber, created: 0, updated: 0, published: 1 + messages.actuals.length };
@@ -364,7 +366,7 @@ export async function confirmProformaInvoice(
   }
   await step(ConfirmationStep.Invoice);
   // The claims have done their work: the items are invoiced for good.
-  await dv.releaseClaims(contractId, [...sourceIds, ...milestoneIds], invoiceId);
+  await dv.releaseClaimsOfInvoice(contractId, invoiceId);
 
   await publish(deps, messages, step);
   const updated = actualUpdates.length + milestoneUpdates.length + lineUpdates.length + 1;

@@ -295,6 +295,19 @@ export class DataverseStore {
     );
   }
 
+  /**
+   * Release every claim of an invoice that is no longer editable (Confirmed): one query of the
+   * contract's claims for the invoice, deleted 100 per transaction. The deletes are not guarded
+   * by ETags (a transaction's delete cannot carry one): nobody else writes these rows meanwhile,
+   * since an item is claimed only while its claim row is absent and these rows are present until
+   * this delete. A large invoice's release is some hundred requests, not two per item.
+   */
+  async releaseClaimsOfInvoice(contractId: string, invoiceId: string): Promise<number> {
+    const claims = await this.invoiceClaims.query(odata`PartitionKey eq ${contractId} and InvoiceId eq ${invoiceId}`);
+    await this.invoiceClaims.deleteMany(claims.map((c) => ({ partitionKey: c.ContractId, rowKey: c.ItemId })));
+    return claims.length;
+  }
+
   // ---- accounting details back (F&O -> Dataverse) -----------------------------------------
 
   /**

@@ -198,6 +198,43 @@ describe('the confirmation fences the details it confirms (issue 14, item 2)', (
     expect(await dv.claimsOfContract(contractId)).toEqual([]);
   });
 
+  it('a confirmation that crashed right after writing the invoice releases its claims on the redelivery', async () => {
+    const { fx } = await contractWithReady(3);
+    const contractId = fx.contract.salesorderid;
+    const view = await createProformaInvoice({ dataverse: dv, numbers }, contractId, {});
+    const invoiceId = view.invoice.invoiceid;
+    expect((await dv.claimsOfContract(contractId)).map((c) => c.InvoiceId)).toEqual([invoiceId, invoiceId, invoiceId]);
+    await expect(confirm(invoiceId, (s) => {
+      if (s === ConfirmationStep.Invoice) throw new Error('crash after the invoice');
+    })).rejects.toThrow(/crash/);
+    expect((await dv.loadInvoice(invoiceId))!.invoice.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Confirmed);
+    expect(await dv.claimsOfContract(contractId)).toHaveLength(3);
+    await confirm(invoiceId); // the redelivery: already Confirmed
+    expect(await dv.claimsOfContract(contractId)).toEqual([]);
+  });
+
+  it("releases only the confirmed invoice's claims, in transactions rather than a request per item", async () => {
+    const { fx, ids } = await contractWithReady(250);
+    const contractId = fx.contract.salesorderid;
+    const view = await createProformaInvoice({ dataverse: dv, numbers }, contractId, {});
+    const other = '0d9c2a4e-5b1f-4c3e-9a7d-2f6b8e1c4a90';
+    await dv.claimItems(contractId, [{ itemId: '7f3e9b2a-1c4d-4e5f-8a6b-9c0d1e2f3a4b', kind: 'Actual' }], other, new Date());
+    const deletes = { single: 0 };
+    const deleteIfMatch = dv.invoiceClaims.deleteIfMatch.bind(dv.invoiceClaims);
+    dv.invoiceClaims.deleteIfMatch = async (...args) => {
+      deletes.single++;
+      return deleteIfMatch(...args);
+    };
+    try {
+      await confirm(view.invoice.invoiceid);
+    } finally {
+      dv.invoiceClaims.deleteIfMatch = deleteIfMatch;
+    }
+    expect(deletes.single).toBe(0);
+    expect((await dv.claimsOfContract(contractId)).map((c) => c.InvoiceId)).toEqual([other]);
+    for (const id of ids) expect((await dv.actuals.get(contractId, id))?.msdyn_billingstatus).toBe(BillingStatus.CustomerInvoicePosted);
+  });
+
   it('an edit that read a detail before the fence cannot write it after', async () => {
     const { fx } = await contractWithReady(1);
     const view = await createProformaInvoice({ dataverse: dv, numbers }, fx.contract.salesorderid, {});
