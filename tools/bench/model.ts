@@ -223,7 +223,8 @@ const confirmation: PhaseProfile = {
     { table: 'dvActuals', kind: 'read', perIld: 'contractRows' },
     // the invoice's ILDs (listPartition)
     { table: 'dvInvoiceLineDetails', kind: 'read', perIld: 1 },
-    // releaseClaims: point reads and deletes of the invoice's claims
+    // releaseClaimsOfInvoice: the invoice's claims read by one query and deleted 100 per
+    // transaction (each still one entity read and one delete against the partition's target)
     { table: 'dvInvoiceClaims', kind: 'read', perIld: 1 },
     { table: 'dvInvoiceClaims', kind: 'delete', perIld: 1 },
   ],
