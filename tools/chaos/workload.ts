@@ -367,7 +367,8 @@ export class Workload {
         const v = await this.#view(rec.invoiceId).catch(() => undefined);
         if (v?.status === 200) rec.ilds = (v.body.details as unknown[]).length;
         const confirms = outcomes.slice(0, 2).map((o) => (o.status === 'fulfilled' ? (o.value as Reply) : undefined));
-        const refused = confirms.find((c) => c?.status === 409);
+        // "Changed by someone else" is the right answer to a race; a rule refusal is not.
+        const refused = confirms.find((c) => c?.status === 409 && !/changed by someone else/.test(problemDetail(c)));
         if (rec.expected && refused) {
           this.findings.push({
             severity: 'minor',

@@ -5,7 +5,9 @@
  * Confirmed: nothing is sent; Posted or Paid: refused. Then the invoice is fenced (its column
  * `pi_confirmationrequestedon`: no edit is taken from then on) and { invoiceId, confirmedOn,
  * confirmedBy? } goes to `invoice-confirmations` with a message id derived from the fence's time,
- * so repeated clicks make one message, and a click after a lost send sends the same one again.
+ * so repeated clicks make one message, and a click after a lost send sends the same one again. A
+ * click while the confirmation is halfway written is such a repeat (the rules are checked as the
+ * confirmation resumes), and the fence stays.
  */
 import { BusinessError, ConcurrencyConflict } from '../../core/errors';
 import { deterministicGuid } from '../../core/ids';
@@ -63,7 +65,16 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
   // Dry run of the confirmation rules on what is stored now (the same loading as the preview).
   const input = await loadConfirmationInput(dataverse, loaded, now().toISOString());
   try {
-    planConfirmation(input);
+    try {
+      planConfirmation(input);
+    } catch (error) {
+      // A fenced invoice's confirmation may be writing right now: sources it already invoiced
+      // fail the rules for a Draft but pass them as the confirmation resumes. Then this request
+      // is a repeat of the one that set the fence (the same message below), not a refusal, and
+      // the fence stays: lifting it would let edits in under a confirmation halfway done.
+      if (!(error instanceof ConfirmationRefused) || inv.pi_confirmationrequestedon === undefined) throw error;
+      planConfirmation({ ...input, resume: true });
+    }
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
       // An edit that ran while the rules were checked (a detail deleted, its actual released) can

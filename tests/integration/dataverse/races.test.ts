@@ -235,6 +235,32 @@ describe('the confirmation fences the details it confirms (issue 14, item 2)', (
     for (const id of ids) expect((await dv.actuals.get(contractId, id))?.msdyn_billingstatus).toBe(BillingStatus.CustomerInvoicePosted);
   });
 
+  it('a repeated confirmation request while the confirmation is halfway written is the same request, and the fence stays', async () => {
+    const { fx } = await contractWithReady(2);
+    const contractId = fx.contract.salesorderid;
+    const view = await createProformaInvoice({ dataverse: dv, numbers }, contractId, {});
+    const invoiceId = view.invoice.invoiceid;
+    const [d1, d2] = view.details;
+    await updateInvoiceLineDetail({ dataverse: dv }, invoiceId, d1!.msdyn_invoicelinetransactionid, { msdyn_quantity: '1' });
+    const first = await requestInvoiceConfirmation({ dataverse: dv, publisher: new RecordingPublisher() }, invoiceId, {});
+    // The confirmation has invoiced the sources (one of them Adjusted) but not yet the invoice.
+    await expect(confirm(invoiceId, (s) => {
+      if (s === ConfirmationStep.SourceActuals) throw new Error('crash after the sources');
+    })).rejects.toThrow(/crash/);
+    const fencedAt = (await dv.invoices.get(invoiceId, invoiceId))!.pi_confirmationrequestedon;
+    expect(fencedAt).toBeDefined();
+
+    const again = await requestInvoiceConfirmation({ dataverse: dv, publisher: new RecordingPublisher() }, invoiceId, {});
+    expect(again).toMatchObject({ status: 'Queued', messageId: first.messageId });
+    expect((await dv.invoices.get(invoiceId, invoiceId))!.pi_confirmationrequestedon).toBe(fencedAt);
+    const edit = await deleteInvoiceLineDetail({ dataverse: dv }, invoiceId, d2!.msdyn_invoicelinetransactionid).catch((e: unknown) => e);
+    expect(statusOf(edit)).toBe(409);
+
+    await confirm(invoiceId); // the redelivery finishes it
+    expect((await dv.loadInvoice(invoiceId))!.invoice.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Confirmed);
+    expect(await dv.claimsOfContract(contractId)).toEqual([]);
+  });
+
   it('an edit that read a detail before the fence cannot write it after', async () => {
     const { fx } = await contractWithReady(1);
     const view = await createProformaInvoice({ dataverse: dv, numbers }, fx.contract.salesorderid, {});
