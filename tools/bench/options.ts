@@ -9,6 +9,7 @@
  *   --out DIR               folder of the JSON results and the host log (default bench-results)
  *   --help
  */
+import { flagArguments } from './flags';
 
 export const SCENARIOS = ['A', 'B', 'C'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -88,18 +89,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let baselineCap: number | undefined = DEFAULT_BASELINE_CAP;
   let outDir = 'bench-results';
 
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] ?? '';
-    const eqAt = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eqAt > 0 ? arg.slice(0, eqAt) : arg;
-    const inline = arg.startsWith('--') && eqAt > 0 ? arg.slice(eqAt + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new UsageError(`${flag} expects a value`);
-      i += 1;
-      return next;
-    };
+  for (const { arg, value, flag } of flagArguments(argv, (message) => new UsageError(message))) {
     switch (flag) {
       case '--quick':
         quick = true;

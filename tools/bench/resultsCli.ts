@@ -36,6 +36,7 @@ import {
 } from './model';
 import { newestResultsFile, parseBenchResults, type BenchResults } from './results';
 import { REPO_ROOT } from '../paths';
+import { flagArguments } from './flags';
 
 export const RESULTS_USAGE = `Usage: npm run bench -- --model azure [FILE] [--out DIR] [model settings]
        npm run bench -- --chart [FILE] [--chart-out FILE] [--out DIR]
@@ -74,18 +75,7 @@ export function parseResultsArgs(argv: readonly string[]): ResultsCommand {
   let chartOut: string | undefined;
   const deployment = { ...DEFAULT_PARAMS.deployment };
   const assumptions = { ...DEFAULT_PARAMS.assumptions };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] ?? '';
-    const eqAt = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eqAt > 0 ? arg.slice(0, eqAt) : arg;
-    const inline = arg.startsWith('--') && eqAt > 0 ? arg.slice(eqAt + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ResultsUsageError(`${flag} expects a value`);
-      i += 1;
-      return next;
-    };
+  for (const { arg, flag, value } of flagArguments(argv, (message) => new ResultsUsageError(message))) {
     switch (flag) {
       case '--model': {
         const v = value();
