@@ -11,6 +11,12 @@ describe('parseBenchArgs', () => {
     expect(o.outDir).toBe('bench-results');
   });
 
+  it('a flag that needs a value and has none is a usage error naming it, also when another flag follows', () => {
+    expect(() => parseBenchArgs(['--out'])).toThrow(new UsageError('--out expects a value'));
+    expect(() => parseBenchArgs(['--c-sizes', '--quick'])).toThrow(new UsageError('--c-sizes expects a value'));
+    expect(parseBenchArgs(['--c-sizes=2000,1000', '--out', 'elsewhere'])).toMatchObject({ sizes: { cSizes: [1000, 2000] }, outDir: 'elsewhere' });
+  });
+
   it('--quick picks the small sizes', () => {
     expect(parseBenchArgs(['--quick']).sizes).toEqual(QUICK_SIZES);
   });
