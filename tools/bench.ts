@@ -45,7 +45,7 @@ import { PhaseRecorder } from './bench/recorder';
 import { parseBenchResults } from './bench/results';
 import { isResultsCommand, runResultsCli } from './bench/resultsCli';
 import { INVOICE_PHASES, problemsOf, reuseInvoicePhases, scenarioA, scenarioInvoices, type ScenarioEnv, type ScenarioResult } from './bench/scenarios';
-import { startBenchSystem } from './bench/system';
+import { HOST_NODE_ARGUMENTS, startBenchSystem } from './bench/system';
 import { REPO_ROOT } from './paths';
 
 const BUDGET_SECONDS = process.env.BENCH_BUDGET_SECONDS ?? '510';
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
   console.log(
     `Benchmark${options.quick ? ' (quick)' : ''}: scenarios ${options.scenarios.join(', ')}; A ${formatInt(sizes.aIlds)} ILDs, B ${formatInt(sizes.bInvoices)} x ${formatInt(
       sizes.bIldsPerInvoice,
-    )} ILDs, C ${sizes.cSizes.map(formatInt).join(' / ')} ILDs; ${os.cpus().length} CPUs; host log ${path.relative(REPO_ROOT, run.logFile)}`,
+    )} ILDs, C ${sizes.cSizes.map(formatInt).join(' / ')} ILDs; ${os.cpus().length} CPUs; host Node arguments ${HOST_NODE_ARGUMENTS || '(none)'}; host log ${path.relative(REPO_ROOT, run.logFile)}`,
   );
   progress.start();
 
@@ -347,7 +347,7 @@ function report(run: Run, jsonFile: string): void {
     schema: 'project-invoicing-bench/v1',
     startedAt: run.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', totalMemoryBytes: os.totalmem(), node: process.version, platform: `${process.platform}-${process.arch}` },
+    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', totalMemoryBytes: os.totalmem(), node: process.version, platform: `${process.platform}-${process.arch}`, hostNodeArguments: HOST_NODE_ARGUMENTS },
     options: { quick: run.options.quick, scenarios: run.options.scenarios, sizes: run.options.sizes, baselineCap: run.options.baselineCap ?? null },
     storage: { maxBatch: MAX_BATCH, writeConcurrency: WRITE_CONCURRENCY },
     phases,

@@ -217,7 +217,7 @@ export interface BenchDocument {
   startedAt: string;
   finishedAt: string;
   commit?: string;
-  machine: { cpus: number; cpuModel: string; totalMemoryBytes: number; node: string; platform: string };
+  machine: { cpus: number; cpuModel: string; totalMemoryBytes: number; node: string; platform: string; hostNodeArguments: string };
   options: { quick: boolean; scenarios: string[]; sizes: unknown; baselineCap: number | null };
   storage: { maxBatch: number; writeConcurrency: number };
   phases: PhaseFigures[];

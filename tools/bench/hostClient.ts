@@ -39,6 +39,8 @@ export async function startHostChild(options: { settings: Record<string, string>
     if (!existsSync(file)) throw new Error(`${file} does not exist: run the benchmark compiled, with "npm run bench" (it builds first)`);
   }
   const child: ChildProcess = fork(HOST_PROCESS_ENTRY, [], {
+    // The Node arguments of the worker, from the setting Azure Functions reads for them.
+    execArgv: nodeArgumentsOf(options.settings),
     env: { ...process.env, ...options.settings },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -127,4 +129,9 @@ export async function startHostChild(options: { settings: Record<string, string>
       }
     },
   };
+}
+
+/** The setting `languageWorkers__node__arguments` (the Node arguments Azure Functions gives its worker), split. */
+export function nodeArgumentsOf(settings: Readonly<Record<string, string>>): string[] {
+  return (settings.languageWorkers__node__arguments ?? '').split(/\s+/).filter((a) => a !== '');
 }

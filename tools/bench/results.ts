@@ -51,7 +51,7 @@ export const benchResultsSchema = z.object({
   finishedAt: z.string().optional(),
   commit: z.string().optional(),
   machine: z
-    .object({ cpus: count.optional(), cpuModel: z.string().optional(), node: z.string().optional(), totalMemoryBytes: count.optional() })
+    .object({ cpus: count.optional(), cpuModel: z.string().optional(), node: z.string().optional(), totalMemoryBytes: count.optional(), hostNodeArguments: z.string().optional() })
     .optional(),
   options: z.object({
     quick: z.boolean(),
