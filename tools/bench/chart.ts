@@ -156,7 +156,10 @@ function scalingPanel(results: BenchResults, left: number, top: number, width: n
     parts.push(text(px0 - 6, y(v) + 4, v.toFixed(v < 10 ? 1 : 0), 'text-anchor="end" class="tick"'));
   }
   parts.push(`<line class="axis" x1="${n(px0)}" y1="${n(py0)}" x2="${n(px1)}" y2="${n(py0)}" stroke="#222"/>`);
-  parts.push(text(px0 - 44, py1 - 14, 'ms per ILD', 'class="axis-title"'));
+  // Upright along the y axis, left of the ticks (above them it ran into the panel title).
+  const titleX = left + 12;
+  const titleY = (py0 + py1) / 2;
+  parts.push(text(titleX, titleY, 'ms per ILD', `class="axis-title" text-anchor="middle" transform="rotate(-90 ${n(titleX)} ${n(titleY)})"`));
   parts.push(`<polyline class="series" fill="none" stroke="${COLORS.C}" stroke-width="2" points="${rows.map((r) => `${n(x(r.ilds))},${n(y(r.msPerIld ?? 0))}`).join(' ')}"/>`);
   for (const r of rows) {
     const ms = r.msPerIld ?? 0;
@@ -204,7 +207,8 @@ function memoryPanel(results: BenchResults, left: number, top: number, width: nu
   });
   parts.push(`<line class="axis" x1="${n(px0)}" y1="${n(py0)}" x2="${n(px1)}" y2="${n(py0)}" stroke="#222"/>`);
   parts.push(`<line class="goal" x1="${n(px0)}" y1="${n(y(MEMORY_GOAL_MB))}" x2="${n(px1)}" y2="${n(y(MEMORY_GOAL_MB))}" stroke="#c0392b" stroke-dasharray="5 3"/>`);
-  parts.push(text(px1, y(MEMORY_GOAL_MB) - 4, `goal ${MEMORY_GOAL_MB} MB at 50,000 ILDs`, 'text-anchor="end" class="note" fill="#c0392b"'));
+  // The goal's label under the panel title, right (over the line it ran into the last bar's value).
+  parts.push(text(px1, top + 31, `dashed: goal ${MEMORY_GOAL_MB} MB at 50,000 ILDs`, 'text-anchor="end" class="note" fill="#c0392b"'));
   parts.push('</g>');
   return parts.join('\n');
 }
