@@ -26,6 +26,7 @@ import { waitFor, WaitTimeout } from '../tests/kit/wait';
 import { DEMO_IDS } from './demoData';
 import { readLocalSettings } from './localSettings';
 import { REPO_ROOT } from './paths';
+import { traceSchema } from '../shared/operations/openapi/answers';
 
 export interface DemoOptions {
   baseUrl: string;
@@ -38,48 +39,7 @@ export interface DemoOptions {
   runId?: string;
 }
 
-const stepSchema = z.object({ step: z.string(), state: z.string(), detail: z.string(), at: z.string().optional() });
-const rowSchema = z.object({
-  actualId: z.string(),
-  classification: z.string(),
-  quantity: z.string(),
-  dataverseAmount: z.string(),
-  financeAmount: z.string().optional(),
-  dataverseTax: z.string(),
-  financeTax: z.string().optional(),
-  importStatus: z.string().optional(),
-  voucher: z.string().optional(),
-  state: z.string(),
-  note: z.string().optional(),
-});
-export const traceSchema = z.object({
-  invoiceId: z.string(),
-  invoicenumber: z.string(),
-  currency: z.string(),
-  invoiceStatus: z.string(),
-  stage: z.string(),
-  steps: z.array(stepSchema),
-  reconciliation: z.object({
-    status: z.string(),
-    dataverse: z.object({ invoiceTotal: z.string(), invoiceTax: z.string(), billedActuals: z.number(), billedAmount: z.string(), billedTax: z.string() }),
-    finance: z.object({
-      proposalId: z.string().optional(),
-      proposalStatus: z.string().optional(),
-      expectedLineCount: z.number().optional(),
-      expectedAmount: z.string().optional(),
-      importedLineCount: z.number().optional(),
-      importedAmount: z.string().optional(),
-      lines: z.number(),
-      linesAmount: z.string(),
-      linesTax: z.string(),
-      customerInvoice: z
-        .object({ id: z.string(), invoiceAmount: z.string(), salesTaxAmount: z.string(), totalAmount: z.string(), accountingAmount: z.string(), voucher: z.string() })
-        .optional(),
-    }),
-    rows: z.array(rowSchema),
-    problems: z.array(z.string()),
-  }),
-});
+/** The trace route's answer, by the schema the OpenAPI document is made from. */
 export type DemoTrace = z.infer<typeof traceSchema>;
 
 const approvalSchema = z.object({
