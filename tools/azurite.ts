@@ -69,7 +69,26 @@ export function azuriteConnectionString(tablePort: number, blobPort?: number, qu
  *   old document's $loki. The stored entity is the same object Azurite would have inserted, so
  *   every read is unchanged (queries sort by PartitionKey and RowKey, never by $loki).
  *   The patch lives on the collection only for the synchronous body of that one call.
+ *
+ * And one for queries: a query whose filter is a conjunction with `PartitionKey eq '<string>'` in
+ * it reads only that partition's rows. Azurite evaluates a `$filter` on every row of the table
+ * (through its tree-walking interpreter) for every page, so each partition-scoped query cost time
+ * in proportion to the whole table: 500 contracts' invoices each querying their own partition
+ * (benchmark B) spent most of Azurite's CPU reading the other 499. Azure Table storage answers
+ * such a query from its PartitionKey+RowKey index. The patch keeps, per entity collection, the
+ * `$loki` ids of each partition's rows (built from the collection the first time it is queried,
+ * then kept by `add` and `update`, the only ways a row enters a collection) and hands Azurite's own
+ * query the positions of those rows as its starting result set; Azurite's filter, continuation,
+ * sort and page limit then run unchanged on it. An id whose row is gone or no longer in that
+ * partition is dropped when met, so a stale id can never add a row, and every row of the
+ * partition is among the candidates: results are the same rows in the same order and pages.
+ * Filters with `or`, `not` or a non-string partition value at the top take Azurite's own path.
+ * `tests/integration/storage/azuriteQueries.test.ts` compares both paths on the same writes
+ * ({@link STOCK_QUERIES_ENV} turns the patch off).
  */
+/** Set to '1' in Azurite's environment to leave its query path stock (the equivalence test's reference). */
+export const STOCK_QUERIES_ENV = 'LOCAL_AZURITE_STOCK_QUERIES';
+
 function indexedLookupPreload(): string {
   const azuriteRoot = path.dirname(require.resolve('azurite/package.json'));
   const lokiPath = require.resolve('lokijs', { paths: [azuriteRoot] });
@@ -124,6 +143,61 @@ function indexedLookupPreload(): string {
     `  try { return replaceEntity.call(this, context, table, account, entity, ifMatch, batchId); }`,
     `  finally { delete coll.remove; delete coll.insert; }`,
     `};`,
+    // Partition-scoped queries read only their partition (see above).
+    `if (process.env.${STOCK_QUERIES_ENV} !== '1') {`,
+    `  const parsePath = ${JSON.stringify(path.join(azuriteRoot, 'dist/src/table/persistence/QueryInterpreter/QueryParser.js'))};`,
+    `  const nodesPath = ${JSON.stringify(path.join(azuriteRoot, 'dist/src/table/persistence/QueryInterpreter/QueryNodes'))};`,
+    `  const load = (file) => createRequire(file)(file).default;`,
+    `  const parse = load(parsePath);`,
+    `  const AndNode = load(nodesPath + '/AndNode.js'); const EqualsNode = load(nodesPath + '/EqualsNode.js');`,
+    `  const IdentifierNode = load(nodesPath + '/IdentifierNode.js'); const ConstantNode = load(nodesPath + '/ConstantNode.js');`,
+    `  const partitions = new WeakMap();`,
+    `  const note = (index, doc) => {`,
+    `    if (!doc || typeof doc.PartitionKey !== 'string' || !Number.isInteger(doc.$loki)) return;`,
+    `    let ids = index.get(doc.PartitionKey); if (!ids) { ids = new Set(); index.set(doc.PartitionKey, ids); } ids.add(doc.$loki);`,
+    `  };`,
+    `  const add = proto.add;`,
+    `  proto.add = function (obj) { const result = add.call(this, obj); const index = partitions.get(this); if (index) note(index, obj); return result; };`,
+    `  const update2 = proto.update;`,
+    `  proto.update = function (doc) { const result = update2.call(this, doc); const index = partitions.get(this); if (index && doc && !Array.isArray(doc)) note(index, doc); return result; };`,
+    `  const wanted = (filter) => {`,
+    `    if (typeof filter !== 'string' || filter.indexOf('PartitionKey') === -1) return undefined;`,
+    `    let tree; try { tree = parse(filter); } catch { return undefined; }`,
+    `    const stack = [tree];`,
+    `    while (stack.length) {`,
+    `      const node = stack.pop();`,
+    `      if (node instanceof AndNode) { stack.push(node.left, node.right); continue; }`,
+    `      if (!(node instanceof EqualsNode)) continue;`,
+    `      const [a, b] = node.left instanceof IdentifierNode ? [node.left, node.right] : [node.right, node.left];`,
+    `      if (a instanceof IdentifierNode && a.identifier === 'PartitionKey' && b instanceof ConstantNode && typeof b.value === 'string') return b.value;`,
+    `    }`,
+    `    return undefined;`,
+    `  };`,
+    `  const positionsOf = (coll, key) => {`,
+    `    let index = partitions.get(coll);`,
+    `    if (!index) { index = new Map(); for (const doc of coll.data) note(index, doc); partitions.set(coll, index); }`,
+    `    const ids = index.get(key); const positions = [];`,
+    `    if (!ids) return positions;`,
+    `    for (const id of ids) {`,
+    `      const found = coll.get(id, true);`,
+    `      if (!found || !found[0] || found[0].PartitionKey !== key) { ids.delete(id); continue; }`,
+    `      positions.push(found[1]);`,
+    `    }`,
+    `    if (ids.size === 0) index.delete(key);`,
+    `    return positions.sort((x, y) => x - y);`,
+    `  };`,
+    `  const query = Store.prototype.queryTableEntities;`,
+    `  Store.prototype.queryTableEntities = function (context, account, table, queryOptions, nextPartitionKey, nextRowKey) {`,
+    `    const key = wanted(queryOptions && queryOptions.filter);`,
+    `    if (key === undefined) return query.call(this, context, account, table, queryOptions, nextPartitionKey, nextRowKey);`,
+    `    let coll;`,
+    `    try { coll = this.getEntityCollection(account, table, context); } catch { return query.call(this, context, account, table, queryOptions, nextPartitionKey, nextRowKey); }`,
+    `    const positions = positionsOf(coll, key);`,
+    `    coll.chain = function () { const rs = proto.chain.call(this); rs.filteredrows = positions; rs.filterInitialized = true; return rs; };`,
+    `    try { return query.call(this, context, account, table, queryOptions, nextPartitionKey, nextRowKey); }`,
+    `    finally { delete coll.chain; }`,
+    `  };`,
+    `}`,
   ].join('\n');
   return `--import=data:text/javascript,${encodeURIComponent(source)}`;
 }
