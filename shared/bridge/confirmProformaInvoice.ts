@@ -19,7 +19,7 @@ import type {
   Milestone,
   StoredMilestone,
 } from '../dataverse/records';
-import { ConfirmationRefused, planConfirmation, type ConfirmationInput, type ConfirmationPlan } from '../dataverse/rules/confirmation/plan';
+import { ConfirmationPlanner, ConfirmationRefused, type ConfirmationInput, type ConfirmationPlan } from '../dataverse/rules/confirmation/plan';
 import { correctionInputs } from '../dataverse/invoices/corrections';
 import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
@@ -66,7 +66,9 @@ export interface ConfirmProformaInvoiceDeps {
   /** Clock for msdyn_confirmedon when the message has neither confirmedOn nor an enqueued time. */
   now?: () => Date;
   log?: (line: string) => void;
-  /** Fault injection for tests: called after each write step; throwing there simulates a crash. */
+  /** ILDs planned, written and published per chunk (CONFIRMATION_CHUNK); tests make it small. */
+  chunkSize?: number;
+  /** Fault injection for tests: called after each write step (NewActuals and SourceActuals once per chunk); throwing there simulates a crash. */
   afterStep?: (step: ConfirmationStep) => void | Promise<void>;
 }
 
@@ -94,27 +96,28 @@ export function actualsMessageId(invoiceId: string, chunk: number): string {
   return `actuals-${invoiceId}-${chunk}`;
 }
 
-/** The messages a confirmation publishes, with deterministic ids (also used by the "already confirmed" path). */
+/**
+ * ILDs a confirmation plans, writes and publishes at a time: their records (about two new
+ * actuals and one updated source per ILD) are all it holds of the plan at once.
+ */
+export const CONFIRMATION_CHUNK = 2_000;
+
+function proposalMessage(invoice: Invoice, proposal: ConfirmationPlan['proposal']): OutboundMessage {
+  return { messageId: proposalMessageId(invoice.invoiceid), body: proposal, subject: invoice.invoicenumber, correlationId: invoice.invoiceid };
+}
+
+/** The n-th (from 1) message of a confirmation's new actuals. */
+function actualsMessage(invoice: Invoice, n: number, actuals: Actual[]): OutboundMessage {
+  return { messageId: actualsMessageId(invoice.invoiceid, n), body: { actuals }, subject: invoice.invoicenumber, correlationId: invoice.invoiceid };
+}
+
+/** The messages a confirmation publishes, with deterministic ids (the republish sends these again). */
 export function confirmationMessages(plan: ConfirmationPlan): { proposal: OutboundMessage; actuals: OutboundMessage[] } {
-  const invoiceId = plan.invoice.invoiceid;
   const actuals: OutboundMessage[] = [];
   for (let i = 0, n = 1; i < plan.actualsToPublish.length; i += MAX_RECORDS_PER_MESSAGE, n += 1) {
-    actuals.push({
-      messageId: actualsMessageId(invoiceId, n),
-      body: { actuals: plan.actualsToPublish.slice(i, i + MAX_RECORDS_PER_MESSAGE) },
-      subject: plan.invoice.invoicenumber,
-      correlationId: invoiceId,
-    });
+    actuals.push(actualsMessage(plan.invoice, n, plan.actualsToPublish.slice(i, i + MAX_RECORDS_PER_MESSAGE)));
   }
-  return {
-    proposal: {
-      messageId: proposalMessageId(invoiceId),
-      body: plan.proposal,
-      subject: plan.invoice.invoicenumber,
-      correlationId: invoiceId,
-    },
-    actuals,
-  };
+  return { proposal: proposalMessage(plan.invoice, plan.proposal), actuals };
 }
 
 /** Same stored fields (undefined dropped, key order ignored). */
@@ -257,11 +260,18 @@ export async function confirmProformaInvoice(
     actuals,
     confirmedOn: confirmationTime(message, meta, deps.now ?? (() => new Date())),
   });
+  // The ETags the details were read with guard the fence; the stored rows themselves are not
+  // needed any more (the plan works on input.details), so the array lets them go.
+  const detailEtags = new Map(details.map((d) => [d.msdyn_invoicelinetransactionid, d.etag] as const));
+  details.length = 0;
 
-  // Plan --------------------------------------------------------------------------------------
-  let plan: ConfirmationPlan;
+  // Check ------------------------------------------------------------------------------------
+  // The whole plan is checked before anything is written, one ILD at a time, keeping only what
+  // the writes need later: the records are built again, chunk by chunk, when they are written
+  // and when they are published, so no more than a chunk of them is held at once.
+  let checked: CheckedConfirmation;
   try {
-    plan = planConfirmation(input);
+    checked = checkConfirmation(input, actuals, storedMilestones);
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
       const note = alreadyConfirmed ? ' (The invoice is already Confirmed; its confirmation cannot be replayed.)' : '';
@@ -269,42 +279,29 @@ export async function confirmProformaInvoice(
     }
     throw error;
   }
-
-  const missing = plan.newActuals.filter((a) => !actuals.has(a.msdyn_actualid));
-  const sourcesDone = plan.updatedActuals.filter((u) => {
-    const stored = actuals.get(u.msdyn_actualid);
-    return stored !== undefined && sameRecord(stored, u);
-  });
-  const milestonesDone = plan.updatedMilestones.filter((u) => {
-    const stored = storedMilestones.get(u.msdyn_contractlinescheduleofvalueid);
-    return stored !== undefined && stored.msdyn_invoicestatus === u.msdyn_invoicestatus;
-  });
-  const messages = confirmationMessages(plan);
+  const chunkSize = deps.chunkSize ?? CONFIRMATION_CHUNK;
 
   if (alreadyConfirmed) {
-    if (missing.length > 0) {
+    if (checked.missing > 0) {
       throw new BusinessError(
-        `Invoice ${invoiceNumber} is already Confirmed, but not by this integration: ${missing.length} of the ${plan.newActuals.length} actuals its confirmation creates do not exist (for example ${missing[0]!.msdyn_actualid}). Nothing was changed or published; check how the invoice was confirmed.`,
+        `Invoice ${invoiceNumber} is already Confirmed, but not by this integration: ${checked.missing} of the ${checked.created} actuals its confirmation creates do not exist (for example ${checked.firstMissing!}). Nothing was changed or published; check how the invoice was confirmed.`,
         { reference: invoiceNumber },
       );
     }
     // A crash after the invoice was written may have left its claims: release them now.
     await dv.releaseClaimsOfInvoice(contractId, invoiceId);
-    await publish(deps, messages, step);
-    log(`invoice ${invoiceNumber} was already confirmed: nothing written, ${1 + messages.actuals.length} messages republished`);
-    return { outcome: 'alreadyConfirmed', invoiceNumber, created: 0, updated: 0, published: 1 + messages.actuals.length };
+    const published = await publishInChunks(deps, input, checked, chunkSize, step);
+    log(`invoice ${invoiceNumber} was already confirmed: nothing written, ${published} messages republished`);
+    return { outcome: 'alreadyConfirmed', invoiceNumber, created: 0, updated: 0, published };
   }
 
-  if ((sourcesDone.length > 0 || milestonesDone.length > 0) && missing.length > 0) {
+  if (checked.resumedElsewhere !== undefined) {
     // Resume accepted an already-invoiced source or milestone, but this confirmation did not get
-    // that far (its new actuals are written before any update): something else invoiced it.
-    const what =
-      sourcesDone.length > 0
-        ? `actual ${sourcesDone[0]!.msdyn_actualid}`
-        : `milestone ${milestonesDone[0]!.msdyn_contractlinescheduleofvalueid}`;
+    // that far (an ILD's new actuals are written before its source, and milestones after every
+    // new actual): something else invoiced it.
     return refuse(
       new BusinessError(
-        `Invoice ${invoiceNumber}: ${what} is already Customer Invoice Posted by another confirmation; delete its detail from the invoice before confirming. Nothing was changed.`,
+        `Invoice ${invoiceNumber}: ${checked.resumedElsewhere} is already Customer Invoice Posted by another confirmation; delete its detail from the invoice before confirming. Nothing was changed.`,
         { reference: invoiceNumber },
       ),
     );
@@ -315,27 +312,39 @@ export async function confirmProformaInvoice(
   // (this write fails, the message is redelivered and re-planned) or fails its own ETag.
   let invoiceEtag = storedInvoice.etag;
   if (storedInvoice.pi_confirmationrequestedon === undefined) {
-    const fenced = await dv.invoices.replaceIfMatch({ ...withoutEtag(storedInvoice), pi_confirmationrequestedon: plan.invoice.msdyn_confirmedon }, invoiceEtag);
+    const fenced = await dv.invoices.replaceIfMatch({ ...withoutEtag(storedInvoice), pi_confirmationrequestedon: checked.invoice.msdyn_confirmedon }, invoiceEtag);
     if (fenced === undefined) throw new StaleWriteError(`Invoice ${invoiceNumber} changed while its confirmation started; it is retried`);
     invoiceEtag = fenced;
   }
-  await dv.invoiceLineDetails.replaceAllIfMatch(details.map((d) => ({ record: withoutEtag(d), etag: d.etag })));
+  for (let i = 0; i < input.details.length; i += chunkSize) {
+    await dv.invoiceLineDetails.replaceAllIfMatch(input.details.slice(i, i + chunkSize).map((d) => ({ record: d, etag: detailEtags.get(d.msdyn_invoicelinetransactionid)! })));
+  }
   await step(ConfirmationStep.Fenced);
 
   // Write (the invoice last) --------------------------------------------------------------------
-  const sourcesDoneSet = new Set(sourcesDone);
-  const milestonesDoneSet = new Set(milestonesDone);
-  const created = missing.length > 0 ? (await dv.actuals.createManyIfAbsent(missing)).created : 0;
-  await step(ConfirmationStep.NewActuals);
+  // Chunk by chunk: the chunk's new actuals, then its source actuals. A redelivery after a crash
+  // finds each ILD either untouched, with its new actuals (some or all), or with its source too.
+  let created = 0;
+  let sourcesUpdated = 0;
+  const planner = new ConfirmationPlanner(input);
+  for (let i = 0; i === 0 || i < planner.details.length; i += chunkSize) {
+    const records = planner.details.slice(i, i + chunkSize).map((ild) => planner.plan(ild));
+    const missing = records.flatMap((r) => r.newActuals.filter((a) => !actuals.has(a.msdyn_actualid)));
+    if (missing.length > 0) created += (await dv.actuals.createManyIfAbsent(missing)).created;
+    await step(ConfirmationStep.NewActuals);
+    const actualUpdates = records.flatMap((r) => {
+      const u = r.updatedActual;
+      if (u === undefined) return [];
+      const stored = actuals.get(u.msdyn_actualid)!;
+      return sameRecord(stored, u) ? [] : [{ record: u, etag: stored.etag }];
+    });
+    if (actualUpdates.length > 0) await dv.actuals.replaceAllIfMatch(actualUpdates);
+    sourcesUpdated += actualUpdates.length;
+    await step(ConfirmationStep.SourceActuals);
+  }
 
-  const actualUpdates = plan.updatedActuals
-    .filter((u) => !sourcesDoneSet.has(u))
-    .map((record) => ({ record, etag: actuals.get(record.msdyn_actualid)!.etag }));
-  if (actualUpdates.length > 0) await dv.actuals.replaceAllIfMatch(actualUpdates);
-  await step(ConfirmationStep.SourceActuals);
-
-  const milestoneUpdates = plan.updatedMilestones
-    .filter((u) => !milestonesDoneSet.has(u))
+  const milestoneUpdates = checked.updatedMilestones
+    .filter((m) => storedMilestones.get(m.msdyn_contractlinescheduleofvalueid)!.msdyn_invoicestatus !== m.msdyn_invoicestatus)
     .map((m) => {
       const stored = storedMilestones.get(m.msdyn_contractlinescheduleofvalueid)!;
       return { record: { ...m, salesorderid: stored.salesorderid }, etag: stored.etag };
@@ -344,7 +353,7 @@ export async function confirmProformaInvoice(
   await step(ConfirmationStep.Milestones);
 
   const storedLines = new Map(lines.map((l) => [l.invoicedetailid, l]));
-  const lineUpdates = plan.lines.flatMap((l) => {
+  const lineUpdates = checked.lines.flatMap((l) => {
     const stored = storedLines.get(l.invoicedetailid);
     return stored && !sameRecord(stored, l) ? [{ record: l, etag: stored.etag }] : [];
   });
@@ -353,12 +362,11 @@ export async function confirmProformaInvoice(
 
   // A detail added while the fence went up (its request saw no fence yet) is not part of what is
   // confirmed: it goes, and its request answers that it was not taken.
-  const planned = new Set(details.map((d) => d.msdyn_invoicelinetransactionid));
-  for (const late of (await dv.invoiceLineDetails.listPartition(invoiceId)).filter((d) => !planned.has(d.msdyn_invoicelinetransactionid))) {
+  for (const late of (await dv.invoiceLineDetails.listPartition(invoiceId)).filter((d) => !detailEtags.has(d.msdyn_invoicelinetransactionid))) {
     await dv.invoiceLineDetails.deleteIfMatch(invoiceId, late.msdyn_invoicelinetransactionid, late.etag);
   }
 
-  const { pi_confirmationrequestedon: _fence, ...confirmed } = plan.invoice;
+  const { pi_confirmationrequestedon: _fence, ...confirmed } = checked.invoice;
   if ((await dv.invoices.replaceIfMatch(confirmed, invoiceEtag)) === undefined) {
     // Changed since we read it (another delivery, an edit): throw so the message is redelivered
     // and re-planned from what is stored now.
@@ -368,21 +376,104 @@ export async function confirmProformaInvoice(
   // The claims have done their work: the items are invoiced for good.
   await dv.releaseClaimsOfInvoice(contractId, invoiceId);
 
-  await publish(deps, messages, step);
-  const updated = actualUpdates.length + milestoneUpdates.length + lineUpdates.length + 1;
+  const published = await publishInChunks(deps, input, checked, chunkSize, step);
+  const updated = sourcesUpdated + milestoneUpdates.length + lineUpdates.length + 1;
   log(
-    `invoice ${invoiceNumber} confirmed: ${created} actuals created, ${updated} rows updated, proposal and ${plan.actualsToPublish.length} actuals published in ${messages.actuals.length} messages`,
+    `invoice ${invoiceNumber} confirmed: ${created} actuals created, ${updated} rows updated, proposal and ${checked.published} actuals published in ${published - 1} messages`,
   );
-  return { outcome: 'confirmed', invoiceNumber, created, updated, published: 1 + messages.actuals.length };
+  return { outcome: 'confirmed', invoiceNumber, created, updated, published };
 }
 
-async function publish(
+/** What the check of a whole confirmation keeps for its writes (the per-ILD records are not kept). */
+interface CheckedConfirmation extends Pick<ConfirmationPlan, 'invoice' | 'lines' | 'proposal' | 'updatedMilestones'> {
+  /** New actuals the plan creates, of them not stored yet, and the first of those. */
+  created: number;
+  missing: number;
+  firstMissing?: string;
+  /** New actuals that are published (not skip-sync). */
+  published: number;
+  /** A source or milestone already invoiced although this confirmation did not write that far: what it is. */
+  resumedElsewhere?: string;
+}
+
+/** Check every ILD (ConfirmationRefused on the first refusal) and count what is stored already. */
+function checkConfirmation(
+  input: ConfirmationInput,
+  actuals: ReadonlyMap<string, Stored<Actual>>,
+  storedMilestones: ReadonlyMap<string, Stored<StoredMilestone>>,
+): CheckedConfirmation {
+  const planner = new ConfirmationPlanner(input);
+  let created = 0;
+  let missing = 0;
+  let published = 0;
+  let firstMissing: string | undefined;
+  let sourceElsewhere: string | undefined;
+  const updatedMilestones: Milestone[] = [];
+  for (const ild of planner.details) {
+    const records = planner.plan(ild);
+    let missingHere = 0;
+    for (const a of records.newActuals) {
+      created += 1;
+      if (!a.msdyn_skipsync) published += 1;
+      if (!actuals.has(a.msdyn_actualid)) {
+        missingHere += 1;
+        firstMissing ??= a.msdyn_actualid;
+      }
+    }
+    missing += missingHere;
+    const u = records.updatedActual;
+    if (u !== undefined && missingHere > 0 && sourceElsewhere === undefined) {
+      const stored = actuals.get(u.msdyn_actualid);
+      if (stored !== undefined && sameRecord(stored, u)) sourceElsewhere = `actual ${u.msdyn_actualid}`;
+    }
+    if (records.updatedMilestone !== undefined) updatedMilestones.push(records.updatedMilestone);
+  }
+  const { invoice, lines, proposal } = planner.finish();
+  const milestoneDone = updatedMilestones.find((m) => storedMilestones.get(m.msdyn_contractlinescheduleofvalueid)?.msdyn_invoicestatus === m.msdyn_invoicestatus);
+  const resumedElsewhere = sourceElsewhere ?? (milestoneDone !== undefined && missing > 0 ? `milestone ${milestoneDone.msdyn_contractlinescheduleofvalueid}` : undefined);
+  return { invoice, lines, proposal, updatedMilestones, created, missing, firstMissing, published, resumedElsewhere };
+}
+
+/** Messages published at once while the actuals are published chunk by chunk. */
+const MESSAGES_PER_PUBLISH = 10;
+
+/**
+ * Publish the proposal, then the new actuals in messages of MAX_RECORDS_PER_MESSAGE, built
+ * again chunk by chunk in the plan's order: the same messages, ids and bodies as
+ * confirmationMessages of the whole plan. Answers how many messages were published.
+ */
+async function publishInChunks(
   deps: ConfirmProformaInvoiceDeps,
-  messages: { proposal: OutboundMessage; actuals: OutboundMessage[] },
+  input: ConfirmationInput,
+  checked: CheckedConfirmation,
+  chunkSize: number,
   step: (s: ConfirmationStep) => Promise<void>,
-): Promise<void> {
-  await deps.publisher.publish(Queues.invoiceProposals, [messages.proposal]);
+): Promise<number> {
+  const invoice = checked.invoice;
+  await deps.publisher.publish(Queues.invoiceProposals, [proposalMessage(invoice, checked.proposal)]);
   await step(ConfirmationStep.ProposalPublished);
-  await deps.publisher.publish(Queues.actuals, messages.actuals);
+  const planner = new ConfirmationPlanner(input);
+  let pending: Actual[] = [];
+  let outbox: OutboundMessage[] = [];
+  let sent = 0;
+  const flush = async (all: boolean) => {
+    while (pending.length >= MAX_RECORDS_PER_MESSAGE || (all && pending.length > 0)) {
+      outbox.push(actualsMessage(invoice, sent + outbox.length + 1, pending.slice(0, MAX_RECORDS_PER_MESSAGE)));
+      pending = pending.slice(MAX_RECORDS_PER_MESSAGE);
+    }
+    if (outbox.length >= MESSAGES_PER_PUBLISH || (all && outbox.length > 0)) {
+      await deps.publisher.publish(Queues.actuals, outbox);
+      sent += outbox.length;
+      outbox = [];
+    }
+  };
+  for (let i = 0; i < planner.details.length; i += chunkSize) {
+    for (const ild of planner.details.slice(i, i + chunkSize)) {
+      for (const a of planner.plan(ild).newActuals) if (!a.msdyn_skipsync) pending.push(a);
+    }
+    await flush(false);
+  }
+  await flush(true);
   await step(ConfirmationStep.ActualsPublished);
+  return 1 + sent;
 }

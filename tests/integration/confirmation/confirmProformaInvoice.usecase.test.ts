@@ -266,6 +266,51 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     expect(publisher.unique()).toEqual(cleanMessages);
   });
 
+  it('in chunks: a crash between chunks resumes to the state and messages of one run in one chunk', async () => {
+    const key = 'chunked';
+    const meta = { enqueuedAt: new Date(CONFIRMED_ON) };
+    // 230 ILDs: two new actuals each, the billed ones published in messages of 100 (100, 100, 30),
+    // planned and written in chunks of 7 ILDs.
+    const seed = async () => {
+      await clearDataverse(dv);
+      const fx = await seedContract(dv, { key });
+      const actuals = await seedActuals(dv, fx, Array.from({ length: 230 }, (_, i) => ({ quantity: String(1 + (i % 5)), price: '100.00' })));
+      const inv = await seedDraftInvoice(dv, fx, { actuals });
+      return { fx, inv, message: { invoiceId: inv.invoice.invoiceid } };
+    };
+
+    let { fx, inv, message } = await seed();
+    const cleanPublisher = new RecordingPublisher();
+    const one = await confirmProformaInvoice(deps(cleanPublisher), message, meta);
+    expect(one.created).toBe(460);
+    expect(one.published).toBe(1 + 3);
+    const clean = await dataverseState(dv, refOf(fx, inv));
+    const cleanMessages = cleanPublisher.unique();
+
+    // Each write step crashes the third time it is reached (in the third chunk).
+    for (const crashAt of [ConfirmationStep.NewActuals, ConfirmationStep.SourceActuals] as const) {
+      ({ fx, inv, message } = await seed());
+      const publisher = new RecordingPublisher();
+      let reached = 0;
+      const crash = deps(publisher, {
+        chunkSize: 7,
+        afterStep: (step) => {
+          if (step === crashAt && ++reached === 3) throw new Error(`crash in chunk 3 after ${step} (injected)`);
+        },
+      });
+      await expect(confirmProformaInvoice(crash, message, meta)).rejects.toThrow(/injected/);
+      // Part of the invoice is written: 3 chunks' new actuals (and sources) of 33.
+      const written = (await dv.actuals.listPartition(fx.contract.salesorderid)).filter((a) => a.msdyn_transactiontypecode === TransactionType.BilledSales);
+      expect(written).toHaveLength(21);
+      expect(publisher.unique().size).toBe(0);
+      const redelivered = await confirmProformaInvoice(deps(publisher, { chunkSize: 7 }), message, meta);
+      expect(redelivered.created).toBe(460 - 42);
+      expect(await dataverseState(dv, refOf(fx, inv)), `crash in chunk 3 after ${crashAt}`).toEqual(clean);
+      // The same message ids with the same bodies, though built chunk by chunk.
+      expect(publisher.unique(), `crash in chunk 3 after ${crashAt}`).toEqual(cleanMessages);
+    }
+  });
+
   it('a broker failure while publishing throws; the redelivery republishes everything', async () => {
     const { inv } = await seedMixed();
     const publisher = new RecordingPublisher();

@@ -22,7 +22,7 @@ import type {
 import { changedDetail, correctiveDetail, type DetailRecords, type Frame, frameOf, manualDetail, milestoneDetail, unchangedDetail } from './builders';
 import { checkHeader, checkLines, DetailChecks, refuserFor, type DetailKind } from './checks';
 import { ConfirmationRefusalCode } from './refusals';
-import { proposalOf, Totals } from './totals';
+import { BilledSums, proposalOf, Totals } from './totals';
 import { amt, byId } from './values';
 
 export { ConfirmationRefusalCode, ConfirmationRefused } from './refusals';
@@ -67,55 +67,106 @@ export interface ConfirmationPlan {
 
 /** Throws ConfirmationRefused when the invoice cannot be confirmed; nothing is planned then. */
 export function planConfirmation(input: ConfirmationInput): ConfirmationPlan {
-  const { invoice } = input;
-  const resume = input.resume === true;
-  const refuse = refuserFor(invoice);
-  const confirmedOn = checkHeader(input, resume, refuse);
-  const lines = checkLines(invoice, input.lines, refuse);
-  const checks = new DetailChecks(input, lines, resume, refuse);
-
-  const frame = frameOf(invoice);
-  const totals = new Totals();
+  const planner = new ConfirmationPlanner(input);
   const newActuals: Actual[] = [];
   const updatedActuals: Actual[] = [];
   const updatedMilestones: Milestone[] = [];
-
-  const corrective = invoice.msdyn_correctedinvoice !== undefined;
-  if (corrective && input.correctedInvoice?.invoiceid !== invoice.msdyn_correctedinvoice) {
-    refuse(ConfirmationRefusalCode.InconsistentInput, `it corrects invoice ${invoice.msdyn_correctedinvoice}, which was not found.`);
-  }
-  for (const ild of [...input.details].sort(byId((d) => d.msdyn_invoicelinetransactionid))) {
-    const no = checks.refuserFor(ild);
-    const line = checks.belongsTogether(ild, no);
-    const tax = amt(ild.msdyn_tax);
-    let records: DetailRecords;
-    if (corrective) {
-      const c = checks.corrective(ild, no);
-      records = correctiveDetail(frame, ild, c.billed, c.figures, c.milestone);
-    } else if (ild.msdyn_originalbilledactual !== undefined) {
-      return no(ConfirmationRefusalCode.InconsistentInput, `corrects billed actual ${ild.msdyn_originalbilledactual}, but the invoice is not a corrective invoice.`);
-    } else {
-      records = detailRecords(frame, ild, checks.kindOf(ild, no), line.msdyn_billingmethod, tax);
-    }
+  for (const ild of planner.details) {
+    const records = planner.plan(ild);
     newActuals.push(...records.newActuals);
     if (records.updatedActual !== undefined) updatedActuals.push(records.updatedActual);
     if (records.updatedMilestone !== undefined) updatedMilestones.push(records.updatedMilestone);
-    totals.add(ild);
   }
-  if (corrective && updatedActuals.length === 0) {
-    refuse(ConfirmationRefusalCode.NoDetails, 'it keeps every billed line in full, so it corrects nothing; lower the quantity of a detail to credit it.');
-  }
-
-  const confirmedInvoice = totals.confirmed(invoice, confirmedOn);
+  const { invoice, lines, proposal } = planner.finish();
   return {
-    invoice: confirmedInvoice,
-    lines: totals.lines(lines.values()),
+    invoice,
+    lines,
     newActuals,
     updatedActuals,
     updatedMilestones,
     actualsToPublish: newActuals.filter((a) => !a.msdyn_skipsync),
-    proposal: proposalOf(confirmedInvoice, input.account, newActuals, confirmedOn, input.correctedInvoice),
+    proposal,
   };
+}
+
+/**
+ * The same plan one ILD at a time, for a confirmation that writes and publishes in chunks
+ * without holding every record at once: construct (the header and line checks), call `plan` for
+ * each ILD of `details` in that order (each ILD's checks and records; the refusals of
+ * planConfirmation, at the same ILD), then `finish` (the invoice, its lines and the proposal).
+ * The concatenation of what `plan` returns is planConfirmation's newActuals, updatedActuals and
+ * updatedMilestones, in the same order. A planner checks each ILD once: to build the records
+ * again, use a new planner.
+ */
+export class ConfirmationPlanner {
+  /** The ILDs in the order they are planned (by id). */
+  readonly details: readonly InvoiceLineDetail[];
+  private readonly input: ConfirmationInput;
+  private readonly refuse: ReturnType<typeof refuserFor>;
+  private readonly confirmedOn: string;
+  private readonly lines: ReturnType<typeof checkLines>;
+  private readonly checks: DetailChecks;
+  private readonly frame: Frame;
+  private readonly totals = new Totals();
+  private readonly billed = new BilledSums();
+  private readonly corrective: boolean;
+  private planned = 0;
+  private updatedActuals = 0;
+
+  constructor(input: ConfirmationInput) {
+    this.input = input;
+    const { invoice } = input;
+    const resume = input.resume === true;
+    this.refuse = refuserFor(invoice);
+    this.confirmedOn = checkHeader(input, resume, this.refuse);
+    this.lines = checkLines(invoice, input.lines, this.refuse);
+    this.checks = new DetailChecks(input, this.lines, resume, this.refuse);
+    this.frame = frameOf(invoice);
+    this.corrective = invoice.msdyn_correctedinvoice !== undefined;
+    if (this.corrective && input.correctedInvoice?.invoiceid !== invoice.msdyn_correctedinvoice) {
+      this.refuse(ConfirmationRefusalCode.InconsistentInput, `it corrects invoice ${invoice.msdyn_correctedinvoice}, which was not found.`);
+    }
+    this.details = [...input.details].sort(byId((d) => d.msdyn_invoicelinetransactionid));
+  }
+
+  /** The checks and records of the next ILD of `details`. */
+  plan(ild: InvoiceLineDetail): DetailRecords {
+    const expected = this.details[this.planned];
+    if (expected === undefined || expected.msdyn_invoicelinetransactionid !== ild.msdyn_invoicelinetransactionid) {
+      throw new Error(`ILD ${ild.msdyn_invoicelinetransactionid} planned out of order (expected ${expected?.msdyn_invoicelinetransactionid ?? 'none'})`);
+    }
+    this.planned += 1;
+    const no = this.checks.refuserFor(ild);
+    const line = this.checks.belongsTogether(ild, no);
+    const tax = amt(ild.msdyn_tax);
+    let records: DetailRecords;
+    if (this.corrective) {
+      const c = this.checks.corrective(ild, no);
+      records = correctiveDetail(this.frame, ild, c.billed, c.figures, c.milestone);
+    } else if (ild.msdyn_originalbilledactual !== undefined) {
+      return no(ConfirmationRefusalCode.InconsistentInput, `corrects billed actual ${ild.msdyn_originalbilledactual}, but the invoice is not a corrective invoice.`);
+    } else {
+      records = detailRecords(this.frame, ild, this.checks.kindOf(ild, no), line.msdyn_billingmethod, tax);
+    }
+    if (records.updatedActual !== undefined) this.updatedActuals += 1;
+    for (const a of records.newActuals) this.billed.add(a);
+    this.totals.add(ild);
+    return records;
+  }
+
+  /** After every ILD: the confirmed invoice, its lines and the proposal header. */
+  finish(): Pick<ConfirmationPlan, 'invoice' | 'lines' | 'proposal'> {
+    if (this.planned !== this.details.length) throw new Error(`finish after ${this.planned} of ${this.details.length} ILDs`);
+    if (this.corrective && this.updatedActuals === 0) {
+      this.refuse(ConfirmationRefusalCode.NoDetails, 'it keeps every billed line in full, so it corrects nothing; lower the quantity of a detail to credit it.');
+    }
+    const invoice = this.totals.confirmed(this.input.invoice, this.confirmedOn);
+    return {
+      invoice,
+      lines: this.totals.lines(this.lines.values()),
+      proposal: proposalOf(invoice, this.input.account, this.billed, this.confirmedOn, this.input.correctedInvoice),
+    };
+  }
 }
 
 /** The records of an ordinary ILD, by its kind. */

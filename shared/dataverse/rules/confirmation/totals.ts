@@ -47,6 +47,26 @@ export class Totals {
   }
 }
 
+/** Count, amount and tax of the billed sales actuals a confirmation creates, added up one by one. */
+export class BilledSums {
+  count = 0;
+  amount: Dec = dec(0);
+  tax: Dec = dec(0);
+
+  add(a: Actual): void {
+    if (a.msdyn_transactiontypecode !== TransactionType.BilledSales) return;
+    this.count += 1;
+    this.amount = this.amount.plus(dec(a.msdyn_amount));
+    this.tax = this.tax.plus(dec(a.msdyn_salestaxamount ?? '0'));
+  }
+
+  static of(actuals: readonly Actual[]): BilledSums {
+    const sums = new BilledSums();
+    for (const a of actuals) sums.add(a);
+    return sums;
+  }
+}
+
 /**
  * The proposal header: one expected line per billed sales actual, their amount and tax (negative
  * on a corrective invoice that credits more than it bills again). Throws (a
@@ -55,19 +75,14 @@ export class Totals {
 export function proposalOf(
   confirmed: Invoice,
   account: Account,
-  newActuals: readonly Actual[],
+  newActuals: readonly Actual[] | BilledSums,
   confirmedOn: string,
   correctedInvoice?: Pick<Invoice, 'invoiceid' | 'invoicenumber'>,
 ): InvoiceProposalMessage {
-  let billedCount = 0;
-  let billedAmount = dec(0);
-  let billedTax = dec(0);
-  for (const a of newActuals) {
-    if (a.msdyn_transactiontypecode !== TransactionType.BilledSales) continue;
-    billedCount += 1;
-    billedAmount = billedAmount.plus(dec(a.msdyn_amount));
-    billedTax = billedTax.plus(dec(a.msdyn_salestaxamount ?? '0'));
-  }
+  const billed = newActuals instanceof BilledSums ? newActuals : BilledSums.of(newActuals);
+  const billedCount = billed.count;
+  const billedAmount = billed.amount;
+  const billedTax = billed.tax;
   const expectedAmount = amount(billedAmount);
   const expectedTax = amount(billedTax);
   if (expectedAmount !== confirmed.totalamount || expectedTax !== confirmed.totaltax) {
