@@ -37,6 +37,8 @@ export interface ConfirmationRepository {
   invoices: Pick<TableStore<Invoice>, 'get' | 'replaceIfMatch'>;
   invoiceLines: Pick<TableStore<InvoiceLine>, 'listPartition' | 'replaceAllIfMatch'>;
   invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'listPartition' | 'replaceAllIfMatch' | 'deleteIfMatch'>;
+  /** The details of an invoice whose ids are not in `known` (the others are not read whole). */
+  detailsOfInvoiceNotIn(invoiceId: string, known: ReadonlySet<string>): Promise<Stored<InvoiceLineDetail>[]>;
   /** Release every claim of an invoice that is no longer editable. */
   releaseClaimsOfInvoice(contractId: string, invoiceId: string): Promise<number>;
   actuals: Pick<TableStore<Actual>, 'createManyIfAbsent' | 'replaceAllIfMatch'>;
@@ -362,7 +364,7 @@ export async function confirmProformaInvoice(
 
   // A detail added while the fence went up (its request saw no fence yet) is not part of what is
   // confirmed: it goes, and its request answers that it was not taken.
-  for (const late of (await dv.invoiceLineDetails.listPartition(invoiceId)).filter((d) => !detailEtags.has(d.msdyn_invoicelinetransactionid))) {
+  for (const late of await dv.detailsOfInvoiceNotIn(invoiceId, new Set(detailEtags.keys()))) {
     await dv.invoiceLineDetails.deleteIfMatch(invoiceId, late.msdyn_invoicelinetransactionid, late.etag);
   }
 

@@ -153,6 +153,16 @@ export class DataverseStore {
     return out;
   }
 
+  /** The details of an invoice whose ids are not in `known`: only the RowKeys of the others are read. */
+  async detailsOfInvoiceNotIn(invoiceId: string, known: ReadonlySet<string>): Promise<Stored<InvoiceLineDetail>[]> {
+    const ids: string[] = [];
+    await this.invoiceLineDetails.scanRowKeys(odata`PartitionKey eq ${invoiceId}`, (id) => {
+      if (!known.has(id)) ids.push(id);
+      return true;
+    });
+    return [...(await this.invoiceLineDetails.getMany(ids.map((rowKey) => ({ partitionKey: invoiceId, rowKey })))).values()];
+  }
+
   /**
    * The contract's billing backlog that is ready to invoice: unbilled sales actuals in billing
    * status Ready to Invoice and milestones in status Ready (the caller applies the rules).
