@@ -273,7 +273,7 @@ export async function confirmProformaInvoice(
   // and when they are published, so no more than a chunk of them is held at once.
   let checked: CheckedConfirmation;
   try {
-    checked = checkConfirmation(input, actuals, storedMilestones);
+    checked = checkAgainstStored(input, actuals, storedMilestones);
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
       const note = alreadyConfirmed ? ' (The invoice is already Confirmed; its confirmation cannot be replayed.)' : '';
@@ -399,7 +399,7 @@ interface CheckedConfirmation extends Pick<ConfirmationPlan, 'invoice' | 'lines'
 }
 
 /** Check every ILD (ConfirmationRefused on the first refusal) and count what is stored already. */
-function checkConfirmation(
+function checkAgainstStored(
   input: ConfirmationInput,
   actuals: ReadonlyMap<string, Stored<Actual>>,
   storedMilestones: ReadonlyMap<string, Stored<StoredMilestone>>,

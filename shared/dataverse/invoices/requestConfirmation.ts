@@ -14,7 +14,7 @@ import { deterministicGuid } from '../../core/ids';
 import { labelOf } from '../../core/labels';
 import { InvoiceStatus } from '../../core/options';
 import { withoutEtag } from '../../core/stored';
-import { ConfirmationRefused, planConfirmation } from '../rules/confirmation/plan';
+import { checkConfirmation, ConfirmationRefused } from '../rules/confirmation/plan';
 import { Queues, type Publisher } from '../../messages';
 import type { TableStore } from '../../storage/tableStore';
 import type { StoredInvoice } from '../dataverseStore';
@@ -66,14 +66,14 @@ export async function requestInvoiceConfirmation(deps: ConfirmDeps, invoiceId: s
   const input = await loadConfirmationInput(dataverse, loaded, now().toISOString());
   try {
     try {
-      planConfirmation(input);
+      checkConfirmation(input);
     } catch (error) {
       // A fenced invoice's confirmation may be writing right now: sources it already invoiced
       // fail the rules for a Draft but pass them as the confirmation resumes. Then this request
       // is a repeat of the one that set the fence (the same message below), not a refusal, and
       // the fence stays: lifting it would let edits in under a confirmation halfway done.
       if (!(error instanceof ConfirmationRefused) || inv.pi_confirmationrequestedon === undefined) throw error;
-      planConfirmation({ ...input, resume: true });
+      checkConfirmation({ ...input, resume: true });
     }
   } catch (error) {
     if (error instanceof ConfirmationRefused) {

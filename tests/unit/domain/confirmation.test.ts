@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   canConfirm,
+  checkConfirmation,
   confirmationActualId,
+  ConfirmationPlanner,
   ConfirmationRefusalCode,
   ConfirmationRefused,
   ConfirmationRole,
@@ -274,14 +276,26 @@ function expectValidRecords(plan: ConfirmationPlan) {
   }
 }
 
+/** The plan's refusal; the dry run (checkConfirmation) must refuse the same way. */
 function refusal(input: ConfirmationInput): ConfirmationRefused {
+  let refused: ConfirmationRefused | undefined;
   try {
     planConfirmation(input);
   } catch (e) {
     expect(e).toBeInstanceOf(ConfirmationRefused);
-    return e as ConfirmationRefused;
+    refused = e as ConfirmationRefused;
   }
-  throw new Error('expected a ConfirmationRefused, but the plan succeeded');
+  if (refused === undefined) throw new Error('expected a ConfirmationRefused, but the plan succeeded');
+  let checked: unknown;
+  try {
+    checkConfirmation(input);
+  } catch (e) {
+    checked = e;
+  }
+  expect(checked).toBeInstanceOf(ConfirmationRefused);
+  const { code, reason, detailId } = checked as ConfirmationRefused;
+  expect({ code, reason, detailId }).toEqual({ code: refused.code, reason: refused.reason, detailId: refused.detailId });
+  return refused;
 }
 
 /** Rows for `it.each(...)('%s', ...)` that carry their own test name (`$name` would print it quoted). */
@@ -674,6 +688,26 @@ describe('planConfirmation: a mixed invoice', () => {
     }),
   ];
   const plan = planConfirmation(makeInput({ details, actuals: [a1, a2, a3], milestones: [m1] }));
+
+  it('is the same plan when a ConfirmationPlanner builds it one ILD at a time, and the dry run passes', () => {
+    const input = makeInput({ details, actuals: [a1, a2, a3], milestones: [m1] });
+    const planner = new ConfirmationPlanner(input);
+    const records = planner.details.map((ild) => planner.plan(ild));
+    const { invoice, lines, proposal } = planner.finish();
+    expect({
+      invoice,
+      lines,
+      proposal,
+      newActuals: records.flatMap((r) => r.newActuals),
+      updatedActuals: records.flatMap((r) => (r.updatedActual ? [r.updatedActual] : [])),
+      updatedMilestones: records.flatMap((r) => (r.updatedMilestone ? [r.updatedMilestone] : [])),
+    }).toEqual({ invoice: plan.invoice, lines: plan.lines, proposal: plan.proposal, newActuals: plan.newActuals, updatedActuals: plan.updatedActuals, updatedMilestones: plan.updatedMilestones });
+    expect(() => checkConfirmation(input)).not.toThrow();
+    // ILDs out of order, or finishing early, is a bug in the caller.
+    const early = new ConfirmationPlanner(input);
+    expect(() => early.plan(early.details[1]!)).toThrow(/out of order/);
+    expect(() => early.finish()).toThrow(/finish after 0 of 6/);
+  });
 
   it('totals the invoice, each line and the proposal with tax', () => {
     // 800 + 300 + 0 + 1234.56 + 91 + 16.67 ; tax 152 + 57 + 0 + 234.57 + 17.29 + 3.17

@@ -90,6 +90,16 @@ export function planConfirmation(input: ConfirmationInput): ConfirmationPlan {
 }
 
 /**
+ * The refusals of planConfirmation, without keeping what it plans (a dry run: ConfirmationRefused
+ * on the first refusal, nothing otherwise); its memory does not grow with the records.
+ */
+export function checkConfirmation(input: ConfirmationInput): void {
+  const planner = new ConfirmationPlanner(input);
+  for (const ild of planner.details) planner.plan(ild);
+  planner.finish();
+}
+
+/**
  * The same plan one ILD at a time, for a confirmation that writes and publishes in chunks
  * without holding every record at once: construct (the header and line checks), call `plan` for
  * each ILD of `details` in that order (each ILD's checks and records; the refusals of
