@@ -78,9 +78,9 @@ export function azuriteConnectionString(tablePort: number, blobPort?: number, qu
  * querying their own partition (benchmark B) spent most of Azurite's CPU reading the other 499,
  * and listing 50,000 transactions of one project took 11 s in pages of 1,000. Azure Table
  * storage answers such a query from its PartitionKey+RowKey index. The patch keeps, per entity
- * collection, the `$loki` ids of each partition's rows (built from the collection the first time
- * it is queried, then kept by `add` and `update`, the only ways a row enters a collection) and,
- * until the next row enters that partition, their order by RowKey. A query walks that order from
+ * collection and partition, a map of RowKey to the `$loki` of its row (built from the collection
+ * the first time it is used, then kept by `add` and `update`, the only ways a row enters a
+ * collection) and, until the next row enters that partition, its rows in RowKey order. A query walks that order from
  * its continuation's RowKey (binary search), applies Azurite's own compiled filter and
  * continuation test, and stops at the page size + 1 rows Azurite itself keeps; it hands the
  * positions of those rows to Azurite's own query as its starting result set, where the filter,
@@ -89,7 +89,7 @@ export function azuriteConnectionString(tablePort: number, blobPort?: number, qu
  * row of the partition is in the order: results are the same rows in the same order and pages.
  * Filters with `or`, `not` or a non-string partition value at the top take Azurite's own path.
  *
- * The same per-partition map (RowKey -> `$loki` of the row last added with those keys) also
+ * The same per-partition map (of the row last added with those keys) also
  * answers Azurite's point lookups, `findOne({PartitionKey, RowKey})`, on entity collections, so
  * they keep no binary index at all: LokiJS renumbers every later position of each binary index
  * on every remove, and scans the index for the entry, so deleting rows cost time in proportion to
@@ -166,7 +166,7 @@ function indexedLookupPreload(): string {
     `  finally { delete coll.remove; delete coll.insert; }`,
     `};`,
     // Partition-scoped queries read only their partition (see above).
-    `if (process.env.${STOCK_QUERIES_ENV} !== '1') {`,
+    `if (keyed) {`,
     `  const parsePath = ${JSON.stringify(path.join(azuriteRoot, 'dist/src/table/persistence/QueryInterpreter/QueryParser.js'))};`,
     `  const nodesPath = ${JSON.stringify(path.join(azuriteRoot, 'dist/src/table/persistence/QueryInterpreter/QueryNodes'))};`,
     `  const load = (file) => createRequire(file)(file).default;`,
@@ -198,8 +198,8 @@ function indexedLookupPreload(): string {
     `  };`,
     `  const add = proto.add;`,
     `  proto.add = function (obj) { const result = add.call(this, obj); const index = partitions.get(this); if (index) note(index, obj); return result; };`,
-    `  const update2 = proto.update;`,
-    `  proto.update = function (doc) { const result = update2.call(this, doc); const index = partitions.get(this); if (index && doc && !Array.isArray(doc)) note(index, doc); return result; };`,
+    `  const updateUnnoted = proto.update;`,
+    `  proto.update = function (doc) { const result = updateUnnoted.call(this, doc); const index = partitions.get(this); if (index && doc && !Array.isArray(doc)) note(index, doc); return result; };`,
     `  const wanted = (filter) => {`,
     `    if (typeof filter !== 'string' || filter.indexOf('PartitionKey') === -1) return undefined;`,
     `    let tree; try { tree = parse(filter); } catch { return undefined; }`,

@@ -38,7 +38,7 @@ export interface ConfirmationRepository {
   invoiceLines: Pick<TableStore<InvoiceLine>, 'listPartition' | 'replaceAllIfMatch'>;
   invoiceLineDetails: Pick<TableStore<InvoiceLineDetail>, 'listPartition' | 'replaceAllIfMatch' | 'deleteIfMatch'>;
   /** The details of an invoice whose ids are not in `known` (the others are not read whole). */
-  detailsOfInvoiceNotIn(invoiceId: string, known: ReadonlySet<string>): Promise<Stored<InvoiceLineDetail>[]>;
+  detailsOfInvoiceNotIn(invoiceId: string, known: { has(id: string): boolean }): Promise<Stored<InvoiceLineDetail>[]>;
   /** Release every claim of an invoice that is no longer editable. */
   releaseClaimsOfInvoice(contractId: string, invoiceId: string): Promise<number>;
   actuals: Pick<TableStore<Actual>, 'createManyIfAbsent' | 'replaceAllIfMatch'>;
@@ -286,13 +286,13 @@ export async function confirmProformaInvoice(
   if (alreadyConfirmed) {
     if (checked.missing > 0) {
       throw new BusinessError(
-        `Invoice ${invoiceNumber} is already Confirmed, but not by this integration: ${checked.missing} of the ${checked.created} actuals its confirmation creates do not exist (for example ${checked.firstMissing!}). Nothing was changed or published; check how the invoice was confirmed.`,
+        `Invoice ${invoiceNumber} is already Confirmed, but not by this integration: ${checked.missing} of the ${checked.newActuals} actuals its confirmation creates do not exist (for example ${checked.firstMissing!}). Nothing was changed or published; check how the invoice was confirmed.`,
         { reference: invoiceNumber },
       );
     }
     // A crash after the invoice was written may have left its claims: release them now.
     await dv.releaseClaimsOfInvoice(contractId, invoiceId);
-    const published = await publishInChunks(deps, input, checked, chunkSize, step);
+    const published = await publishInChunks(deps, input, checked, step);
     log(`invoice ${invoiceNumber} was already confirmed: nothing written, ${published} messages republished`);
     return { outcome: 'alreadyConfirmed', invoiceNumber, created: 0, updated: 0, published };
   }
@@ -364,7 +364,7 @@ export async function confirmProformaInvoice(
 
   // A detail added while the fence went up (its request saw no fence yet) is not part of what is
   // confirmed: it goes, and its request answers that it was not taken.
-  for (const late of await dv.detailsOfInvoiceNotIn(invoiceId, new Set(detailEtags.keys()))) {
+  for (const late of await dv.detailsOfInvoiceNotIn(invoiceId, detailEtags)) {
     await dv.invoiceLineDetails.deleteIfMatch(invoiceId, late.msdyn_invoicelinetransactionid, late.etag);
   }
 
@@ -378,7 +378,7 @@ export async function confirmProformaInvoice(
   // The claims have done their work: the items are invoiced for good.
   await dv.releaseClaimsOfInvoice(contractId, invoiceId);
 
-  const published = await publishInChunks(deps, input, checked, chunkSize, step);
+  const published = await publishInChunks(deps, input, checked, step);
   const updated = sourcesUpdated + milestoneUpdates.length + lineUpdates.length + 1;
   log(
     `invoice ${invoiceNumber} confirmed: ${created} actuals created, ${updated} rows updated, proposal and ${checked.published} actuals published in ${published - 1} messages`,
@@ -389,7 +389,7 @@ export async function confirmProformaInvoice(
 /** What the check of a whole confirmation keeps for its writes (the per-ILD records are not kept). */
 interface CheckedConfirmation extends Pick<ConfirmationPlan, 'invoice' | 'lines' | 'proposal' | 'updatedMilestones'> {
   /** New actuals the plan creates, of them not stored yet, and the first of those. */
-  created: number;
+  newActuals: number;
   missing: number;
   firstMissing?: string;
   /** New actuals that are published (not skip-sync). */
@@ -405,7 +405,7 @@ function checkAgainstStored(
   storedMilestones: ReadonlyMap<string, Stored<StoredMilestone>>,
 ): CheckedConfirmation {
   const planner = new ConfirmationPlanner(input);
-  let created = 0;
+  let newActuals = 0;
   let missing = 0;
   let published = 0;
   let firstMissing: string | undefined;
@@ -415,7 +415,7 @@ function checkAgainstStored(
     const records = planner.plan(ild);
     let missingHere = 0;
     for (const a of records.newActuals) {
-      created += 1;
+      newActuals += 1;
       if (!a.msdyn_skipsync) published += 1;
       if (!actuals.has(a.msdyn_actualid)) {
         missingHere += 1;
@@ -433,22 +433,22 @@ function checkAgainstStored(
   const { invoice, lines, proposal } = planner.finish();
   const milestoneDone = updatedMilestones.find((m) => storedMilestones.get(m.msdyn_contractlinescheduleofvalueid)?.msdyn_invoicestatus === m.msdyn_invoicestatus);
   const resumedElsewhere = sourceElsewhere ?? (milestoneDone !== undefined && missing > 0 ? `milestone ${milestoneDone.msdyn_contractlinescheduleofvalueid}` : undefined);
-  return { invoice, lines, proposal, updatedMilestones, created, missing, firstMissing, published, resumedElsewhere };
+  return { invoice, lines, proposal, updatedMilestones, newActuals, missing, firstMissing, published, resumedElsewhere };
 }
 
-/** Messages published at once while the actuals are published chunk by chunk. */
+/** Messages published at once while the actuals are published. */
 const MESSAGES_PER_PUBLISH = 10;
 
 /**
- * Publish the proposal, then the new actuals in messages of MAX_RECORDS_PER_MESSAGE, built
- * again chunk by chunk in the plan's order: the same messages, ids and bodies as
- * confirmationMessages of the whole plan. Answers how many messages were published.
+ * Publish the proposal, then the new actuals in messages of MAX_RECORDS_PER_MESSAGE, built again
+ * ILD by ILD in the plan's order and sent MESSAGES_PER_PUBLISH at a time: the same messages, ids
+ * and bodies as confirmationMessages of the whole plan, without holding them all. Answers how
+ * many messages were published.
  */
 async function publishInChunks(
   deps: ConfirmProformaInvoiceDeps,
   input: ConfirmationInput,
   checked: CheckedConfirmation,
-  chunkSize: number,
   step: (s: ConfirmationStep) => Promise<void>,
 ): Promise<number> {
   const invoice = checked.invoice;
@@ -456,26 +456,26 @@ async function publishInChunks(
   await step(ConfirmationStep.ProposalPublished);
   const planner = new ConfirmationPlanner(input);
   let pending: Actual[] = [];
-  let outbox: OutboundMessage[] = [];
   let sent = 0;
-  const flush = async (all: boolean) => {
-    while (pending.length >= MAX_RECORDS_PER_MESSAGE || (all && pending.length > 0)) {
-      outbox.push(actualsMessage(invoice, sent + outbox.length + 1, pending.slice(0, MAX_RECORDS_PER_MESSAGE)));
-      pending = pending.slice(MAX_RECORDS_PER_MESSAGE);
+  const send = async () => {
+    const outbox: OutboundMessage[] = [];
+    for (let i = 0; i < pending.length; i += MAX_RECORDS_PER_MESSAGE) {
+      outbox.push(actualsMessage(invoice, sent + outbox.length + 1, pending.slice(i, i + MAX_RECORDS_PER_MESSAGE)));
     }
-    if (outbox.length >= MESSAGES_PER_PUBLISH || (all && outbox.length > 0)) {
-      await deps.publisher.publish(Queues.actuals, outbox);
-      sent += outbox.length;
-      outbox = [];
-    }
+    if (outbox.length > 0) await deps.publisher.publish(Queues.actuals, outbox);
+    sent += outbox.length;
+    pending = [];
   };
-  for (let i = 0; i < planner.details.length; i += chunkSize) {
-    for (const ild of planner.details.slice(i, i + chunkSize)) {
-      for (const a of planner.plan(ild).newActuals) if (!a.msdyn_skipsync) pending.push(a);
+  for (const ild of planner.details) {
+    for (const a of planner.plan(ild).newActuals) if (!a.msdyn_skipsync) pending.push(a);
+    if (pending.length >= MAX_RECORDS_PER_MESSAGE * MESSAGES_PER_PUBLISH) {
+      // Only whole messages go now; the rest starts the next batch.
+      const rest = pending.splice(MAX_RECORDS_PER_MESSAGE * MESSAGES_PER_PUBLISH);
+      await send();
+      pending = rest;
     }
-    await flush(false);
   }
-  await flush(true);
+  await send();
   await step(ConfirmationStep.ActualsPublished);
   return 1 + sent;
 }

@@ -154,7 +154,7 @@ export class DataverseStore {
   }
 
   /** The details of an invoice whose ids are not in `known`: only the RowKeys of the others are read. */
-  async detailsOfInvoiceNotIn(invoiceId: string, known: ReadonlySet<string>): Promise<Stored<InvoiceLineDetail>[]> {
+  async detailsOfInvoiceNotIn(invoiceId: string, known: { has(id: string): boolean }): Promise<Stored<InvoiceLineDetail>[]> {
     const ids: string[] = [];
     await this.invoiceLineDetails.scanRowKeys(odata`PartitionKey eq ${invoiceId}`, (id) => {
       if (!known.has(id)) ids.push(id);

@@ -47,8 +47,8 @@ export interface BenchSystem extends System<HostChild> {
 /**
  * The host's Node arguments (the setting Azure Functions reads for its Node worker): a heap of
  * 384 MB by default. Without a cap V8 lets garbage pile up to what the machine has (24 GB here):
- * the host's peak then shows V8's collection policy (1.2 GB at 50,000 ILDs) rather than what the
- * pipeline holds (a live heap of about 3.5 KB per ILD in the confirmation). Set
+ * the host's peak then shows V8's collection policy (1.2 GB at 50,000 ILDs, before the
+ * confirmation ran in chunks) rather than what the pipeline holds. Set
  * `languageWorkers__node__arguments` to change it ("" for V8's default). docs/bench.md, "Memory".
  */
 export const HOST_NODE_ARGUMENTS = process.env.languageWorkers__node__arguments ?? '--max-old-space-size=384';

@@ -20,6 +20,7 @@ import {
 import { BusinessError, NotFoundError } from '../../../shared/core/errors';
 import { invoiceProposalMessage, type Publisher } from '../../../shared/messages';
 import {
+  confirmationMessages,
   confirmProformaInvoice,
   ConfirmationStep,
   type ConfirmProformaInvoiceDeps,
@@ -280,12 +281,26 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     };
 
     let { fx, inv, message } = await seed();
+    // What slicing the whole plan publishes: the chunked publish must send exactly these.
+    const plan = planConfirmation({
+      invoice: inv.invoice,
+      lines: inv.lines,
+      details: inv.details,
+      sourceActuals: new Map((await dv.actuals.listPartition(fx.contract.salesorderid)).map(({ etag: _e, ...a }) => [a.msdyn_actualid, a])),
+      milestones: new Map(),
+      contract: fx.contract,
+      contractLines: new Map(fx.lines.map((l) => [l.salesorderdetailid, l])),
+      account: fx.account,
+      confirmedOn: CONFIRMED_ON,
+    });
+    const whole = confirmationMessages(plan);
     const cleanPublisher = new RecordingPublisher();
     const one = await confirmProformaInvoice(deps(cleanPublisher), message, meta);
     expect(one.created).toBe(460);
     expect(one.published).toBe(1 + 3);
     const clean = await dataverseState(dv, refOf(fx, inv));
     const cleanMessages = cleanPublisher.unique();
+    expect([...cleanMessages].map(([id, { body }]) => [id, body])).toEqual([whole.proposal, ...whole.actuals].map((m) => [m.messageId, m.body]));
 
     // Each write step crashes the third time it is reached (in the third chunk).
     for (const crashAt of [ConfirmationStep.NewActuals, ConfirmationStep.SourceActuals] as const) {

@@ -59,12 +59,6 @@ export class BilledSums {
     this.amount = this.amount.plus(dec(a.msdyn_amount));
     this.tax = this.tax.plus(dec(a.msdyn_salestaxamount ?? '0'));
   }
-
-  static of(actuals: readonly Actual[]): BilledSums {
-    const sums = new BilledSums();
-    for (const a of actuals) sums.add(a);
-    return sums;
-  }
 }
 
 /**
@@ -75,16 +69,12 @@ export class BilledSums {
 export function proposalOf(
   confirmed: Invoice,
   account: Account,
-  newActuals: readonly Actual[] | BilledSums,
+  billed: BilledSums,
   confirmedOn: string,
   correctedInvoice?: Pick<Invoice, 'invoiceid' | 'invoicenumber'>,
 ): InvoiceProposalMessage {
-  const billed = newActuals instanceof BilledSums ? newActuals : BilledSums.of(newActuals);
-  const billedCount = billed.count;
-  const billedAmount = billed.amount;
-  const billedTax = billed.tax;
-  const expectedAmount = amount(billedAmount);
-  const expectedTax = amount(billedTax);
+  const expectedAmount = amount(billed.amount);
+  const expectedTax = amount(billed.tax);
   if (expectedAmount !== confirmed.totalamount || expectedTax !== confirmed.totaltax) {
     // Cannot happen: every ILD amount/tax is validated and billed exactly once.
     throw new Error(
@@ -99,7 +89,7 @@ export function proposalOf(
     customerAccount: account.accountnumber,
     currencyCode: confirmed.transactioncurrencyid,
     invoiceDate: confirmed.msdyn_invoicedate,
-    expectedLineCount: billedCount,
+    expectedLineCount: billed.count,
     expectedAmount,
     expectedTax,
     confirmedOn,
