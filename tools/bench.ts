@@ -23,6 +23,7 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import { MAX_BATCH, WRITE_CONCURRENCY } from '../shared/storage/tableStore';
 import {
+  baselineRate,
   figuresOf,
   formatInt,
   formatRatio,
@@ -304,6 +305,14 @@ function report(run: Run, jsonFile: string): void {
   }
   console.log('');
   if (phases.length) console.log(table.toString());
+  const limits = run.results
+    .map((r) => {
+      const whole = r.measures.length > 1 ? totals.find((t) => t.scenario === r.label) : phases.find((p) => p.scenario === r.label);
+      const perSecond = whole ? baselineRate(whole) : null;
+      return perSecond === null ? undefined : `${r.label} ${formatInt(perSecond)}`;
+    })
+    .filter((x): x is string => x !== undefined);
+  if (limits.length) console.log(`Storage baseline (Azurite writing 100-entity transactions), entities/s: ${limits.join('; ')}.`);
 
   const cSizes = run.results.filter((r) => r.label.startsWith('C ') && !r.failed).map((r) => r.label);
   const scalingInput = cSizes

@@ -78,6 +78,14 @@ export function scaleBaseline(measured: BaselineMeasure, entities: number): Base
   return { written: measured.written, seconds: (measured.seconds * entities) / measured.written, extrapolated: entities !== measured.written };
 }
 
+/**
+ * The storage limit a measure was compared with, in entities per second (its entities over its
+ * baseline seconds); null without a baseline. For a total line it is the scenario's rate.
+ */
+export function baselineRate(m: PhaseMeasure): number | null {
+  return m.baseline && m.baseline.seconds > 0 ? m.entities / m.baseline.seconds : null;
+}
+
 /** One "total" line per scenario: sums of seconds, entities and baseline; the highest peak RSS. */
 export function totalOf(scenario: string, phases: readonly PhaseMeasure[], label = 'total'): PhaseMeasure {
   const mine = phases.filter((p) => p.scenario === scenario);

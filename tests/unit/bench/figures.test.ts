@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  baselineRate,
   extrapolateBaseline,
   figuresOf,
   formatRatio,
@@ -58,6 +59,16 @@ describe('extrapolateBaseline', () => {
 
   it('scales a capped measurement linearly to the phase size and says so', () => {
     expect(extrapolateBaseline(100_000, 25_000, 10)).toEqual({ written: 25_000, seconds: 40, extrapolated: true });
+  });
+});
+
+describe('baselineRate', () => {
+  it('is the entities over the baseline seconds, for a phase and for a total of scaled phases', () => {
+    const measured = { written: 25_000, seconds: 2.5, extrapolated: false };
+    const phase = (entities: number) => ({ scenario: 'B', phase: `p${entities}`, ilds: 1, seconds: 1, entities, tables: {}, baseline: scaleBaseline(measured, entities) });
+    expect(baselineRate(phase(30_000))).toBeCloseTo(10_000, 6);
+    expect(baselineRate(totalOf('B', [phase(30_000), phase(5_000)]))).toBeCloseTo(10_000, 6);
+    expect(baselineRate({ scenario: 'B', phase: 'x', ilds: 1, seconds: 1, entities: 5, tables: {} })).toBeNull();
   });
 });
 
