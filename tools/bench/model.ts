@@ -223,6 +223,9 @@ const confirmation: PhaseProfile = {
     { table: 'dvActuals', kind: 'read', perIld: 'contractRows' },
     // the invoice's ILDs (listPartition)
     { table: 'dvInvoiceLineDetails', kind: 'read', perIld: 1 },
+    // and again after the fence, RowKeys only, for details added meanwhile (detailsOfInvoiceNotIn):
+    // Table storage reads every entity of a query whatever it returns
+    { table: 'dvInvoiceLineDetails', kind: 'read', perIld: 1 },
     // releaseClaimsOfInvoice: the invoice's claims read by one query and deleted 100 per
     // transaction (each still one entity read and one delete against the partition's target)
     { table: 'dvInvoiceClaims', kind: 'read', perIld: 1 },
