@@ -140,6 +140,12 @@ describe('one invoice followed across every hop', () => {
     // A malformed posting command: recorded as a Validation error and completed.
     await system.send(Queues.proposalPostings, { postingDate: 'soon' }, { messageId: 'telemetry-bad-posting' });
     await waitFor('the bad posting to be recorded', async () => (await system.errorLog.list({ source: 'postInvoiceProposal' })).find((r) => r.MessageId === 'telemetry-bad-posting'), 60_000);
+    // Its error row is written before the invocation ends and counts the message: wait for the count as well.
+    await waitFor(
+      'the bad posting to be counted',
+      async () => points(await collectMetrics(), 'integration.messages.handled').find((p) => p.attributes.function === 'postInvoiceProposal' && p.attributes.outcome === 'recorded'),
+      60_000,
+    );
   });
 
   it('gives every hop a span carrying the invoice id: confirmation, proposal sync, actuals sync, import, posting, accounting back', () => {
