@@ -66,6 +66,15 @@ interface RatioRow {
   ratio: number | null;
   extrapolated: boolean;
   total: boolean;
+  /** For a total: its seconds and the baseline's entities per second, so the ratio can be read back. */
+  detail?: string;
+}
+
+/** "68.5 s; baseline 9,271 entities/s": what a total's ratio was made of. */
+function totalDetail(p: PhaseResult): string {
+  const seconds = `${p.seconds >= 10 ? p.seconds.toFixed(1) : p.seconds.toFixed(2)} s`;
+  if (!p.baseline || !(p.baseline.seconds > 0)) return seconds;
+  return `${seconds}; baseline ${Math.round(p.entities / p.baseline.seconds).toLocaleString('en-US')} entities/s`;
 }
 
 function ratioRows(results: BenchResults): RatioRow[] {
@@ -79,6 +88,7 @@ function ratioRows(results: BenchResults): RatioRow[] {
       ratio: p.ratio ?? null,
       extrapolated: p.baseline?.extrapolated === true,
       total,
+      ...(total ? { detail: totalDetail(p) } : {}),
     });
     for (const p of phases) rows.push(row(p, false));
     const total = results.totals.find((t) => t.scenario === scenario);
@@ -120,7 +130,13 @@ function ratioPanel(results: BenchResults, top: number): { svg: string; height: 
         r.total ? ' stroke="#222" stroke-width="1.5"' : ''
       }><title>${escapeXml(`${r.label}: ${formatRatio(r.ratio, r.extrapolated)}`)}</title></rect>`,
     );
-    parts.push(text(x0 + w + 4, y + 11, formatRatio(r.ratio, r.extrapolated), `class="value"${weight}`));
+    const value = `${formatRatio(r.ratio, r.extrapolated)}${r.detail ? ` (${r.detail})` : ''}`;
+    // About 6 px a character at 11 px: a label that would run off the chart goes inside its bar.
+    if (x0 + w + 4 + value.length * 6 > WIDTH && w > value.length * 6 + 8) {
+      parts.push(text(x0 + w - 4, y + 11, value, `text-anchor="end" class="value" fill="#fff"${weight}`));
+    } else {
+      parts.push(text(x0 + w + 4, y + 11, value, `class="value"${weight}`));
+    }
   });
   parts.push(`<line class="limit" x1="${n(scale(1))}" y1="${n(y0 - 4)}" x2="${n(scale(1))}" y2="${n(yEnd)}" stroke="#222" stroke-width="1.5"/>`);
   parts.push(`<line class="goal" x1="${n(scale(RATIO_GOAL))}" y1="${n(y0 - 4)}" x2="${n(scale(RATIO_GOAL))}" y2="${n(yEnd)}" stroke="#c0392b" stroke-dasharray="5 3"/>`);
@@ -164,7 +180,9 @@ function scalingPanel(results: BenchResults, left: number, top: number, width: n
   for (const r of rows) {
     const ms = r.msPerIld ?? 0;
     parts.push(`<circle class="point" cx="${n(x(r.ilds))}" cy="${n(y(ms))}" r="4" fill="${COLORS.C}"><title>${escapeXml(`${int(r.ilds)} ILDs: ${ms.toFixed(2)} ms per ILD`)}</title></circle>`);
-    parts.push(text(x(r.ilds), y(ms) - 8, `${ms.toFixed(ms < 10 ? 2 : 1)}${r.growth !== null ? ` (${r.growth.toFixed(2)}x)` : ''}`, 'text-anchor="middle" class="value"'));
+    // A point on the y axis gets its label to the right of it, clear of the ticks.
+    const onAxis = x(r.ilds) - px0 < 40;
+    parts.push(text(onAxis ? x(r.ilds) + 6 : x(r.ilds), y(ms) - 8, `${ms.toFixed(ms < 10 ? 2 : 1)}${r.growth !== null ? ` (${r.growth.toFixed(2)}x)` : ''}`, `text-anchor="${onAxis ? 'start' : 'middle'}" class="value"`));
     parts.push(text(x(r.ilds), py0 + 16, int(r.ilds), 'text-anchor="middle" class="tick"'));
   }
   parts.push(text((px0 + px1) / 2, py0 + 32, 'ILDs per invoice (log scale); in brackets: growth per ILD against the smallest', 'text-anchor="middle" class="axis-title"'));

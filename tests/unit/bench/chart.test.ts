@@ -116,7 +116,15 @@ describe('renderBenchChart', () => {
     expect(svg).toContain('>~2.16x</text>');
     expect(svg).toContain('>1.12x</text>');
     expect(svg).toContain('font-weight="bold">A · total</text>');
+    // A total says what its ratio was made of: 300 entities in a 2 / 1.66 s baseline are 249 a second
+    expect(svg).toContain('>~1.66x (2.00 s; baseline 249 entities/s)</text>');
     expect(svg).toContain('goal 1.5x');
+  });
+
+  it('puts a total\'s label inside its bar when it would run off the chart', () => {
+    const wide = renderBenchChart(results({ totals: [{ ...phase('A', 'total', 9.5), peakRssBytes: 428 * MB }] }));
+    expect(wide).toMatch(/<text x="[\d.]+" y="[\d.]+" text-anchor="end" class="value" fill="#fff" font-weight="bold">~9.50x \(2.00 s; baseline 1,425 entities\/s\)<\/text>/);
+    expect(svg).not.toContain('class="value" fill="#fff"');
   });
 
   it('plots C as ms per ILD against the size, and the peak memory of every scenario and size', () => {
