@@ -123,8 +123,6 @@ export interface FieldPatch {
 
 export class TableStore<T> {
   private readonly client: TableClient;
-  /** Plain-http endpoint (Azurite): the kit's own transactions must say so to the pipeline. */
-  private readonly insecure: boolean;
   private created: Promise<void> | undefined;
 
   constructor(
@@ -140,7 +138,6 @@ export class TableStore<T> {
     private readonly keyColumns: { partitionKey?: string; rowKey?: string } = {},
   ) {
     this.client = tableClientFor(access, tableName);
-    this.insecure = typeof access === 'string' && clientOptionsFor(access).allowInsecureConnection;
   }
 
   /** The table's URL (no key): where this store reads and writes. */
@@ -628,7 +625,7 @@ export class TableStore<T> {
           return;
       }
     }
-    if (handBuilt(this.client, actions)) await submitTransaction(this.client, this.tableName, actions, this.insecure);
+    if (handBuilt(this.client, actions)) await submitTransaction(this.client, this.tableName, actions);
     else await this.client.submitTransaction(new TableTransaction(actions).actions);
   }
 }

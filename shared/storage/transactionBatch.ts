@@ -137,15 +137,18 @@ export function checkTransactionResponse(response: PipelineResponse): void {
   }
 }
 
-/** Send one transaction of rows of one partition through the client's pipeline. */
-export async function submitTransaction(target: TransactionTarget, table: string, actions: readonly TransactionAction[], allowInsecureConnection: boolean): Promise<void> {
+/**
+ * Send one transaction of rows of one partition through the client's pipeline. A plain-http
+ * account URL (Azurite) is one the client itself was allowed to use, so the request may be too.
+ */
+export async function submitTransaction(target: TransactionTarget, table: string, actions: readonly TransactionAction[]): Promise<void> {
   const batchId = randomUUID();
   const changesetId = randomUUID();
   const request = createPipelineRequest({
     url: `${target.url.replace(/\/+$/, '')}/$batch`,
     method: 'POST',
     body: transactionBody(target.url, table, actions, batchId, changesetId),
-    allowInsecureConnection,
+    allowInsecureConnection: target.url.toLowerCase().startsWith('http:'),
     headers: createHttpHeaders({
       accept: 'application/json',
       'x-ms-version': SERVICE_VERSION,

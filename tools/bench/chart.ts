@@ -7,6 +7,7 @@
  * - Bottom left: scenario C, milliseconds per ILD against the invoice size (log scale).
  * - Bottom right: the Functions host's peak memory per scenario and C size, with the 512 MB goal.
  */
+import { baselineRate } from './figures';
 import type { BenchResults, PhaseResult } from './results';
 
 const WIDTH = 960;
@@ -73,8 +74,8 @@ interface RatioRow {
 /** "68.5 s; baseline 9,271 entities/s": what a total's ratio was made of. */
 function totalDetail(p: PhaseResult): string {
   const seconds = `${p.seconds >= 10 ? p.seconds.toFixed(1) : p.seconds.toFixed(2)} s`;
-  if (!p.baseline || !(p.baseline.seconds > 0)) return seconds;
-  return `${seconds}; baseline ${Math.round(p.entities / p.baseline.seconds).toLocaleString('en-US')} entities/s`;
+  const rate = baselineRate(p);
+  return rate === null ? seconds : `${seconds}; baseline ${int(rate)} entities/s`;
 }
 
 function ratioRows(results: BenchResults): RatioRow[] {

@@ -82,7 +82,7 @@ export function scaleBaseline(measured: BaselineMeasure, entities: number): Base
  * The storage limit a measure was compared with, in entities per second (its entities over its
  * baseline seconds); null without a baseline. For a total line it is the scenario's rate.
  */
-export function baselineRate(m: PhaseMeasure): number | null {
+export function baselineRate(m: Pick<PhaseMeasure, 'entities' | 'baseline'>): number | null {
   return m.baseline && m.baseline.seconds > 0 ? m.entities / m.baseline.seconds : null;
 }
 
