@@ -132,7 +132,7 @@ export function buildCompositionRoot(settings: Settings) {
       accountingBack: (message: ActualsAccountingMessage, log: (line: string) => void) => syncActualsAccounting({ dataverse, log }, message),
     },
     finance: {
-      syncActuals: (records: readonly unknown[], meta: SyncActualsMeta) => syncActuals({ staging: finance.staging, work, errorLog }, records, meta),
+      syncActuals: (records: readonly unknown[], meta: SyncActualsMeta) => syncActuals({ invoices: dataverse, staging: finance.staging, work, errorLog }, records, meta),
       syncProposal: (message: InvoiceProposalMessage, log: (line: string) => void) => syncInvoiceProposal({ finance }, message, log),
       runImport: (options: ImportFromStagingOptions) =>
         recordedImportRun({ jobRuns, ...(options.log ? { log: options.log } : {}) }, options.now ?? new Date(), () =>

@@ -140,7 +140,7 @@ export async function seedDemoData(dataverse: DataverseStore, finance: FinanceSt
   // Their staging rows (and the import's pending index), written by the syncActuals use case
   // itself, as if their `actuals` message had been delivered.
   const synced = await syncActuals(
-    { staging: finance.staging, work: new StagingWork(finance.connectionString), errorLog: refuseErrors },
+    { invoices: dataverse, staging: finance.staging, work: new StagingWork(finance.connectionString), errorLog: refuseErrors },
     approval.actuals,
   );
   await finance.exchangeRates.createManyIfAbsent(DEMO_EXCHANGE_RATES);

@@ -253,6 +253,15 @@ export class DataverseStore {
     return { invoice, lines, details };
   }
 
+  /**
+   * The proforma invoice number of each of these invoices that exists (point reads; unknown ids are
+   * absent). The actuals sync names a billed row's proposal with it (finance/syncActuals.ts).
+   */
+  async invoiceNumbers(invoiceIds: readonly string[]): Promise<Map<string, string>> {
+    const found = await this.invoices.getMany([...new Set(invoiceIds)].map((id) => ({ partitionKey: id, rowKey: id })));
+    return new Map([...found.values()].map((invoice) => [invoice.invoiceid, invoice.invoicenumber] as const));
+  }
+
   /** ILDs of an invoice that came from the given actual (used when an ILD is deleted). */
   detailsFromActual(invoiceId: string, actualId: string): Promise<Stored<InvoiceLineDetail>[]> {
     return this.invoiceLineDetails.query(odata`PartitionKey eq ${invoiceId} and msdyn_sourceactual eq ${actualId}`);

@@ -11,6 +11,11 @@
  *   import already worked on. An actual repeated inside one message is written once.
  * - The pending index (import/stagingIndexStore.ts) is written before the staging rows, so a crash between
  *   the two cannot leave a staging row import would never see.
+ * - A billed sales row names its proposal (InvoiceProposalId = the invoice's number, read from
+ *   dvInvoices by the actual's msdyn_invoice, one point read per invoice of the message), so import
+ *   reads the proposal by its key instead of searching foProposals by InvoiceId, a scan of the whole
+ *   table in Azure. An invoice the Dataverse side does not hold leaves the field empty, and import
+ *   falls back to the search (docs/decisions/import-from-staging.md, "How a billed row finds its proposal").
  */
 import type { z } from 'zod';
 import { actualSchema } from '../dataverse/records';
@@ -22,7 +27,13 @@ import type { TableStore } from '../storage/tableStore';
 
 export const SYNC_ACTUALS = 'syncActuals';
 
+/** The proforma invoice number of each existing invoice among `invoiceIds` (Dataverse side; unknown ids are absent). */
+export interface InvoiceNumbers {
+  invoiceNumbers(invoiceIds: readonly string[]): Promise<Map<string, string>>;
+}
+
 export interface SyncActualsDeps {
+  invoices: InvoiceNumbers;
   staging: Pick<TableStore<StagingRow>, 'createManyIfAbsent'>;
   work: Pick<StagingWorkPort, 'add'>;
   errorLog: ErrorLogPort;
@@ -76,6 +87,18 @@ function readableId(record: unknown): string | undefined {
   return typeof id === 'string' && id.trim() !== '' ? id.trim().toLowerCase().slice(0, 100) : undefined;
 }
 
+/** Billed rows of a known invoice with InvoiceProposalId set to its number (see the header); other rows as they are. */
+async function withProposalIds(invoices: InvoiceNumbers, rows: StagingRow[]): Promise<StagingRow[]> {
+  const unnamed = (row: StagingRow) => row.TransType === 'BilledSales' && row.InvoiceId !== undefined && !row.InvoiceProposalId;
+  const invoiceIds = [...new Set(rows.filter(unnamed).map((row) => row.InvoiceId!))];
+  if (invoiceIds.length === 0) return rows;
+  const numbers = await invoices.invoiceNumbers(invoiceIds);
+  return rows.map((row) => {
+    const number = unnamed(row) ? numbers.get(row.InvoiceId!) : undefined;
+    return number === undefined ? row : { ...row, InvoiceProposalId: number };
+  });
+}
+
 export async function syncActuals(deps: SyncActualsDeps, records: readonly unknown[], meta: SyncActualsMeta = {}): Promise<SyncActualsResult> {
   const log = meta.log ?? (() => undefined);
   const rows = new Map<string, StagingRow>();
@@ -107,7 +130,7 @@ export async function syncActuals(deps: SyncActualsDeps, records: readonly unkno
     if (!rows.has(mapped.row.ActualId)) rows.set(mapped.row.ActualId, mapped.row);
   });
 
-  const good = [...rows.values()];
+  const good = await withProposalIds(deps.invoices, [...rows.values()]);
   let created = 0;
   if (good.length) {
     await deps.work.add(good, meta.now ?? new Date());

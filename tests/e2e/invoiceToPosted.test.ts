@@ -115,6 +115,10 @@ describe('from a confirmation message to a Posted invoice', () => {
     const proposal = await waitFor('the proposal header', () => system.finance.proposals.get(proposalId, proposalId), 60_000);
     await system.drain();
     expect(proposal).toMatchObject({ CurrencyCode: 'EUR', ExpectedLineCount: 5, ExpectedAmount: '6983.33', ImportedLineCount: 0, Status: 'Open' });
+    // The billed rows name their proposal (the invoice number) before the import takes them.
+    const billedStaged = (await system.finance.staging.listPartition(fx.contract.salesorderid)).filter((r) => r.TransType === 'BilledSales');
+    expect(billedStaged).toHaveLength(5);
+    expect(billedStaged.map((r) => [r.ImportStatus, r.InvoiceId, r.InvoiceProposalId])).toEqual(billedStaged.map(() => ['Pending', inv.invoice.invoiceid, proposalId]));
 
     // Refusals before the import: incomplete (409 with the numbers), unknown (404), bad messages in the error log.
     const early = await system.http('POST', `finance/proposals/${proposalId}/post`);

@@ -266,8 +266,8 @@ export type BilledDecision =
 /**
  * A billed sales row becomes a proposal line only when its proposal exists and the unbilled
  * transaction it bills (if any) is posted; otherwise it waits with the exact reason. The proposal
- * is checked first. "error" (stays in staging as Error): the row names no invoice, the proposal is
- * already posted, the row's currency differs from the proposal's, or the row is a billed sales
+ * is checked first. "error" (stays in staging as Error): the row names no invoice, the proposal it
+ * names by id belongs to another invoice, the proposal is already posted, the row's currency differs from the proposal's, or the row is a billed sales
  * reversal (ReversedActualId) but its proposal is not a credit proposal. Throws when the row is not
  * billed sales or `proposal` is not the row's proposal (a caller bug).
  *
@@ -290,6 +290,12 @@ export function decideBilled(row: StagingRow, context: BilledContext): BilledDec
   if (proposal === undefined) return wait(WaitingReason.proposalNotSynchronized);
   if (!proposalMatches(proposal, row)) {
     throw new Error(`Proposal ${proposal.ProposalId} is not the proposal of billed sales row ${row.ActualId}`);
+  }
+  if (row.InvoiceId !== undefined && proposal.InvoiceId !== row.InvoiceId) {
+    return fail(
+      `Billed sales row ${row.ActualId} of invoice ${row.InvoiceId} names invoice proposal ${proposal.ProposalId}, but that proposal belongs to invoice ${proposal.InvoiceId}; ` +
+        'the number was given to two invoices. Correct the row\'s InvoiceProposalId (or clear it to find the proposal by invoice)',
+    );
   }
   if (proposal.Status === 'Posted') {
     return fail(

@@ -10,8 +10,9 @@
  * - A refusal says what kind it is: `skipSync` (the caller skips the actual silently, it never
  *   reaches F&O), `unmapped` (an option value without an F&O counterpart) or `invalid`
  *   (a billed sales actual without the invoice it belongs to, which could never be imported).
- * - The row's InvoiceProposalId is not set: an actual carries the invoice GUID (msdyn_invoice),
- *   not the invoice number; import finds the proposal through InvoiceId (see rules/import.ts).
+ * - The row's InvoiceProposalId is not set here: an actual carries the invoice GUID (msdyn_invoice),
+ *   not the invoice number. syncActuals sets it on billed rows from the Dataverse invoice's number;
+ *   without it, import finds the proposal through InvoiceId (see rules/import.ts).
  */
 import type { Actual } from '../../dataverse/records';
 import type {

@@ -3,8 +3,8 @@
  * @azure/service-bus SDK to the local broker, handled by the real app in the local Functions host,
  * stored in Azurite; HTTP through the host's routes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransactionClass, TransactionType } from '../../../shared/core/options';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { InvoiceStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
 import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
 import { TableLeases } from '../../../shared/storage/leases';
 import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
@@ -131,6 +131,53 @@ describe('syncInvoiceProposal and syncActuals through Service Bus', () => {
     expect((await sys.finance.projectTransactions.listPartition(s.projectId)).filter((t) => t.TransId === unbilled.msdyn_actualid)).toHaveLength(1);
     expect(await sys.errorLog.list({ source: 'syncActuals' })).toEqual([]);
     expect(await sys.errorLog.list({ source: 'syncInvoiceProposal' })).toEqual([]);
+  });
+
+  it("names a billed row's proposal by the Dataverse invoice's number, so import reads the proposal by its key instead of searching by InvoiceId", async () => {
+    const s = scenario('flow-named');
+    const unbilled = unbilledActual(s, id('flow-named', 'u'), '300.00');
+    const billed = billedActual(s, id('flow-named', 'b'), unbilled.msdyn_actualid, '300.00');
+    await sys.dataverse.invoices.upsert({
+      invoiceid: s.invoiceId,
+      invoicenumber: s.proposalId,
+      name: 'Named proposal',
+      customerid: s.customerId,
+      salesorderid: s.contractId,
+      transactioncurrencyid: 'USD',
+      msdyn_projectinvoicestatus: InvoiceStatus.Confirmed,
+      msdyn_invoicedate: '2024-03-31',
+      totalamount: '300.00',
+      totaltax: '0.00',
+    });
+    // An invoice that the Dataverse side does not hold: its billed row keeps finding its proposal by InvoiceId.
+    const other = scenario('flow-named-unknown');
+    const otherBilled = billedActual(other, id('flow-named', 'ob'), undefined, '50.00');
+
+    await sys.send('actuals', { actuals: [unbilled, billed, otherBilled] });
+    await sys.send('invoice-proposals', proposalMessage(s, ['300.00']));
+    await sys.send('invoice-proposals', proposalMessage(other, ['50.00']));
+    await sys.drain();
+    expect(await stagingRow(s.contractId, billed.msdyn_actualid)).toMatchObject({ InvoiceId: s.invoiceId, InvoiceProposalId: s.proposalId, ImportStatus: 'Pending' });
+    expect((await stagingRow(s.contractId, unbilled.msdyn_actualid))!.InvoiceProposalId).toBeUndefined();
+    expect((await stagingRow(other.contractId, otherBilled.msdyn_actualid))!.InvoiceProposalId).toBeUndefined();
+    expect((await work.list()).find((i) => i.ActualId === billed.msdyn_actualid)).toMatchObject({ InvoiceProposalId: s.proposalId });
+
+    // The search by InvoiceId (a scan of foProposals in Azure) runs for the unknown invoice, not for
+    // the named one (rows the other tests left waiting are searched too).
+    const searched = vi.spyOn(sys.finance, 'proposalsOfInvoice');
+    try {
+      const deps = { finance: sys.finance, work, leases: new TableLeases(sys.settings.IntegrationTables!), publisher: new RecordingPublisher(), accountingCurrency: 'USD' };
+      expect((await runImportFromStaging(deps)).ran).toBe(true);
+      const searchedFor = searched.mock.calls.map(([invoiceId]) => invoiceId);
+      expect(searchedFor).toContain(other.invoiceId);
+      expect(searchedFor).not.toContain(s.invoiceId);
+    } finally {
+      searched.mockRestore();
+    }
+    expect(await stagingRow(s.contractId, billed.msdyn_actualid)).toMatchObject({ ImportStatus: 'Imported', InvoiceProposalId: s.proposalId });
+    expect(await stagingRow(other.contractId, otherBilled.msdyn_actualid)).toMatchObject({ ImportStatus: 'Imported', InvoiceProposalId: other.proposalId });
+    expect(await header(s.proposalId)).toMatchObject({ ImportedLineCount: 1, ImportedAmount: '300.00' });
+    expect(await header(other.proposalId)).toMatchObject({ ImportedLineCount: 1, ImportedAmount: '50.00' });
   });
 
   it('writes the good records of a message with one bad record and logs the bad one', async () => {

@@ -18,6 +18,7 @@ import {
   scenario,
   staging,
   unbilledActual,
+  unknownInvoices,
   type FinanceSide,
 } from '../../kit/fixtures/finance';
 
@@ -211,7 +212,7 @@ describe('importFromStaging on Azurite', () => {
   it('ignores a re-sent actual that was already imported, and cleans up its index entry without publishing again', async () => {
     const s = scenario('resend');
     const unbilled = unbilledActual(s, id('resend', 'u'), '100.00');
-    const deps = { staging: side.finance.staging, work: side.work, errorLog: side.errorLog };
+    const deps = { invoices: unknownInvoices, staging: side.finance.staging, work: side.work, errorLog: side.errorLog };
     await syncActuals(deps, [unbilled]);
     await run();
     const imported = await stagingRow(s.contractId, unbilled.msdyn_actualid);
@@ -259,7 +260,7 @@ describe('importFromStaging on Azurite', () => {
     const row = await stagingRow(s.contractId, unbilled.msdyn_actualid);
     expect(row).toMatchObject({ ...staging(unbilled), ImportStatus: 'Imported', AccountingAmount: '42.00' });
     // the redelivered message finds the row and leaves it as it is
-    expect(await syncActuals({ staging: side.finance.staging, work: side.work, errorLog: side.errorLog }, [unbilled])).toMatchObject({ created: 0 });
+    expect(await syncActuals({ invoices: unknownInvoices, staging: side.finance.staging, work: side.work, errorLog: side.errorLog }, [unbilled])).toMatchObject({ created: 0 });
     expect((await stagingRow(s.contractId, unbilled.msdyn_actualid)).etag).toBe(row.etag);
     expect(await run()).toMatchObject({ read: 1, cleaned: 1, posted: 0 });
     expect(await side.finance.projectTransactions.query()).toHaveLength(1);
@@ -327,7 +328,7 @@ describe('importFromStaging on Azurite', () => {
     const withDetails = await stagingRow(s.contractId, billed.msdyn_actualid);
 
     const late = billedActual(s, id('after', 'late'), undefined, '5.00');
-    await syncActuals({ staging: side.finance.staging, work: side.work, errorLog: side.errorLog }, [billed, late]);
+    await syncActuals({ invoices: unknownInvoices, staging: side.finance.staging, work: side.work, errorLog: side.errorLog }, [billed, late]);
     expect(await run()).toMatchObject({ read: 2, cleaned: 1, errors: 1, linesCreated: 0 });
     expect((await stagingRow(s.contractId, billed.msdyn_actualid)).etag).toBe(withDetails.etag);
     expect(await stagingRow(s.contractId, late.msdyn_actualid)).toMatchObject({

@@ -64,7 +64,7 @@ async function deliver(): Promise<void> {
     const { queue, message } = publisher.sent[delivered++]!;
     switch (queue) {
       case Queues.actuals:
-        await syncActuals({ staging: fo.staging, work, errorLog }, (message.body as { actuals: unknown[] }).actuals, { messageId: message.messageId });
+        await syncActuals({ invoices: dv, staging: fo.staging, work, errorLog }, (message.body as { actuals: unknown[] }).actuals, { messageId: message.messageId });
         break;
       case Queues.invoiceConfirmations:
         await confirmProformaInvoice({ dataverse: dv, publisher }, invoiceConfirmationMessage.parse(message.body));

@@ -43,6 +43,7 @@ import { TableLeases } from '../../../shared/storage/leases';
 import { TableSequenceStore } from '../../../shared/storage/sequences';
 import { statusOf } from '../../../shared/triggers/http';
 import { buildScenario, seedScenario, type Scenario } from '../../kit/fixtures/posting';
+import { knownInvoices, unknownInvoices } from '../../kit/fixtures/finance';
 import { RecordingPublisher } from '../../kit/publisher';
 
 let azurite: LocalAzurite;
@@ -165,7 +166,7 @@ async function setup(name: string, options: { postOriginal?: boolean } = {}): Pr
   }
   const c = { name, sc, ...correction(sc) };
   expect(await syncInvoiceProposal({ finance }, c.header)).toBe('created');
-  const synced = await syncActuals({ staging: finance.staging, work, errorLog }, c.actuals, { now: NOW });
+  const synced = await syncActuals({ invoices: knownInvoices({ [c.correctiveId]: c.creditId }), staging: finance.staging, work, errorLog }, c.actuals, { now: NOW });
   expect(synced).toMatchObject({ accepted: 5, skippedSkipSync: 1, rejected: 0 });
   await importNow();
   return c;
@@ -414,7 +415,7 @@ describe('credit proposals and credit notes on Azurite', () => {
     const c = correction(sc);
     const { correctedInvoiceId: _i, correctedProposalId: _p, ...plain } = c.header;
     await syncInvoiceProposal({ finance }, plain);
-    await syncActuals({ staging: finance.staging, work, errorLog }, c.actuals, { now: NOW });
+    await syncActuals({ invoices: unknownInvoices, staging: finance.staging, work, errorLog }, c.actuals, { now: NOW });
     await importNow();
     const r1 = await finance.staging.get(sc.contractId, c.ids.get('R1')!);
     expect(r1).toMatchObject({ ImportStatus: 'Error' });

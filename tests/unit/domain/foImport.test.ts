@@ -312,6 +312,13 @@ describe('decideBilled', () => {
     expect(proposalKey(billed('b', { InvoiceId: undefined }))).toEqual({ by: 'none' });
     expect(decideBilled(billed('b', { InvoiceProposalId: 'INV-01001', InvoiceId: undefined }), { proposal: proposal(), unbilledPosted: allPosted }).kind).toBe('line');
     expect(() => decideBilled(billed('b'), { proposal: proposal({ InvoiceId: id('other') }), unbilledPosted: allPosted })).toThrow(/is not the proposal/);
+    // Named by id, both the row and the proposal naming the invoice: they must agree.
+    expect(decideBilled(billed('b', { InvoiceProposalId: 'INV-01001' }), { proposal: proposal(), unbilledPosted: allPosted }).kind).toBe('line');
+    expect(decideBilled(billed('b', { InvoiceProposalId: 'INV-01001' }), { proposal: proposal({ InvoiceId: id('other') }), unbilledPosted: allPosted })).toMatchObject({
+      kind: 'error',
+      reason: expect.stringMatching(new RegExp(`^Billed sales row ${id('b')} of invoice ${id('invoice')} names invoice proposal INV-01001, but that proposal belongs to invoice ${id('other')}`)),
+      rowUpdate: { ImportStatus: 'Error' },
+    });
   });
 
   it('errors: no invoice reference, posted proposal, other currency', () => {

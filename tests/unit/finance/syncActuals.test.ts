@@ -4,7 +4,7 @@ import type { ErrorReport, ErrorRow } from '../../../shared/operations/errorLogS
 import { shardOf, STAGING_WORK_SHARDS } from '../../../shared/finance/import/stagingIndexStore';
 import { accountingMessageId } from '../../../shared/finance/import/importFromStaging';
 import { syncActuals } from '../../../shared/finance/syncActuals';
-import { billedActual, costActual, id, scenario, unbilledActual } from '../../kit/fixtures/finance';
+import { billedActual, costActual, id, knownInvoices, scenario, unbilledActual, unknownInvoices } from '../../kit/fixtures/finance';
 
 /** In-memory stand-ins for the staging table, the index and the error log, recording the order of writes. */
 function fakes() {
@@ -18,6 +18,7 @@ function fakes() {
     index,
     errors,
     deps: {
+      invoices: unknownInvoices,
       staging: {
         async createManyIfAbsent(rows: readonly StagingRow[]) {
           calls.push(`staging:${rows.length}`);
@@ -86,6 +87,29 @@ describe('syncActuals', () => {
     expect(await syncActuals(f.deps, [a, a])).toMatchObject({ accepted: 1, created: 1 });
     expect(await syncActuals(f.deps, [a, a])).toMatchObject({ accepted: 1, created: 0 });
     expect(f.staging.size).toBe(1);
+  });
+
+  it("names a billed row's proposal with its invoice's number, asking once per message, and leaves other rows and unknown invoices alone", async () => {
+    const f = fakes();
+    const other = scenario('unit-other');
+    const invoices = knownInvoices({ [s.invoiceId]: 'PRF-000042' });
+    const deps = { ...f.deps, invoices };
+    const b1 = billedActual(s, id('unit', 'n1'), id('unit', 'nu1'));
+    const b2 = billedActual(s, id('unit', 'n2'), undefined);
+    const unknown = billedActual(other, id('unit', 'n3'), undefined);
+    // An unbilled actual made at confirmation carries the invoice too; it is no proposal line.
+    const unbilledOfInvoice = { ...unbilledActual(s, id('unit', 'nu2')), msdyn_invoice: s.invoiceId };
+    expect(await syncActuals(deps, [b1, unbilledOfInvoice, b2, unknown])).toMatchObject({ accepted: 4, created: 4 });
+
+    expect(invoices.asked).toEqual([[s.invoiceId, other.invoiceId]]);
+    expect(f.staging.get(b1.msdyn_actualid)).toMatchObject({ InvoiceId: s.invoiceId, InvoiceProposalId: 'PRF-000042' });
+    expect(f.staging.get(b2.msdyn_actualid)).toMatchObject({ InvoiceProposalId: 'PRF-000042' });
+    expect(f.staging.get(unknown.msdyn_actualid)!.InvoiceProposalId).toBeUndefined();
+    expect(f.staging.get(unbilledOfInvoice.msdyn_actualid)!.InvoiceProposalId).toBeUndefined();
+
+    // Nothing billed: nothing to ask.
+    await syncActuals(deps, [costActual(s, id('unit', 'nc'))]);
+    expect(invoices.asked).toHaveLength(1);
   });
 
   it('refuses a billed actual without its invoice as a validation error', async () => {
