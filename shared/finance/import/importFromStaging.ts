@@ -8,14 +8,32 @@
 import { randomUUID } from 'node:crypto';
 import { orderForImport } from '../rules/import';
 import { importBilledRows } from './importBilled';
-import { IMPORT_LEASE, IMPORT_FROM_STAGING, type ImportFromStagingDeps, type ImportFromStagingOptions, type ImportRunResult, type RunContext } from './importRun';
+import { entriesOf, IMPORT_LEASE, IMPORT_FROM_STAGING, type ImportFromStagingDeps, type ImportFromStagingOptions, type ImportRunResult, type RunContext } from './importRun';
 import { postTransactionalRows } from './postJournals';
-import { stagingRowOf } from './stagingIndexStore';
+import { stagingRowOf, type StagingWorkItem, type WorkKey } from './stagingIndexStore';
 
 export { IMPORT_FROM_STAGING, IMPORT_LEASE } from './importRun';
 export type { ImportFromStagingDeps, ImportFromStagingOptions, ImportRunResult, ImportStore } from './importRun';
 export { recountProposal, PROJECT_LISTING_THRESHOLD } from './importBilled';
 export { accountingMessageId } from './postJournals';
+
+/**
+ * The listed entries, one per actual (the first in import order), with every entry's key kept in
+ * `entries`: an actual indexed twice (a sync message delivered again after the index moved to
+ * shards by contract) is imported once, and both of its entries are updated and removed.
+ */
+function oncePerActual(listed: readonly StagingWorkItem[], entries: Map<string, WorkKey[]>): StagingWorkItem[] {
+  const once: StagingWorkItem[] = [];
+  for (const item of listed) {
+    const keys = entries.get(item.ActualId);
+    if (keys) keys.push({ Shard: item.Shard, ActualId: item.ActualId });
+    else {
+      entries.set(item.ActualId, [{ Shard: item.Shard, ActualId: item.ActualId }]);
+      once.push(item);
+    }
+  }
+  return once;
+}
 
 export async function runImportFromStaging(deps: ImportFromStagingDeps, options: ImportFromStagingOptions = {}): Promise<ImportRunResult> {
   const started = Date.now();
@@ -47,6 +65,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     now,
     importedOn: now.toISOString(),
     unfinished: new Set<string>(),
+    entries: new Map(),
     phase(name: string) {
       const t = Date.now();
       result.phases[name] = (result.phases[name] ?? 0) + t - mark;
@@ -74,7 +93,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     };
     ctx.phase('lease');
 
-    let items = await deps.work.list();
+    let items = oncePerActual(await deps.work.list(), ctx.entries);
     const capped = options.maxRows !== undefined && items.length > options.maxRows;
     if (capped) items = items.slice(0, options.maxRows);
     result.read = items.length;
@@ -98,7 +117,7 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     // A run that could not take every pending item puts the rows that stay unfinished behind the
     // others, so rows that keep waiting cannot take every run's share for ever.
     if (capped && ctx.unfinished.size) {
-      await deps.work.requeue([...ctx.unfinished], now);
+      await deps.work.requeue(entriesOf(ctx, ctx.unfinished), now);
       ctx.phase('requeue');
     }
     return finish(result.leaseLost ? 'finished after losing the lease' : 'done');

@@ -12,7 +12,7 @@ import type { TableStore } from '../../storage/tableStore';
 import type { FinanceStore } from '../financeStore';
 import type { LedgerEntry, ProjectTransaction, StagingRow } from '../records';
 import type { JournalReservation } from '../rules/import';
-import type { StagingWorkPort } from './stagingIndexStore';
+import type { StagingWorkPort, WorkKey } from './stagingIndexStore';
 
 export const IMPORT_FROM_STAGING = 'importFromStaging';
 export const IMPORT_LEASE = 'importFromStaging';
@@ -102,6 +102,15 @@ export interface RunContext {
   phase(name: string): void;
   /** Rows this run tried that stay unfinished (Waiting or Error), by ActualId. */
   unfinished: Set<string>;
+  /** The index entries this run listed, by ActualId (normally one each; see StagingWorkPort.list). */
+  entries: Map<string, WorkKey[]>;
+}
+
+/** The listed index entries of these actuals. */
+export function entriesOf(ctx: Pick<RunContext, 'entries'>, actualIds: Iterable<string>): WorkKey[] {
+  const keys: WorkKey[] = [];
+  for (const id of actualIds) keys.push(...(ctx.entries.get(id) ?? []));
+  return keys;
 }
 
 const stagingKey = (row: Pick<StagingRow, 'ContractId' | 'ActualId'>) => `${row.ContractId}/${row.ActualId}`;
@@ -146,8 +155,10 @@ export async function settle(ctx: RunContext, outcomes: readonly Outcome[], alre
   ctx.result.conflicts += guarded.length - written.size;
   const statusChanged = [...guarded.filter((g) => written.has(stagingKey(g.record))).map((g) => g.record), ...created];
   ctx.phase('stagingUnfinished');
-  await ctx.deps.work.setStatus(statusChanged);
-  await ctx.deps.work.remove([...doneIds].map((ActualId) => ({ ActualId })));
+  await ctx.deps.work.setStatus(
+    statusChanged.flatMap((row) => entriesOf(ctx, [row.ActualId]).map((key) => ({ ...key, ImportStatus: row.ImportStatus, ImportMessage: row.ImportMessage }))),
+  );
+  await ctx.deps.work.remove(entriesOf(ctx, doneIds));
   ctx.phase('indexUpdate');
   return new Set(imported.map((o) => o.row.ActualId));
 }

@@ -1,7 +1,8 @@
 /**
  * The pending index of actuals staging (`foStagingWork`): a copy of every staging row import still
- * has to finish, spread over eight shards, so a run costs what there is to do, not what the
- * staging table holds. Scheme and crash order: docs/decisions/import-from-staging.md.
+ * has to finish, spread over eight shards by contract (shards.ts), so a run costs what there is to
+ * do, not what the staging table holds. Entries are addressed by the shard they were listed in.
+ * Scheme and crash order: docs/decisions/import-from-staging.md.
  */
 import { z } from 'zod';
 import { mapLimit } from '../../core/collections';
@@ -10,9 +11,9 @@ import { stagingRowSchema, type StagingRow } from '../records';
 import type { JournalReservation } from '../rules/import';
 import { TableStore, type TableAccess } from '../../storage/tableStore';
 import { VoucherReservations } from './journalStore';
-import { shardOf, STAGING_WORK_SHARDS } from './shards';
+import { contractShardOf, shardOf, STAGING_WORK_SHARDS } from './shards';
 
-export { shardOf, STAGING_WORK_SHARDS };
+export { contractShardOf, shardOf, STAGING_WORK_SHARDS };
 
 export const STAGING_WORK_TABLE = 'foStagingWork';
 
@@ -28,21 +29,25 @@ export function stagingRowOf(item: StagingWorkItem): StagingRow {
   return row;
 }
 
+/** Where an index entry is: the shard it was listed in and its actual. */
+export type WorkKey = Pick<StagingWorkItem, 'Shard' | 'ActualId'>;
+
 /** What use cases need of the index. */
 export interface StagingWorkPort {
-  /** Index these staging rows (create-if-absent). */
+  /** Index these staging rows (create-if-absent), in their contract's shard. */
   add(rows: readonly StagingRow[], queuedAt: Date): Promise<void>;
   /**
-   * Every unfinished item: Pending ones first, then Waiting and Error ones, each oldest first, so
-   * rows that keep waiting never starve new work.
+   * Every unfinished entry: Pending ones first, then Waiting and Error ones, each oldest first, so
+   * rows that keep waiting never starve new work. An actual may have two entries (one written
+   * before the index was sharded by contract, one after): both are listed.
    */
   list(): Promise<StagingWorkItem[]>;
-  /** Put these items (still unfinished) behind the others of their kind: QueuedAt = `at`. */
-  requeue(actualIds: readonly string[], at: Date): Promise<void>;
-  /** Remember the status import gave these rows (items deleted meanwhile stay deleted). */
-  setStatus(rows: ReadonlyArray<Pick<StagingRow, 'ActualId' | 'ImportStatus' | 'ImportMessage'>>): Promise<void>;
-  /** Forget finished items (already-deleted ones are fine). */
-  remove(items: ReadonlyArray<Pick<StagingRow, 'ActualId'>>): Promise<void>;
+  /** Put these entries (still unfinished) behind the others of their kind: QueuedAt = `at`. */
+  requeue(keys: readonly WorkKey[], at: Date): Promise<void>;
+  /** Remember the status import gave these entries (entries deleted meanwhile stay deleted). */
+  setStatus(entries: ReadonlyArray<WorkKey & Pick<StagingRow, 'ImportStatus' | 'ImportMessage'>>): Promise<void>;
+  /** Forget finished entries (already-deleted ones are fine). */
+  remove(keys: readonly WorkKey[]): Promise<void>;
   /**
    * Pin the journal slots of rows about to be posted (journalStore.ts): every row's reservation,
    * the one wanted or the one it had already (which wins, for good).
@@ -74,7 +79,7 @@ export class StagingWork implements StagingWorkPort {
 
   async add(rows: readonly StagingRow[], queuedAt: Date): Promise<void> {
     const at = queuedAt.toISOString();
-    await this.store.createManyIfAbsent(rows.map((r) => ({ ...r, Shard: shardOf(r.ActualId), QueuedAt: at })));
+    await this.store.createManyIfAbsent(rows.map((r) => ({ ...r, Shard: contractShardOf(r.ContractId), QueuedAt: at })));
   }
 
   async list(): Promise<StagingWorkItem[]> {
@@ -86,26 +91,27 @@ export class StagingWork implements StagingWorkPort {
       .sort(inImportOrder);
   }
 
-  async setStatus(rows: ReadonlyArray<Pick<StagingRow, 'ActualId' | 'ImportStatus' | 'ImportMessage'>>): Promise<void> {
-    const byId = new Map(rows.map((r) => [r.ActualId, r] as const));
+  async setStatus(entries: ReadonlyArray<WorkKey & Pick<StagingRow, 'ImportStatus' | 'ImportMessage'>>): Promise<void> {
+    const byKey = new Map(entries.map((e) => [`${e.Shard}/${e.ActualId}`, e] as const));
     await this.store.mergeFieldsMany(
-      [...byId.values()].map((row) => ({
-        keys: { partitionKey: shardOf(row.ActualId), rowKey: row.ActualId },
-        fields: row.ImportMessage === undefined ? { ImportStatus: row.ImportStatus } : { ImportStatus: row.ImportStatus, ImportMessage: row.ImportMessage },
+      [...byKey.values()].map((e) => ({
+        keys: { partitionKey: e.Shard, rowKey: e.ActualId },
+        fields: e.ImportMessage === undefined ? { ImportStatus: e.ImportStatus } : { ImportStatus: e.ImportStatus, ImportMessage: e.ImportMessage },
       })),
       { missing: 'skip' },
     );
   }
 
-  async requeue(actualIds: readonly string[], at: Date): Promise<void> {
+  async requeue(keys: readonly WorkKey[], at: Date): Promise<void> {
     const queuedAt = at.toISOString();
+    const unique = new Map(keys.map((k) => [`${k.Shard}/${k.ActualId}`, k] as const));
     await this.store.mergeFieldsMany(
-      [...new Set(actualIds)].map((id) => ({ keys: { partitionKey: shardOf(id), rowKey: id }, fields: { QueuedAt: queuedAt } })),
+      [...unique.values()].map((k) => ({ keys: { partitionKey: k.Shard, rowKey: k.ActualId }, fields: { QueuedAt: queuedAt } })),
       { missing: 'skip' },
     );
   }
 
-  async remove(items: ReadonlyArray<Pick<StagingRow, 'ActualId'>>): Promise<void> {
-    await this.store.deleteMany(items.map((i) => ({ partitionKey: shardOf(i.ActualId), rowKey: i.ActualId })));
+  async remove(keys: readonly WorkKey[]): Promise<void> {
+    await this.store.deleteMany(keys.map((k) => ({ partitionKey: k.Shard, rowKey: k.ActualId })));
   }
 }

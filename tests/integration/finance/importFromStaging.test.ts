@@ -6,6 +6,7 @@ import { actualsAccountingMessage } from '../../../shared/messages';
 import { runImportFromStaging } from '../../../shared/finance/import/importFromStaging';
 import { syncActuals } from '../../../shared/finance/syncActuals';
 import { syncInvoiceProposal } from '../../../shared/finance/syncInvoiceProposal';
+import { contractShardOf, shardOf } from '../../../shared/finance/import/stagingIndexStore';
 import {
   alwaysGranted,
   billedActual,
@@ -552,6 +553,28 @@ describe('importFromStaging journals (many rows per voucher)', () => {
     await side.work.add([legacyRows[1]!], new Date());
     expect(await run()).toMatchObject({ read: 1, posted: 0, cleaned: 1, vouchers: 0 });
     expect(await checkJournals(side.finance, legacyPattern)).toEqual({ vouchers: 2, entries: 4, transactions: 2 });
+  });
+
+  it('index entries written before the index was sharded by contract: found, updated and removed where they are, and an actual indexed twice is imported once', async () => {
+    const s = scenario('shard-upgrade');
+    const unbilled = staging(unbilledActual(s, id('shard-upgrade', 'u'), '90.00'));
+    const billed = staging(billedActual(s, id('shard-upgrade', 'b'), unbilled.ActualId, '90.00'));
+    const legacy = (row: typeof unbilled) => ({ ...row, Shard: shardOf(row.ActualId), QueuedAt: '2024-01-01T00:00:00.000Z' });
+    // Both were synchronized before the upgrade; the unbilled actual's message came again after it.
+    await side.work.store.createManyIfAbsent([legacy(unbilled), legacy(billed)]);
+    await side.finance.staging.createManyIfAbsent([unbilled, billed]);
+    await side.work.add([unbilled], new Date('2024-02-01T00:00:00Z'));
+    expect((await side.work.list()).filter((i) => i.ActualId === unbilled.ActualId).map((i) => i.Shard).sort()).toEqual([shardOf(unbilled.ActualId), contractShardOf(s.contractId)].sort());
+
+    // No proposal yet: the unbilled row posts once, the billed row waits in its legacy entry.
+    expect(await run()).toMatchObject({ read: 2, posted: 1, waiting: 1 });
+    expect((await side.finance.projectTransactions.listPartition(s.projectId)).map((t) => t.TransId)).toEqual([unbilled.ActualId]);
+    expect(await side.work.list()).toEqual([expect.objectContaining({ ActualId: billed.ActualId, Shard: shardOf(billed.ActualId), ImportStatus: 'Waiting', ImportMessage: 'Invoice proposal not synchronized yet' })]);
+
+    await syncInvoiceProposal({ finance: side.finance }, proposalMessage(s, ['90.00']));
+    expect(await run()).toMatchObject({ read: 1, linesImported: 1 });
+    expect(await side.work.list()).toEqual([]);
+    expect(await checkJournals(side.finance)).toEqual({ vouchers: 1, entries: 2, transactions: 1 });
   });
 });
 

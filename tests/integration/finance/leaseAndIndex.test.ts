@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
-import { StagingWork } from '../../../shared/finance/import/stagingIndexStore';
+import { contractShardOf, shardOf, StagingWork } from '../../../shared/finance/import/stagingIndexStore';
 import { TableLeases } from '../../../shared/storage/leases';
 import { waitFor } from '../../kit/system';
 import { id, scenario, staging, unbilledActual } from '../../kit/fixtures/finance';
@@ -62,13 +62,40 @@ describe('the pending index', () => {
     const listed = await work.list();
     expect(listed).toHaveLength(120);
     expect(listed.every((i) => i.QueuedAt === '2024-01-01T00:00:00.000Z')).toBe(true);
-    expect(listed.find((i) => i.ActualId === rows[5]!.ActualId)).toMatchObject({ ...rows[5], Shard: expect.stringMatching(/^S\d$/) });
+    // Every row of a contract is in the contract's shard: one sync message, one transaction.
+    expect(listed.find((i) => i.ActualId === rows[5]!.ActualId)).toMatchObject({ ...rows[5], Shard: contractShardOf(s.contractId) });
+    expect(new Set(listed.map((i) => i.Shard))).toEqual(new Set([contractShardOf(s.contractId)]));
 
-    await work.remove(rows.slice(0, 50));
-    await work.setStatus(rows.slice(40, 60).map((r) => ({ ActualId: r.ActualId, ImportStatus: 'Waiting' as const, ImportMessage: 'Invoice proposal not synchronized yet' })));
-    await work.remove(rows.slice(40, 100)); // 40..49 are gone already
+    const keys = listed.map((i) => ({ Shard: i.Shard, ActualId: i.ActualId }));
+    const keyOf = (n: number) => keys.find((k) => k.ActualId === rows[n]!.ActualId)!;
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => keyOf(from + i));
+    await work.remove(range(0, 50));
+    await work.setStatus(range(40, 60).map((k) => ({ ...k, ImportStatus: 'Waiting' as const, ImportMessage: 'Invoice proposal not synchronized yet' })));
+    await work.requeue(range(45, 55), new Date('2024-03-01T00:00:00Z'));
+    expect((await work.list()).filter((i) => i.ImportStatus === 'Waiting').map((i) => [i.ActualId, i.QueuedAt])).toEqual(
+      range(50, 60)
+        .map((k, i) => [k.ActualId, i < 5 ? '2024-03-01T00:00:00.000Z' : '2024-01-01T00:00:00.000Z'])
+        .sort((a, b) => (a[1]! < b[1]! ? -1 : a[1]! > b[1]! ? 1 : a[0]! < b[0]! ? -1 : 1)),
+    );
+    await work.remove(range(40, 100)); // 40..49 are gone already
     const left = await work.list();
     expect(left.map((i) => i.ActualId).sort()).toEqual(rows.slice(100).map((r) => r.ActualId).sort());
     expect(left.every((i) => i.ImportStatus === 'Pending')).toBe(true);
+  });
+
+  it('addresses an entry by the shard it is stored in, also one written before the index was sharded by contract', async () => {
+    const work = new StagingWork(azurite.connectionString);
+    await work.store.clear();
+    const s = scenario('index-legacy');
+    const row = staging(unbilledActual(s, id('index-legacy', 1)));
+    expect(shardOf(row.ActualId)).not.toBe(contractShardOf(s.contractId)); // the case this test is about
+    await work.store.createIfAbsent({ ...row, Shard: shardOf(row.ActualId), QueuedAt: '2024-01-01T00:00:00.000Z' });
+    await work.add([row], new Date('2024-02-01T00:00:00Z')); // the same actual synchronized again
+    const listed = await work.list();
+    expect(listed.map((i) => i.Shard).sort()).toEqual([shardOf(row.ActualId), contractShardOf(s.contractId)].sort());
+    await work.setStatus([{ Shard: shardOf(row.ActualId), ActualId: row.ActualId, ImportStatus: 'Error', ImportMessage: 'no rate' }]);
+    expect((await work.list()).find((i) => i.Shard === shardOf(row.ActualId))).toMatchObject({ ImportStatus: 'Error', ImportMessage: 'no rate' });
+    await work.remove(listed.map((i) => ({ Shard: i.Shard, ActualId: i.ActualId })));
+    expect(await work.list()).toEqual([]);
   });
 });
