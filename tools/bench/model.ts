@@ -136,8 +136,8 @@ export type PartitionScheme =
   | { by: 'capped'; perPartition: number }
   /** A fixed number of partitions whatever the workload (shards, one counter, one lease). */
   | { by: 'fixed'; partitions: number }
-  /** A fixed number of shards, each contract's rows in one (a hash of the contract): fewer shards when fewer contracts. */
-  | { by: 'contractShards'; partitions: number };
+  /** A fixed number of shards, each contract's rows in `perContract` of them (a hash of the contract): fewer when fewer contracts. */
+  | { by: 'contractShards'; partitions: number; perContract: number };
 
 export interface TableKeys {
   account: AccountName;
@@ -165,7 +165,7 @@ export const TABLE_KEYS: Readonly<Record<string, TableKeys>> = {
   foCustomerInvoices: { account: 'finance', scheme: { by: 'row' }, key: 'InvoiceId' },
   foLedgerEntries: { account: 'finance', scheme: { by: 'capped', perPartition: 100 }, key: 'Voucher (at most 100 entries)' },
   foExchangeRates: { account: 'finance', scheme: { by: 'fixed', partitions: 1 }, key: 'FROM-TO currency pair' },
-  foStagingWork: { account: 'finance', scheme: { by: 'contractShards', partitions: 8 }, key: 'Shard S0..S7 (hash of the contract)' },
+  foStagingWork: { account: 'finance', scheme: { by: 'contractShards', partitions: 8, perContract: 2 }, key: 'Shard S0..S7 (two per contract, by a hash of the contract)' },
   foVoucherReservations: { account: 'finance', scheme: { by: 'fixed', partitions: 8 }, key: 'Shard S0..S7 (hash of the actual)' },
   integrationSequences: { account: 'integration', scheme: { by: 'fixed', partitions: 1 }, key: 'Sequence (one counter per sequence)' },
   integrationErrors: { account: 'integration', scheme: { by: 'fixed', partitions: 1 }, key: 'Source (the function)' },
@@ -432,7 +432,7 @@ function partitionsOf(scheme: PartitionScheme, shape: Shape, entities: number): 
     case 'fixed':
       return scheme.partitions;
     case 'contractShards':
-      return Math.min(scheme.partitions, Math.max(1, shape.contracts));
+      return Math.min(scheme.partitions, scheme.perContract * Math.max(1, shape.contracts));
   }
 }
 
@@ -520,8 +520,8 @@ function hotOfInvocation(t: TableOps, myOps: number, profile: PhaseProfile): num
     case 'fixed':
       return myOps / t.scheme.partitions;
     case 'contractShards':
-      // an invocation's rows are of one contract, in one shard
-      return profile.per === 'run' ? t.hottest : myOps;
+      // an invocation's rows are of one contract, in its shards
+      return profile.per === 'run' ? t.hottest : myOps / t.scheme.perContract;
   }
 }
 

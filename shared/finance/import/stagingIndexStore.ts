@@ -11,9 +11,9 @@ import { stagingRowSchema, type StagingRow } from '../records';
 import type { JournalReservation } from '../rules/import';
 import { TableStore, type TableAccess } from '../../storage/tableStore';
 import { VoucherReservations } from './journalStore';
-import { contractShardOf, shardOf, STAGING_WORK_SHARDS } from './shards';
+import { contractShardsOf, shardOf, STAGING_WORK_SHARDS, workShardOf } from './shards';
 
-export { contractShardOf, shardOf, STAGING_WORK_SHARDS };
+export { contractShardsOf, shardOf, STAGING_WORK_SHARDS, workShardOf };
 
 export const STAGING_WORK_TABLE = 'foStagingWork';
 
@@ -34,7 +34,7 @@ export type WorkKey = Pick<StagingWorkItem, 'Shard' | 'ActualId'>;
 
 /** What use cases need of the index. */
 export interface StagingWorkPort {
-  /** Index these staging rows (create-if-absent), in their contract's shard. */
+  /** Index these staging rows (create-if-absent), in their contract's shards. */
   add(rows: readonly StagingRow[], queuedAt: Date): Promise<void>;
   /**
    * Every unfinished entry: Pending ones first, then Waiting and Error ones, each oldest first, so
@@ -79,7 +79,7 @@ export class StagingWork implements StagingWorkPort {
 
   async add(rows: readonly StagingRow[], queuedAt: Date): Promise<void> {
     const at = queuedAt.toISOString();
-    await this.store.createManyIfAbsent(rows.map((r) => ({ ...r, Shard: contractShardOf(r.ContractId), QueuedAt: at })));
+    await this.store.createManyIfAbsent(rows.map((r) => ({ ...r, Shard: workShardOf(r), QueuedAt: at })));
   }
 
   async list(): Promise<StagingWorkItem[]> {

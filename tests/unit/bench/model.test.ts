@@ -48,16 +48,16 @@ describe('tableOpsOf', () => {
     expect(ops[0]?.table).toBe('dvActuals');
   });
 
-  it('spreads per-contract tables over the contracts, shards by actual over their eight partitions, and shards by contract over at most as many as there are contracts', () => {
+  it('spreads per-contract tables over the contracts, shards by actual over their eight partitions, and shards by contract over two per contract, eight at most', () => {
     const l = load({ phase: 'proposal + billed sync', ilds: 1000, shape: { contracts: 10, invoices: 10, projects: 10 }, tables: { foActualsStaging: 1000, foStagingWork: 1000, foVoucherReservations: 1000 } });
     const by = new Map(tableOpsOf(l, PHASE_PROFILES['proposal + billed sync'], DEFAULT_PARAMS.assumptions).map((t) => [t.table, t]));
     expect(by.get('foActualsStaging')).toMatchObject({ partitions: 10, hottest: 100 });
     expect(by.get('foStagingWork')).toMatchObject({ partitions: 8, hottest: 125 });
     expect(by.get('foVoucherReservations')).toMatchObject({ partitions: 8, hottest: 125 });
-    // One contract: its index entries are all in its one shard.
+    // One contract: its index entries are all in its two shards.
     const one = load({ phase: 'proposal + billed sync', ilds: 1000, tables: { foStagingWork: 1000, foVoucherReservations: 1000 } });
     const byOne = new Map(tableOpsOf(one, PHASE_PROFILES['proposal + billed sync'], DEFAULT_PARAMS.assumptions).map((t) => [t.table, t]));
-    expect(byOne.get('foStagingWork')).toMatchObject({ partitions: 1, hottest: 1000 });
+    expect(byOne.get('foStagingWork')).toMatchObject({ partitions: 2, hottest: 500 });
     expect(byOne.get('foVoucherReservations')).toMatchObject({ partitions: 8, hottest: 125 });
   });
 

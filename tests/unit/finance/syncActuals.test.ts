@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { StagingRow } from '../../../shared/finance/records';
 import type { ErrorReport, ErrorRow } from '../../../shared/operations/errorLogStore';
-import { shardOf, STAGING_WORK_SHARDS } from '../../../shared/finance/import/stagingIndexStore';
+import { contractShardsOf, shardOf, STAGING_WORK_SHARDS, workShardOf } from '../../../shared/finance/import/stagingIndexStore';
+import { SHARDS_PER_CONTRACT } from '../../../shared/finance/import/shards';
 import { accountingMessageId } from '../../../shared/finance/import/importFromStaging';
 import { syncActuals } from '../../../shared/finance/syncActuals';
 import { billedActual, costActual, id, knownInvoices, scenario, unbilledActual, unknownInvoices } from '../../kit/fixtures/finance';
@@ -132,6 +133,22 @@ describe('pending index and accounting message ids', () => {
     }
     expect([...seen.keys()].sort()).toEqual(Array.from({ length: STAGING_WORK_SHARDS }, (_, i) => `S${i}`));
     for (const n of seen.values()) expect(n).toBeGreaterThan(50);
+  });
+
+  it("puts a contract's index entries in its two shards, always the same one per actual, and spreads contracts over all shards", () => {
+    const contract = id('shard-contract');
+    const own = contractShardsOf(contract);
+    expect(new Set(own).size).toBe(SHARDS_PER_CONTRACT);
+    const used = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const row = { ContractId: contract, ActualId: id('shard-actual', i) };
+      expect(workShardOf(row)).toBe(workShardOf({ ...row }));
+      used.set(workShardOf(row), (used.get(workShardOf(row)) ?? 0) + 1);
+    }
+    expect([...used.keys()].sort()).toEqual([...own].sort());
+    for (const n of used.values()) expect(n).toBeGreaterThan(100);
+    const firsts = new Set(Array.from({ length: 200 }, (_, i) => contractShardsOf(id('shard-contract', i))[0]));
+    expect(firsts.size).toBe(STAGING_WORK_SHARDS);
   });
 
   it('derives the accounting message id from the actual ids it carries', () => {
