@@ -167,10 +167,14 @@ export class TableSequenceStore implements SequencePort {
     const settle = (calls: readonly WaitingCall[], reservation: Reservation, created: boolean): void => {
       calls.forEach((call, i) => call.resolve({ ...reservation, created: created && i === 0 }));
     };
+    // Keys are normally new (a fresh invoice, a first posting), so the first attempt does not look
+    // for their reservations: a key reserved already makes the transaction fail with 409 (nothing
+    // written), and from then on every attempt looks first. A point read per number saved.
+    let lookFirst = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const keys = [...byKey.keys()];
       const [existing, counter] = await Promise.all([
-        Promise.all(keys.map((k) => this.find(sequence, k))),
+        lookFirst ? Promise.all(keys.map((k) => this.find(sequence, k))) : [],
         this.store.get(sequence, COUNTER_KEY),
       ]);
       keys.forEach((k, i) => {
@@ -209,6 +213,7 @@ export class TableSequenceStore implements SequencePort {
         // 409: the counter row was created by someone else, or one of these keys got its
         // reservation meanwhile; 412: the counter moved. Either way nothing was written: read again.
         if (!isConflict(error) && !isPreconditionFailed(error)) throw error;
+        if (isConflict(error)) lookFirst = true;
         await new Promise((r) => setTimeout(r, Math.min(200, 5 * attempt) + Math.floor(Math.random() * 10 * attempt)));
       }
     }

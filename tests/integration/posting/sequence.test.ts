@@ -55,6 +55,26 @@ describe('integrationSequences on Azurite', () => {
     }
   });
 
+  it('looks for existing reservations only once a transaction met one: new keys cost the counter read and the transaction', async () => {
+    await sequences.reserve('Lookups', 'OLD', { format });
+    const fresh = new TableSequenceStore(azurite.connectionString); // nothing of OLD in memory
+    const find = vi.spyOn(fresh, 'find');
+    try {
+      const news = await Promise.all(['N-1', 'N-2', 'N-3'].map((key) => fresh.reserve('Lookups', key, { format })));
+      expect(news.map((r) => [r.number, r.created])).toEqual([[2, true], [3, true], [4, true]]);
+      expect(find).not.toHaveBeenCalled();
+      // A group with a key reserved before: its transaction fails whole, then its keys are looked up
+      // (the first call may have gone alone, in a group of its own that needed no look-up).
+      const mixed = await Promise.all(['N-4', 'OLD', 'N-5'].map((key) => fresh.reserve('Lookups', key, { format })));
+      expect(mixed.map((r) => [r.key, r.number, r.created])).toEqual([['N-4', 5, true], ['OLD', 1, false], ['N-5', 6, true]]);
+      expect(find.mock.calls.map(([, key]) => key)).toContain('OLD');
+      expect(find.mock.calls.map(([, key]) => key)).toContain('N-5');
+      expect(await fresh.last('Lookups')).toBe(6);
+    } finally {
+      find.mockRestore();
+    }
+  });
+
   it('stays gap-free and unique across processes racing on one counter, with keys asked for on both', async () => {
     const other = new TableSequenceStore(azurite.connectionString);
     const keys = Array.from({ length: 60 }, (_, i) => `X-${i}`);
