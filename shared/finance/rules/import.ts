@@ -267,9 +267,10 @@ export type BilledDecision =
  * A billed sales row becomes a proposal line only when its proposal exists and the unbilled
  * transaction it bills (if any) is posted; otherwise it waits with the exact reason. The proposal
  * is checked first. "error" (stays in staging as Error): the row names no invoice, the proposal it
- * names by id belongs to another invoice, the proposal is already posted, the row's currency differs from the proposal's, or the row is a billed sales
- * reversal (ReversedActualId) but its proposal is not a credit proposal. Throws when the row is not
- * billed sales or `proposal` is not the row's proposal (a caller bug).
+ * names by id belongs to another invoice, the proposal is already posted, the row's currency
+ * differs from the proposal's, or the row is a billed sales reversal (ReversedActualId) but its
+ * proposal is not a credit proposal. Throws when the row is not billed sales or `proposal` is not
+ * the row's proposal (a caller bug).
  *
  * Credit proposals (domain.md step 12) need nothing else: a billed sales reversal is a negative row
  * on the corrective invoice and becomes a negative line carrying ReversedActualId; its

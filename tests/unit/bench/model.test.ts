@@ -10,6 +10,7 @@ import {
   predictScenarios,
   tableKeysOf,
   tableOpsOf,
+  TABLE_KEYS,
   PHASE_PROFILES,
   withTier,
   workloadLimits,
@@ -17,6 +18,7 @@ import {
   type PhaseLoad,
 } from '../../../tools/bench/model';
 import { isResultsCommand, modelReport, parseResultsArgs, ResultsUsageError } from '../../../tools/bench/resultsCli';
+import { SHARDS_PER_CONTRACT, STAGING_WORK_SHARDS } from '../../../shared/finance/import/shards';
 import { newestResultsFile, parseBenchResults, type BenchResults } from '../../../tools/bench/results';
 
 const ONE = { contracts: 1, invoices: 1, projects: 1 };
@@ -59,6 +61,11 @@ describe('tableOpsOf', () => {
     const byOne = new Map(tableOpsOf(one, PHASE_PROFILES['proposal + billed sync'], DEFAULT_PARAMS.assumptions).map((t) => [t.table, t]));
     expect(byOne.get('foStagingWork')).toMatchObject({ partitions: 2, hottest: 500 });
     expect(byOne.get('foVoucherReservations')).toMatchObject({ partitions: 8, hottest: 125 });
+  });
+
+  it("places the import's shards as the code does", () => {
+    expect(TABLE_KEYS.foStagingWork!.scheme).toEqual({ by: 'contractShards', partitions: STAGING_WORK_SHARDS, perContract: SHARDS_PER_CONTRACT });
+    expect(TABLE_KEYS.foVoucherReservations!.scheme).toEqual({ by: 'fixed', partitions: STAGING_WORK_SHARDS });
   });
 
   it('lets reads go free when asked', () => {
