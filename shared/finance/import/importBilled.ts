@@ -7,7 +7,7 @@
  * header's ETag, so overlapping runs still count exactly. Why: docs/decisions/import-from-staging.md.
  */
 import { mapLimit } from '../../core/collections';
-import { withoutEtag } from '../../core/stored';
+import { withoutEtag, type Stored } from '../../core/stored';
 import type { Proposal, ProposalLine, StagingRow } from '../records';
 import { countersDiffer, decideBilled, proposalKey, reconcileFromLines } from '../rules/import';
 import { readStaging, settle, type ImportFromStagingDeps, type Outcome, type RunContext } from './importRun';
@@ -72,7 +72,7 @@ export async function importBilledRows(ctx: RunContext, billed: readonly Staging
   const created = await finance.proposalLines.createManyIfAbsent([...lines.values()].map((l) => l.line));
   result.linesCreated += created.created;
   ctx.phase('lines');
-  await mapLimit([...touched], RECOUNT_CONCURRENCY, (id) => recountProposal(deps, id));
+  await mapLimit([...touched], RECOUNT_CONCURRENCY, (id) => recountProposal(deps, id, proposals.stored.get(id)));
   ctx.phase('recount');
 
   // Lines that existed already: their staging row may be Imported (then it is left alone).
@@ -107,7 +107,9 @@ async function resolveProposals(deps: ImportFromStagingDeps, billed: readonly St
   ]);
   const byId = new Map<string, Proposal>([...found.values()].map((p) => [p.ProposalId, withoutEtag(p)] as const));
   const byInvoice = new Map<string, Proposal>([...ofInvoices].map(([invoiceId, p]) => [invoiceId, withoutEtag(p)] as const));
-  return { byId, byInvoice };
+  // As read, with their ETags: the recount after the lines are created starts from these.
+  const stored = new Map<string, Stored<Proposal>>([...found.values(), ...ofInvoices.values()].map((p) => [p.ProposalId, p] as const));
+  return { byId, byInvoice, stored };
 }
 
 /** Which unbilled actuals the billed rows bill have a posted project transaction (this run's, or stored). */
@@ -129,10 +131,13 @@ async function resolvePosted(deps: ImportFromStagingDeps, billed: readonly Stagi
  * written under the ETag of the header read BEFORE the lines were listed: a line another run
  * creates after our listing is followed by that run's own recount, which either fails its ETag
  * against our write and re-reads, or comes after it. A posted proposal is never touched.
+ * `readBefore`: the header as the caller read it before it created lines (the run's own read, which
+ * saves a read); the first attempt starts from it, and a header changed since fails its ETag and is
+ * read again.
  */
-export async function recountProposal(deps: Pick<ImportFromStagingDeps, 'finance'>, proposalId: string): Promise<Proposal | undefined> {
+export async function recountProposal(deps: Pick<ImportFromStagingDeps, 'finance'>, proposalId: string, readBefore?: Stored<Proposal>): Promise<Proposal | undefined> {
   for (let attempt = 1; attempt <= HEADER_ATTEMPTS; attempt++) {
-    const stored = await deps.finance.proposals.get(proposalId, proposalId);
+    const stored = attempt === 1 && readBefore !== undefined ? readBefore : await deps.finance.proposals.get(proposalId, proposalId);
     if (stored === undefined || stored.Status === 'Posted') return stored && withoutEtag(stored);
     const lines = (await deps.finance.proposalLines.listPartition(proposalId)).map((l) => withoutEtag(l));
     const header = withoutEtag(stored);

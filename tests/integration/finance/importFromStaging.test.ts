@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { isBalanced } from '../../../shared/finance/rules/ledger';
 import { postTransaction, transactionVoucher, WaitingReason } from '../../../shared/finance/rules/import';
@@ -553,6 +553,31 @@ describe('importFromStaging journals (many rows per voucher)', () => {
     await side.work.add([legacyRows[1]!], new Date());
     expect(await run()).toMatchObject({ read: 1, posted: 0, cleaned: 1, vouchers: 0 });
     expect(await checkJournals(side.finance, legacyPattern)).toEqual({ vouchers: 2, entries: 4, transactions: 2 });
+  });
+
+  it('recounts from the header it read before creating its lines, and reads it again when another writer changed it meanwhile', async () => {
+    const s = scenario('recount-stale');
+    const billed = [1, 2].map((i) => staging(billedActual(s, id('recount-stale', i), undefined, '100.00')));
+    await syncInvoiceProposal({ finance: side.finance }, proposalMessage(s, ['100.00', '100.00', '100.00']));
+    await side.stage(billed);
+    // While this run creates its lines, another run adds a third line and recounts the header.
+    const createLines = side.finance.proposalLines.createManyIfAbsent.bind(side.finance.proposalLines);
+    const intruder = vi.spyOn(side.finance.proposalLines, 'createManyIfAbsent').mockImplementationOnce(async (lines) => {
+      const header = (await side.finance.proposals.get(s.proposalId, s.proposalId))!;
+      const third = { ...lines[0]!, LineId: id('recount-stale', 3), ActualId: id('recount-stale', 3) };
+      await createLines([third]);
+      const { etag, ...fields } = header;
+      expect(await side.finance.proposals.replaceIfMatch({ ...fields, ImportedLineCount: 1, ImportedAmount: '100.00', ImportedTax: '0.00' }, etag)).toBeDefined();
+      return createLines(lines);
+    });
+    try {
+      expect(await run()).toMatchObject({ linesImported: 2 });
+    } finally {
+      intruder.mockRestore();
+    }
+    // The run's first recount failed its ETag (the header changed after the run read it); it read
+    // the header again and counted every stored line, the other run's too.
+    expect(await side.finance.proposals.get(s.proposalId, s.proposalId)).toMatchObject({ ImportedLineCount: 3, ImportedAmount: '300.00', ExpectedLineCount: 3 });
   });
 
   it('index entries written before the index was sharded by contract: found, updated and removed where they are, and an actual indexed twice is imported once', async () => {
