@@ -35,7 +35,7 @@ import type { TableStore } from '../storage/tableStore';
 import type { DataverseStore } from '../dataverse/dataverseStore';
 import type { Actual, Invoice } from '../dataverse/records';
 import type { FinanceStore } from '../finance/financeStore';
-import type { StagingWorkItem, StagingWorkPort } from '../finance/import/stagingIndexStore';
+import { oncePerActual, type StagingWorkItem, type StagingWorkPort } from '../finance/import/stagingIndexStore';
 import { republishAccounting, type RepublishAccountingStore } from '../finance/posting/republishAccounting';
 import type { Proposal, StagingRow } from '../finance/records';
 import { WaitingReason } from '../finance/rules/import';
@@ -260,14 +260,8 @@ async function checkConfirmed(run: Run, invoice: Stored<Invoice>): Promise<void>
 async function findStuckStagingRows(run: Run): Promise<void> {
   const { deps, o, now, result } = run;
   const cutoff = now.getTime() - o.waitingForMs;
-  // An actual may have two index entries for a while (one from before the index was sharded by
-  // contract, one after): it is one staging row, counted and reported once.
-  const seen = new Set<string>();
-  const stuck = (await deps.work.list()).filter((item) => {
-    if (seen.has(item.ActualId)) return false;
-    seen.add(item.ActualId);
-    return (item.ImportStatus === 'Waiting' || item.ImportStatus === 'Error') && olderThan(item.QueuedAt, cutoff);
-  });
+  // An actual with two index entries is one staging row, counted and reported once.
+  const stuck = oncePerActual(await deps.work.list()).once.filter((item) => (item.ImportStatus === 'Waiting' || item.ImportStatus === 'Error') && olderThan(item.QueuedAt, cutoff));
   if (stuck.length > o.maxStagingRows) result.capped.push('stagingRows');
   const rows = stuck.slice(0, o.maxStagingRows);
   const waiting = rows.filter((r) => r.ImportStatus === 'Waiting');

@@ -10,30 +10,12 @@ import { orderForImport } from '../rules/import';
 import { importBilledRows } from './importBilled';
 import { entriesOf, IMPORT_LEASE, IMPORT_FROM_STAGING, type ImportFromStagingDeps, type ImportFromStagingOptions, type ImportRunResult, type RunContext } from './importRun';
 import { postTransactionalRows } from './postJournals';
-import { stagingRowOf, type StagingWorkItem, type WorkKey } from './stagingIndexStore';
+import { oncePerActual, stagingRowOf } from './stagingIndexStore';
 
 export { IMPORT_FROM_STAGING, IMPORT_LEASE } from './importRun';
 export type { ImportFromStagingDeps, ImportFromStagingOptions, ImportRunResult, ImportStore } from './importRun';
 export { recountProposal, PROJECT_LISTING_THRESHOLD } from './importBilled';
 export { accountingMessageId } from './postJournals';
-
-/**
- * The listed entries, one per actual (the first in import order), with every entry's key kept in
- * `entries`: an actual indexed twice (a sync message delivered again after the index moved to
- * shards by contract) is imported once, and both of its entries are updated and removed.
- */
-function oncePerActual(listed: readonly StagingWorkItem[], entries: Map<string, WorkKey[]>): StagingWorkItem[] {
-  const once: StagingWorkItem[] = [];
-  for (const item of listed) {
-    const keys = entries.get(item.ActualId);
-    if (keys) keys.push({ Shard: item.Shard, ActualId: item.ActualId });
-    else {
-      entries.set(item.ActualId, [{ Shard: item.Shard, ActualId: item.ActualId }]);
-      once.push(item);
-    }
-  }
-  return once;
-}
 
 export async function runImportFromStaging(deps: ImportFromStagingDeps, options: ImportFromStagingOptions = {}): Promise<ImportRunResult> {
   const started = Date.now();
@@ -93,7 +75,10 @@ export async function runImportFromStaging(deps: ImportFromStagingDeps, options:
     };
     ctx.phase('lease');
 
-    let items = oncePerActual(await deps.work.list(), ctx.entries);
+    // An actual indexed twice is imported once; both of its entries are updated and removed.
+    const listed = oncePerActual(await deps.work.list());
+    ctx.entries = listed.entries;
+    let items = listed.once;
     const capped = options.maxRows !== undefined && items.length > options.maxRows;
     if (capped) items = items.slice(0, options.maxRows);
     result.read = items.length;

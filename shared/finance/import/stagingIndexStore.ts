@@ -55,6 +55,27 @@ export interface StagingWorkPort {
   reserveJournals(wanted: readonly JournalReservation[], reservedOn: Date): Promise<Map<string, JournalReservation>>;
 }
 
+/**
+ * Listed entries, one per actual (the first of each, so in the listing's order), and every entry's
+ * key by actual: an actual may have two entries for a while (a sync message delivered again after
+ * the index moved to shards by contract). Import works on `once` and addresses `entries`; the
+ * repair sweep counts `once`.
+ */
+export function oncePerActual(listed: readonly StagingWorkItem[]): { once: StagingWorkItem[]; entries: Map<string, WorkKey[]> } {
+  const once: StagingWorkItem[] = [];
+  const entries = new Map<string, WorkKey[]>();
+  for (const item of listed) {
+    const key = { Shard: item.Shard, ActualId: item.ActualId };
+    const keys = entries.get(item.ActualId);
+    if (keys) keys.push(key);
+    else {
+      entries.set(item.ActualId, [key]);
+      once.push(item);
+    }
+  }
+  return { once, entries };
+}
+
 function inImportOrder(a: StagingWorkItem, b: StagingWorkItem): number {
   const pa = a.ImportStatus === 'Pending' ? 0 : 1;
   const pb = b.ImportStatus === 'Pending' ? 0 : 1;
