@@ -15,6 +15,8 @@
  * - A header with the same proposal id (invoice number) that belongs to another invoice is a
  *   business conflict: refused, recorded in the error log, nothing written.
  * ETag conflicts (import updating the counters at the same moment) are retried with a fresh read.
+ * The first attempt creates without reading the header first (a new header is the common case: two
+ * requests, not three); a header that exists already fails that create and is read then.
  */
 import type { Proposal, ProposalLine } from './records';
 import { proposalFromMessage } from './rules/stagingMap';
@@ -54,7 +56,9 @@ export async function syncInvoiceProposal(
   const { proposals, proposalLines } = deps.finance;
   const id = message.proposalId;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const stored = await proposals.get(id, id);
+    // A header is new on its first delivery: try to create it before reading anything (its lines
+    // listed for the counters, then create-if-absent); it is read only once it turns out to exist.
+    const stored = attempt === 1 ? undefined : await proposals.get(id, id);
     if (stored === undefined) {
       const lines: ProposalLine[] = (await proposalLines.listPartition(id)).map((l) => withoutEtag(l));
       const header = reconcileFromLines(proposalFromMessage(message), lines);
@@ -62,7 +66,7 @@ export async function syncInvoiceProposal(
         log(`${describe(header)} created for invoice ${message.invoiceId}: expects ${expects(header)}`);
         return 'created';
       }
-      continue; // created by a concurrent delivery meanwhile: read it and merge
+      continue; // it exists (a redelivery, an update, or a concurrent delivery): read it and merge
     }
     const existing = withoutEtag(stored);
     if (existing.Status === 'Posted') {

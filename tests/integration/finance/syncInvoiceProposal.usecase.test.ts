@@ -40,6 +40,27 @@ describe('syncInvoiceProposal on Azurite', () => {
     expect((await header(s.proposalId))?.etag).toBe(created?.etag);
   });
 
+  it('creates a new header without reading it first; a redelivery reads it once and writes nothing', async () => {
+    const s = scenario('no-read');
+    const proposals = side.finance.proposals;
+    let reads = 0;
+    const counted = Object.assign(Object.create(Object.getPrototypeOf(proposals) as object) as typeof proposals, proposals, {
+      get: (pk: string, rk: string) => {
+        reads++;
+        return proposals.get(pk, rk);
+      },
+    });
+    const finance = { ...side.finance, proposals: counted };
+    const message = proposalMessage(s, ['12.00']);
+    expect(await syncInvoiceProposal({ finance }, message)).toBe('created');
+    expect(reads).toBe(0);
+    expect(await header(s.proposalId)).toMatchObject({ ExpectedLineCount: 1, ExpectedAmount: '12.00', ImportedLineCount: 0, Status: 'Open' });
+    const etag = (await header(s.proposalId))?.etag;
+    expect(await syncInvoiceProposal({ finance }, message)).toBe('unchanged');
+    expect(reads).toBe(1);
+    expect((await header(s.proposalId))?.etag).toBe(etag);
+  });
+
   it('keeps the imported counters when the header is sent again with new figures', async () => {
     const s = scenario('counters');
     await sync(proposalMessage(s, ['10.00']));
