@@ -14,7 +14,8 @@ import { BusinessError, StaleWriteError, ValidationError } from '../core/errors'
 import type { Stored } from '../core/stored';
 import { isConflict, isMissing, isPreconditionFailed } from './storageErrors';
 import { storageTracingPolicy } from './tracing';
-import { handBuilt, submitTransaction } from './transactionBatch';
+import { queryEntitiesPage, readEntity, TYPED, type NextPage, type ReadEntity } from './entityReads';
+import { handBuilt, plainAccount, submitTransaction } from './transactionBatch';
 
 export { odata };
 export type { Stored };
@@ -124,6 +125,8 @@ export interface FieldPatch {
 export class TableStore<T> {
   private readonly client: TableClient;
   private created: Promise<void> | undefined;
+  /** Whether reads go as the kit's own requests (entityReads.ts) rather than the SDK's calls. */
+  private readonly kitReads: boolean;
 
   constructor(
     access: TableAccess,
@@ -138,6 +141,7 @@ export class TableStore<T> {
     private readonly keyColumns: { partitionKey?: string; rowKey?: string } = {},
   ) {
     this.client = tableClientFor(access, tableName);
+    this.kitReads = plainAccount(this.client.url);
   }
 
   /** The table's URL (no key): where this store reads and writes. */
@@ -188,6 +192,10 @@ export class TableStore<T> {
     // No row can be stored under a key the service refuses; asking would only be an error.
     if (!isStorableKey(partitionKey) || !isStorableKey(rowKey)) return undefined;
     await this.ready();
+    if (this.kitReads) {
+      const entity = await readEntity(this.client, this.tableName, partitionKey, rowKey);
+      if (entity !== TYPED) return entity === undefined ? undefined : this.parse(entity);
+    }
     try {
       return this.parse(await this.client.getEntity<Record<string, unknown>>(partitionKey, rowKey));
     } catch (error) {
@@ -213,6 +221,14 @@ export class TableStore<T> {
   /** Rows matching an OData filter built with the `odata` template (never by concatenation). */
   async query(filter?: string, options: { top?: number } = {}): Promise<Stored<T>[]> {
     await this.ready();
+    if (this.kitReads) {
+      const out: Stored<T>[] = [];
+      const complete = await this.eachEntity({ ...(filter ? { filter } : {}), ...(options.top !== undefined ? { top: options.top } : {}) }, (entity) => {
+        out.push(this.parse(entity));
+        return options.top === undefined || out.length < options.top;
+      });
+      if (complete !== TYPED) return out;
+    }
     const out: Stored<T>[] = [];
     const iterator = this.client.listEntities<Record<string, unknown>>({ queryOptions: filter ? { filter } : {} });
     for await (const entity of iterator) {
@@ -240,6 +256,12 @@ export class TableStore<T> {
    */
   async scanRowKeys(filter: string, visit: (rowKey: string) => boolean): Promise<boolean> {
     await this.ready();
+    if (this.kitReads) {
+      // Only the RowKey column comes back (a string), so no typed value can stop this listing
+      // half-way and make the SDK's listing below visit rows a second time.
+      const complete = await this.eachEntity({ ...(filter ? { filter } : {}), select: ['RowKey'] }, (entity) => visit(String(entity.rowKey)));
+      if (complete !== TYPED) return complete;
+    }
     const pages = this.client.listEntities<Record<string, unknown>>({ queryOptions: { ...(filter ? { filter } : {}), select: ['RowKey'] } }).byPage({ maxPageSize: 1_000 });
     for await (const page of pages) {
       for (const entity of page) if (!visit(String(entity.rowKey))) return false;
@@ -572,6 +594,27 @@ export class TableStore<T> {
   }
 
   // ---- internals --------------------------------------------------------------------------
+
+  /**
+   * The kit's own query (entityReads.ts), page after page, each entity handed to `visit` until it
+   * answers false. Answers whether the listing ran to its end, or TYPED when a page holds a value
+   * only the SDK converts: the caller then drops what it collected and asks the SDK from the start.
+   */
+  private async eachEntity(query: { filter?: string; select?: readonly string[]; top?: number }, visit: (entity: ReadEntity) => boolean): Promise<boolean | typeof TYPED> {
+    let next: NextPage | undefined;
+    let visited = 0;
+    do {
+      const pageSize = query.top === undefined ? undefined : Math.min(1_000, query.top - visited);
+      const page = await queryEntitiesPage(this.client, this.tableName, { ...query, ...(pageSize !== undefined ? { pageSize } : {}), ...(next ? { next } : {}) });
+      if (page === TYPED) return TYPED;
+      for (const entity of page.entities) {
+        visited++;
+        if (!visit(entity)) return false;
+      }
+      next = page.next;
+    } while (next);
+    return true;
+  }
 
   private actionOf(write: TableWrite<T>): TransactionAction {
     switch (write.op) {

@@ -22,9 +22,15 @@ import { randomUUID } from 'node:crypto';
 
 const CRLF = '\r\n';
 /** The service version the SDK's transactions name (data-tables 13.x). */
-const SERVICE_VERSION = '2019-02-02';
+export const SERVICE_VERSION = '2019-02-02';
 
 let httpClient: HttpClient | undefined;
+
+/** The HTTP client of the kit's own requests (one per process, so connections are kept alive). */
+export function kitHttpClient(): HttpClient {
+  httpClient ??= createDefaultHttpClient();
+  return httpClient;
+}
 
 /** What of a Table client a transaction needs: its account URL and its request pipeline. */
 export interface TransactionTarget {
@@ -36,9 +42,17 @@ function plain(value: unknown): boolean {
   return value === null || value === undefined || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number';
 }
 
+/**
+ * Whether the kit may send its own requests to this account: a Table storage account (or Azurite)
+ * reached without a SAS in its URL. A SAS-signed URL or a Cosmos DB endpoint keeps the SDK's calls.
+ */
+export function plainAccount(url: string): boolean {
+  return !url.includes('?') && !/\.cosmos\.|cosmos\.azure\./i.test(url);
+}
+
 /** Whether this transaction can be built here (see the header); otherwise the SDK sends it. */
 export function handBuilt(target: Pick<TransactionTarget, 'url'>, actions: readonly TransactionAction[]): boolean {
-  if (target.url.includes('?') || /\.cosmos\.|cosmos\.azure\./i.test(target.url)) return false;
+  if (!plainAccount(target.url)) return false;
   for (const action of actions) {
     const entity = action[1] as Record<string, unknown>;
     for (const key in entity) if (!plain(entity[key])) return false;
@@ -47,7 +61,7 @@ export function handBuilt(target: Pick<TransactionTarget, 'url'>, actions: reado
 }
 
 /** A key as it appears in an entity's address: quotes doubled, then URI-encoded. */
-function keyInUrl(key: string): string {
+export function keyInUrl(key: string): string {
   return encodeURIComponent(key.replace(/'/g, "''"));
 }
 
@@ -107,9 +121,9 @@ export function transactionBody(accountUrl: string, table: string, actions: read
   return `${parts.join(CRLF)}${CRLF}--changeset_${changesetId}--${CRLF}--batch_${batchId}--${CRLF}`;
 }
 
-/** The service's error body `{"odata.error":{code, message:{value}}}` as a RestError. */
-function failure(text: string, status: number, response: PipelineResponse): RestError {
-  let message = 'Transaction Failed';
+/** The service's error body `{"odata.error":{code, message:{value}}}` as a RestError (as the SDK throws it). */
+export function failure(text: string, status: number, response: PipelineResponse, fallbackMessage = 'Transaction Failed'): RestError {
+  let message = fallbackMessage;
   let code: string | undefined;
   try {
     const error = (JSON.parse(text) as { 'odata.error'?: { code?: unknown; message?: { value?: unknown } } })['odata.error'];
@@ -159,6 +173,5 @@ export async function submitTransaction(target: TransactionTarget, table: string
       Connection: 'Keep-Alive',
     }),
   });
-  httpClient ??= createDefaultHttpClient();
-  checkTransactionResponse(await target.pipeline.sendRequest(httpClient, request));
+  checkTransactionResponse(await target.pipeline.sendRequest(kitHttpClient(), request));
 }
