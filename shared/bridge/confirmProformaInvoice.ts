@@ -46,7 +46,10 @@ export interface ConfirmationRepository {
   contracts: Pick<TableStore<Contract>, 'get'>;
   contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
   accounts: Pick<TableStore<Account>, 'get'>;
-  actualsOfContract(contractId: string): Promise<Map<string, Stored<Actual>>>;
+  /** The contract's actuals listed up to `limit()` rows (asked before each page), and whether the listing reached the end. */
+  actualsOfContractUpTo(contractId: string, limit: () => number): Promise<{ actuals: Map<string, Stored<Actual>>; complete: boolean }>;
+  /** Actuals of the contract by id (point reads); ids it does not hold are absent. */
+  actualsOfContractByIds(contractId: string, ids: Iterable<string>): Promise<Map<string, Stored<Actual>>>;
 }
 
 /** The points between writes where a test may inject a crash (in this order). */
@@ -70,6 +73,8 @@ export interface ConfirmProformaInvoiceDeps {
   log?: (line: string) => void;
   /** ILDs planned, written and published per chunk (CONFIRMATION_CHUNK); tests make it small. */
   chunkSize?: number;
+  /** Most actuals of the contract listed before the rest are read by key (actualsListingLimit); tests make it small. */
+  actualsListingLimit?: number;
   /** Fault injection for tests: called after each write step (NewActuals and SourceActuals once per chunk); throwing there simulates a crash. */
   afterStep?: (step: ConfirmationStep) => void | Promise<void>;
 }
@@ -103,6 +108,22 @@ export function actualsMessageId(invoiceId: string, chunk: number): string {
  * actuals and one updated source per ILD) are all it holds of the plan at once.
  */
 export const CONFIRMATION_CHUNK = 2_000;
+
+/**
+ * How many of its contract's actuals a confirmation lists before it reads the rest by key: the
+ * larger of ACTUALS_LISTING_FLOOR and ACTUALS_LISTED_PER_ILD per ILD. The plan needs the source
+ * actuals of the ILDs (and the originals a correction corrects) and the actuals the plan creates
+ * (present when an earlier delivery got that far): about three per ILD. A contract whose history is
+ * within the bound is listed whole, a page of 1,000 per request (every contract of the benchmark:
+ * two actuals per ILD); a longer history stops the listing there, so the read does not grow with
+ * the contract's past, and the ids the plan needs that were not listed are read by key.
+ */
+export const ACTUALS_LISTING_FLOOR = 5_000;
+export const ACTUALS_LISTED_PER_ILD = 10;
+
+export function actualsListingLimit(ilds: number): number {
+  return Math.max(ACTUALS_LISTING_FLOOR, ACTUALS_LISTED_PER_ILD * ilds);
+}
 
 function proposalMessage(invoice: Invoice, proposal: ConfirmationPlan['proposal']): OutboundMessage {
   return { messageId: proposalMessageId(invoice.invoiceid), body: proposal, subject: invoice.invoicenumber, correlationId: invoice.invoiceid };
@@ -235,15 +256,36 @@ export async function confirmProformaInvoice(
     }
     throw error;
   };
-  const [lines, details, contract, account, contractLines, milestones, actuals] = await Promise.all([
+  // The contract's actuals are listed alongside; once the details are in, the listing stops at
+  // the invoice's bound (actualsListingLimit) and what the plan needs beyond it is read by key.
+  let ilds: number | undefined;
+  const listingLimit = () => deps.actualsListingLimit ?? (ilds === undefined ? Number.POSITIVE_INFINITY : actualsListingLimit(ilds));
+  const [lines, details, contract, account, contractLines, milestones, listing] = await Promise.all([
     dv.invoiceLines.listPartition(invoiceId),
-    dv.invoiceLineDetails.listPartition(invoiceId),
+    dv.invoiceLineDetails.listPartition(invoiceId).then((rows) => {
+      ilds = rows.length;
+      return rows;
+    }),
     dv.contracts.get(contractId, contractId),
     dv.accounts.get(storedInvoice.customerid, storedInvoice.customerid),
     dv.contractLines.listPartition(contractId),
     dv.milestones.listPartition(contractId),
-    dv.actualsOfContract(contractId),
+    dv.actualsOfContractUpTo(contractId, listingLimit),
   ]);
+  const actuals = listing.actuals;
+  const readByKey = async (ids: Iterable<string>) => {
+    const wanted = [...ids].filter((id) => !actuals.has(id));
+    if (wanted.length) for (const [id, row] of await dv.actualsOfContractByIds(contractId, wanted)) actuals.set(id, row);
+  };
+  if (!listing.complete) {
+    // The sources and the corrected originals the details name (the plan's input).
+    const named = new Set<string>();
+    for (const d of details) {
+      if (d.msdyn_sourceactual !== undefined) named.add(d.msdyn_sourceactual);
+      if (d.msdyn_originalbilledactual !== undefined) named.add(d.msdyn_originalbilledactual);
+    }
+    await readByKey(named);
+  }
   if (!contract) {
     return refuse(new NotFoundError(`Invoice ${invoiceNumber}: its contract ${contractId} was not found; nothing was changed.`, invoiceNumber));
   }
@@ -273,6 +315,8 @@ export async function confirmProformaInvoice(
   // and when they are published, so no more than a chunk of them is held at once.
   let checked: CheckedConfirmation;
   try {
+    // A listing that stopped early: the actuals the plan creates or updates, as far as they exist.
+    if (!listing.complete) await readByKey(plannedActualIds(input));
     checked = checkAgainstStored(input, actuals, storedMilestones);
   } catch (error) {
     if (error instanceof ConfirmationRefused) {
@@ -396,6 +440,18 @@ interface CheckedConfirmation extends Pick<ConfirmationPlan, 'invoice' | 'lines'
   published: number;
   /** A source or milestone already invoiced although this confirmation did not write that far: what it is. */
   resumedElsewhere?: string;
+}
+
+/** The ids of every actual the plan creates or updates (a pass of the planner that keeps only ids). */
+function plannedActualIds(input: ConfirmationInput): Set<string> {
+  const planner = new ConfirmationPlanner(input);
+  const ids = new Set<string>();
+  for (const ild of planner.details) {
+    const records = planner.plan(ild);
+    for (const a of records.newActuals) ids.add(a.msdyn_actualid);
+    if (records.updatedActual !== undefined) ids.add(records.updatedActual.msdyn_actualid);
+  }
+  return ids;
 }
 
 /** Check every ILD (ConfirmationRefused on the first refusal) and count what is stored already. */

@@ -153,6 +153,21 @@ export class DataverseStore {
     return out;
   }
 
+  /**
+   * A contract's actuals, listed up to `limit()` rows (asked before each page of at most 1,000):
+   * those listed, by id, and whether the listing reached the end of the contract.
+   */
+  async actualsOfContractUpTo(contractId: string, limit: () => number): Promise<{ actuals: Map<string, Stored<Actual>>; complete: boolean }> {
+    const { rows, complete } = await this.actuals.listPartitionUpTo(contractId, limit);
+    return { actuals: new Map(rows.map((row) => [row.msdyn_actualid, row] as const)), complete };
+  }
+
+  /** Actuals of one contract by id (point reads); ids the contract does not hold are absent. */
+  async actualsOfContractByIds(contractId: string, ids: Iterable<string>): Promise<Map<string, Stored<Actual>>> {
+    const found = await this.actuals.getMany([...ids].map((rowKey) => ({ partitionKey: contractId, rowKey })));
+    return new Map([...found.values()].map((row) => [row.msdyn_actualid, row] as const));
+  }
+
   /** The details of an invoice whose ids are not in `known`: only the RowKeys of the others are read. */
   async detailsOfInvoiceNotIn(invoiceId: string, known: { has(id: string): boolean }): Promise<Stored<InvoiceLineDetail>[]> {
     const ids: string[] = [];

@@ -218,6 +218,41 @@ export class TableStore<T> {
     return this.query(odata`PartitionKey eq ${partitionKey}`);
   }
 
+  /**
+   * The rows of a partition, page by page, up to `limit()` rows (asked before each page, so a limit
+   * that becomes known while the listing runs applies from the next page; pages of 1,000, or what
+   * is left under the limit): the rows listed and whether the listing reached the partition's end.
+   */
+  async listPartitionUpTo(partitionKey: string, limit: () => number): Promise<{ rows: Stored<T>[]; complete: boolean }> {
+    await this.ready();
+    const filter = odata`PartitionKey eq ${partitionKey}`;
+    const pageSize = (listed: number) => Math.max(0, Math.min(1_000, limit() - listed));
+    if (this.kitReads) {
+      const rows: Stored<T>[] = [];
+      let next: NextPage | undefined;
+      let typed = false;
+      do {
+        const size = pageSize(rows.length);
+        if (size === 0) return { rows, complete: false };
+        const page = await queryEntitiesPage(this.client, this.tableName, { filter, pageSize: size, ...(next ? { next } : {}) });
+        if (page === TYPED) {
+          typed = true;
+          break;
+        }
+        for (const entity of page.entities) rows.push(this.parse(entity));
+        next = page.next;
+      } while (next);
+      if (!typed) return { rows, complete: true };
+    }
+    // The SDK's listing (rows with typed values): its pages are 1,000; the limit cuts between them.
+    const rows: Stored<T>[] = [];
+    for await (const page of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1_000 })) {
+      if (pageSize(rows.length) === 0) return { rows, complete: false };
+      for (const entity of page) rows.push(this.parse(entity));
+    }
+    return { rows, complete: true };
+  }
+
   /** Rows matching an OData filter built with the `odata` template (never by concatenation). */
   async query(filter?: string, options: { top?: number } = {}): Promise<Stored<T>[]> {
     await this.ready();

@@ -17,6 +17,7 @@
  * design reaches when the resource it names is the only one saturated.
  */
 import type { BenchResults, PhaseResult } from './results';
+import { actualsListingLimit } from '../../shared/bridge/confirmProformaInvoice';
 
 // ---- limits, the deployment, assumptions ------------------------------------------------------------
 
@@ -98,7 +99,10 @@ export interface Assumptions {
    * maxConcurrentCalls (16) invocations in flight; a lone caller takes 1.
    */
   sequenceBlock: number;
-  /** Actuals in a contract's partition per ILD of its invoice (the confirmation reads them all): cost + unbilled. */
+  /**
+   * Actuals in a contract's partition per ILD of its invoice: cost + unbilled. The confirmation
+   * lists them up to its bound (actualsListingLimit) and reads what its plan needs beyond by key.
+   */
   contractRowsPerIld: number;
 }
 
@@ -221,7 +225,8 @@ const confirmation: PhaseProfile = {
   serialRoundTrips: 8,
   mainTables: CONFIRMATION_TABLES,
   hidden: [
-    // actualsOfContract: the contract's whole dvActuals partition (shared/bridge/confirmProformaInvoice.ts)
+    // actualsOfContractUpTo: the contract's dvActuals partition up to the listing bound, and by key
+    // what the plan needs beyond it (shared/bridge/confirmProformaInvoice.ts)
     { table: 'dvActuals', kind: 'read', perIld: 'contractRows' },
     // the invoice's ILDs (listPartition)
     { table: 'dvInvoiceLineDetails', kind: 'read', perIld: 1 },
@@ -436,8 +441,17 @@ function partitionsOf(scheme: PartitionScheme, shape: Shape, entities: number): 
   }
 }
 
+/** Actuals a confirmation reads by key per ILD when its contract is longer than the listing bound: the source, the billed actual and the reversal it creates. */
+export const CONFIRMATION_READS_BY_KEY_PER_ILD = 3;
+
+/** Reads of a contract's actuals by a confirmation of `ilds` ILDs whose contract holds `rows`: listed up to the bound, then by key. */
+export function confirmationActualReads(ilds: number, rows: number): number {
+  const bound = actualsListingLimit(ilds);
+  return rows <= bound ? rows : bound + CONFIRMATION_READS_BY_KEY_PER_ILD * ilds;
+}
+
 function hiddenCount(h: HiddenOps, ilds: number, a: Assumptions): number {
-  return h.perIld === 'contractRows' ? ilds * a.contractRowsPerIld : ilds * h.perIld;
+  return h.perIld === 'contractRows' ? confirmationActualReads(ilds, ilds * a.contractRowsPerIld) : ilds * h.perIld;
 }
 
 /** Per table: measured writes plus the profile's hidden operations, placed in partitions. */
@@ -696,8 +710,11 @@ export interface WorkloadLimits {
   invoices: (Throughput & { linesPerInvoice: number }) | undefined;
   /** The whole story (scenario A's shape): lines per hour through the deployment, and through one contract. */
   lines: (Throughput & { perContract: number; contractOpsPerLine: number }) | undefined;
-  /** The most actuals a contract's partition may hold for a confirmation of `ilds` lines within its limit. */
-  contractHistory: { ilds: number; maxActuals: number } | undefined;
+  /**
+   * What a confirmation of `ilds` lines reads of its contract's actuals at most, whatever the
+   * contract's history: `listed` rows, then `byKey` point reads.
+   */
+  contractHistory: { ilds: number; listed: number; byKey: number } | undefined;
   memory: { bytesPerIld: number; baseBytes: number } | undefined;
 }
 
@@ -846,15 +863,11 @@ export function workloadLimits(results: BenchResults, p: ModelParams = DEFAULT_P
     }
   }
 
-  // The confirmation reads the contract's whole partition: how many actuals it may hold for an invoice of A's size.
+  // The confirmation lists its contract's actuals up to a bound set by the invoice's size: how much
+  // it reads at most for an invoice of A's size, however long the contract's history.
   let contractHistory: WorkloadLimits['contractHistory'];
   const conf = a?.phases.find((ph) => ph.phase === 'confirmation');
-  if (conf?.invocation && p.assumptions.readWeight > 0) {
-    const writes = conf.tables.find((t) => t.table === 'dvActuals')?.writes ?? 0;
-    const rest = conf.invocation.seconds - (conf.tables.find((t) => t.table === 'dvActuals')?.ops ?? 0) / p.limits.partitionEntitiesPerSecond;
-    const budget = (conf.invocation.limitSeconds - rest) * p.limits.partitionEntitiesPerSecond - writes;
-    contractHistory = { ilds: conf.ilds, maxActuals: Math.max(0, Math.floor(budget / p.assumptions.readWeight)) };
-  }
+  if (conf) contractHistory = { ilds: conf.ilds, listed: actualsListingLimit(conf.ilds), byKey: CONFIRMATION_READS_BY_KEY_PER_ILD * conf.ilds };
   return { lineLimits: limits, maxLinesPerInvoice, importRun, invoices: invoicesThroughput && { ...invoicesThroughput, linesPerInvoice: sizes.bIldsPerInvoice }, lines, contractHistory, memory };
 }
 

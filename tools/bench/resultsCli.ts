@@ -229,7 +229,11 @@ export function modelReport(results: BenchResults, file: string, params: ModelPa
       } at once fill the deployment.`,
     );
   }
-  if (w.contractHistory) lines.push(`- A confirmation of ${int(w.contractHistory.ilds)} lines reads its contract's whole dvActuals partition: within its limit the contract may hold about ${int(w.contractHistory.maxActuals)} actuals.`);
+  if (w.contractHistory) {
+    lines.push(
+      `- A confirmation of ${int(w.contractHistory.ilds)} lines lists at most ${int(w.contractHistory.listed)} of its contract's actuals and reads at most about ${int(w.contractHistory.byKey)} more by key: its reads do not grow with the contract's history.`,
+    );
+  }
   return lines.join('\n');
 }
 

@@ -205,7 +205,12 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     expect((await dv.invoices.get(inv.invoice.invoiceid, inv.invoice.invoiceid))?.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Confirmed);
   });
 
-  it('a crash after any write step, then redelivery, ends in exactly the clean-run state and messages', async () => {
+  // The second pass lists one of the contract's actuals and reads what the plan needs by key, as a
+  // confirmation does on a contract whose history is longer than its listing bound.
+  it.each([
+    ['', {}],
+    [' (contract listed up to 1 actual, the rest read by key)', { actualsListingLimit: 1 }],
+  ] as const)('a crash after any write step, then redelivery, ends in exactly the clean-run state and messages%s', async (_label, extra) => {
     const key = 'crash-scenario';
     const message = { invoiceId: '' };
     const meta = { enqueuedAt: new Date(CONFIRMED_ON) };
@@ -215,7 +220,7 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     let { fx, inv } = await seedMixed(key);
     message.invoiceId = inv.invoice.invoiceid;
     const cleanPublisher = new RecordingPublisher();
-    await confirmProformaInvoice(deps(cleanPublisher), message, meta);
+    await confirmProformaInvoice(deps(cleanPublisher, extra), message, meta);
     const clean = await dataverseState(dv, refOf(fx, inv));
     const cleanMessages = cleanPublisher.unique();
 
@@ -225,17 +230,18 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
       expect(inv.invoice.invoiceid).toBe(message.invoiceId);
       const publisher = new RecordingPublisher();
       const crash = deps(publisher, {
+        ...extra,
         afterStep: (step) => {
           if (step === crashAt) throw new Error(`crash after ${step} (injected)`);
         },
       });
       await expect(confirmProformaInvoice(crash, message, meta), crashAt).rejects.toThrow(/injected/);
-      await confirmProformaInvoice(deps(publisher), message, meta); // the redelivery
+      await confirmProformaInvoice(deps(publisher, extra), message, meta); // the redelivery
       expect(await dataverseState(dv, refOf(fx, inv)), `crash after ${crashAt}`).toEqual(clean);
       expect(publisher.unique(), `crash after ${crashAt}`).toEqual(cleanMessages);
       // And one more delivery changes nothing.
       const settled = await dataverseState(dv, refOf(fx, inv), { withEtags: true });
-      await confirmProformaInvoice(deps(publisher), message, meta);
+      await confirmProformaInvoice(deps(publisher, extra), message, meta);
       expect(await dataverseState(dv, refOf(fx, inv), { withEtags: true })).toEqual(settled);
     }
 
@@ -262,7 +268,7 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     });
     await dv.actuals.createManyIfAbsent(plan.newActuals.filter((_, i) => i % 2 === 0));
     const publisher = new RecordingPublisher();
-    await confirmProformaInvoice(deps(publisher), message, meta);
+    await confirmProformaInvoice(deps(publisher, extra), message, meta);
     expect(await dataverseState(dv, refOf(fx, inv))).toEqual(clean);
     expect(publisher.unique()).toEqual(cleanMessages);
   });
@@ -324,6 +330,56 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
       // The same message ids with the same bodies, though built chunk by chunk.
       expect(publisher.unique(), `crash in chunk 3 after ${crashAt}`).toEqual(cleanMessages);
     }
+  });
+
+  it('a contract with more actuals than the listing bound: lists up to the bound, reads only what the plan needs by key, and ends in the state of a whole listing', async () => {
+    const key = 'listing-bound';
+    const meta = { enqueuedAt: new Date(CONFIRMED_ON) };
+    await clearDataverse(dv);
+    let { fx, inv } = await seedMixed(key);
+    const message = { invoiceId: inv.invoice.invoiceid };
+    const wholePublisher = new RecordingPublisher();
+    await confirmProformaInvoice(deps(wholePublisher), message, meta);
+    const whole = await dataverseState(dv, refOf(fx, inv));
+
+    await clearDataverse(dv);
+    const seeded = await seedMixed(key);
+    ({ fx, inv } = seeded);
+    // History the invoice does not touch: 40 more actuals of the contract.
+    const history = await seedActuals(dv, fx, Array.from({ length: 40 }, (_, i) => ({ quantity: '1', price: `${10 + i}.00` })), 1_000);
+    const stored = (await dv.actuals.listPartition(fx.contract.salesorderid)).length;
+    const listed: number[] = [];
+    const byKey: string[] = [];
+    const watched = Object.assign(Object.create(dv) as DataverseStore, {
+      actualsOfContractUpTo: async (contractId: string, limit: () => number) => {
+        const result = await dv.actualsOfContractUpTo(contractId, limit);
+        listed.push(result.actuals.size);
+        return result;
+      },
+      actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
+        const list = [...ids];
+        byKey.push(...list);
+        return dv.actualsOfContractByIds(contractId, list);
+      },
+    });
+    const publisher = new RecordingPublisher();
+    await confirmProformaInvoice({ dataverse: watched, publisher, actualsListingLimit: 10 }, message, meta);
+    expect(stored).toBeGreaterThan(40);
+    expect(listed).toEqual([10]);
+    // Read by key: the sources not listed, then every actual the plan makes (none of them listed,
+    // as none existed); each id once, none of the history.
+    const historyIds = new Set(history.map((a) => a.msdyn_actualid));
+    const sourceIds = new Set(inv.details.map((d) => d.msdyn_sourceactual).filter((id): id is string => id !== undefined));
+    const seededIds = new Set(seeded.actuals.map((a) => a.msdyn_actualid));
+    const createdIds = whole.actuals.map((a) => String(a.msdyn_actualid)).filter((id) => !seededIds.has(id));
+    expect(createdIds.length).toBeGreaterThan(inv.details.length);
+    expect(new Set(byKey).size).toBe(byKey.length);
+    expect(byKey.filter((id) => !sourceIds.has(id)).sort()).toEqual([...createdIds].sort());
+    expect(byKey.filter((id) => historyIds.has(id))).toEqual([]);
+
+    const bounded = await dataverseState(dv, refOf(fx, inv));
+    expect(publisher.unique()).toEqual(wholePublisher.unique());
+    expect({ ...bounded, actuals: bounded.actuals.filter((a) => !historyIds.has(String(a.msdyn_actualid))) }).toEqual(whole);
   });
 
   it('a broker failure while publishing throws; the redelivery republishes everything', async () => {

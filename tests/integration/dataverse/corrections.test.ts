@@ -10,6 +10,8 @@ import { deterministicGuid } from '../../../shared/core/ids';
 import { AdjustmentStatus, BillingMethod, BillingStatus, InvoiceStatus, MilestoneStatus, TransactionType } from '../../../shared/core/options';
 import { confirmationActualId, ConfirmationRole } from '../../../shared/dataverse/rules/confirmation/plan';
 import { correctiveInvoiceId } from '../../../shared/dataverse/rules/correctionRules';
+import { confirmProformaInvoice } from '../../../shared/bridge/confirmProformaInvoice';
+import { RecordingPublisher } from '../../kit/publisher';
 import { startSystem, waitFor, type TestSystem } from '../../kit/system';
 
 let system: TestSystem;
@@ -140,6 +142,55 @@ describe('a corrective Draft', () => {
     expect(next.status).toBe(201);
     expect(next.body.invoiceId).toBe(correctiveInvoiceId(invoiceId, 2));
     expect(next.body.details.map((d: { msdyn_milestone?: string }) => d.msdyn_milestone)).toEqual([fx.kickoff]);
+  });
+  it('confirms a partial credit on a contract listed only in part: the corrected original and the new actuals read by key', async () => {
+    const fx = await contract();
+    const { invoiceId } = await confirmedInvoice(fx, ['8', '2', '1']);
+    const created = await system.http('POST', `dataverse/invoices/${invoiceId}/corrections`, {});
+    const correctiveId: string = created.body.invoiceId;
+    const details = created.body.details.filter((d: { msdyn_milestone?: string }) => d.msdyn_milestone === undefined);
+    expect(details).toHaveLength(3);
+    // Keep 3 of the 8 hours; credit the rest of everything.
+    const eightHours: { msdyn_invoicelinetransactionid: string; msdyn_originalbilledactual: string }[] = [];
+    for (const d of details) {
+      const billed = (await system.dataverse.actuals.get(fx.contract, d.msdyn_originalbilledactual))!;
+      if (billed.msdyn_quantity === '8') eightHours.push(d);
+    }
+    expect(eightHours).toHaveLength(1);
+    const kept = eightHours[0]!;
+    expect((await system.http('PATCH', `dataverse/invoices/${correctiveId}/details/${kept.msdyn_invoicelinetransactionid}`, { msdyn_quantity: '3' })).status).toBe(200);
+
+    // Confirmed by the use case itself, listing at most 2 of the contract's actuals.
+    const stored = (await system.dataverse.actualsOfContract(fx.contract)).size;
+    const byKey: string[] = [];
+    const listed = new Set<string>();
+    const watched = Object.assign(Object.create(system.dataverse) as typeof system.dataverse, {
+      actualsOfContractUpTo: async (contractId: string, limit: () => number) => {
+        const result = await system.dataverse.actualsOfContractUpTo(contractId, limit);
+        for (const id of result.actuals.keys()) listed.add(id);
+        return result;
+      },
+      actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
+        const list = [...ids];
+        byKey.push(...list);
+        return system.dataverse.actualsOfContractByIds(contractId, list);
+      },
+    });
+    const outcome = await confirmProformaInvoice({ dataverse: watched, publisher: new RecordingPublisher(), actualsListingLimit: 2 }, { invoiceId: correctiveId });
+    expect(outcome.outcome).toBe('confirmed');
+    expect(stored).toBeGreaterThan(2);
+    expect(listed.size).toBe(2);
+    // Each corrected original was listed or read by key; nothing listed was read again.
+    for (const d of details) expect(listed.has(d.msdyn_originalbilledactual) || byKey.includes(d.msdyn_originalbilledactual)).toBe(true);
+    expect(byKey.filter((id) => listed.has(id))).toEqual([]);
+
+    const actuals = await system.dataverse.actualsOfContract(fx.contract);
+    for (const d of details) expect(actuals.get(d.msdyn_originalbilledactual)?.msdyn_adjustmentstatus).toBe(AdjustmentStatus.Adjusted);
+    const ild = kept.msdyn_invoicelinetransactionid as string;
+    expect(actuals.get(confirmationActualId(correctiveId, ild, ConfirmationRole.CreditReversal))).toMatchObject({ msdyn_amount: '-800.00', msdyn_reversedactual: kept.msdyn_originalbilledactual, msdyn_adjustmentstatus: AdjustmentStatus.Unadjustable });
+    expect(actuals.get(confirmationActualId(correctiveId, ild, ConfirmationRole.CreditUnbilled))).toMatchObject({ msdyn_quantity: '5', msdyn_amount: '500.00', msdyn_billingstatus: BillingStatus.UnbilledSalesCreated });
+    expect(actuals.get(confirmationActualId(correctiveId, ild, ConfirmationRole.Billed))).toMatchObject({ msdyn_quantity: '3', msdyn_amount: '300.00', msdyn_salestaxamount: '60.00', msdyn_invoice: correctiveId });
+    expect((await system.dataverse.invoices.get(correctiveId, correctiveId))?.msdyn_projectinvoicestatus).toBe(InvoiceStatus.Confirmed);
   });
 });
 

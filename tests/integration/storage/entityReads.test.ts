@@ -123,4 +123,32 @@ describe("the kit's reads", () => {
     expect(await store.scanRowKeys(odata`PartitionKey eq ${'p'}`, (k) => (keys.push(k), keys.length < 4))).toBe(false);
     expect(keys).toEqual(['r0', 'r1', 'r2', 'r3']);
   });
+
+  it('list a partition up to a limit asked before each page: a limit known later applies from the next page, and an exact end is complete', async () => {
+    const c = client('readsUpTo');
+    await c.createTable();
+    for (let i = 0; i < 2500; i += 100) await c.submitTransaction(Array.from({ length: 100 }, (_, j) => ['create', { partitionKey: 'p', rowKey: `r${String(i + j).padStart(5, '0')}`, n: i + j }]));
+    await c.createEntity({ partitionKey: 'q', rowKey: 'other', n: -1 });
+    const store = new TableStore(azurite.connectionString, 'readsUpTo', z.object({ n: z.number() }), () => ({ partitionKey: 'p', rowKey: 'x' }));
+    const cut = await store.listPartitionUpTo('p', () => 25);
+    expect(cut.complete).toBe(false);
+    expect(cut.rows.map((r) => r.n)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    let known: number | undefined;
+    const asked: number[] = [];
+    const later = await store.listPartitionUpTo('p', () => {
+      const limit = known ?? Number.POSITIVE_INFINITY;
+      asked.push(limit);
+      known = 1_200; // becomes known while the first page is read
+      return limit;
+    });
+    expect(later.complete).toBe(false);
+    expect(later.rows).toHaveLength(1_200);
+    expect(asked[0]).toBe(Number.POSITIVE_INFINITY);
+    const exact = await store.listPartitionUpTo('p', () => 2_500);
+    expect(exact.complete).toBe(true);
+    expect(exact.rows).toHaveLength(2_500);
+    const all = await store.listPartitionUpTo('p', () => Number.POSITIVE_INFINITY);
+    expect(all).toMatchObject({ complete: true });
+    expect(all.rows.map((r) => r.n)).toEqual(Array.from({ length: 2_500 }, (_, i) => i));
+  });
 });

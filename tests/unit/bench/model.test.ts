@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  confirmationActualReads,
+  CONFIRMATION_READS_BY_KEY_PER_ILD,
   DEFAULT_PARAMS,
   loadsOf,
   memoryPerIld,
@@ -19,6 +21,7 @@ import {
 } from '../../../tools/bench/model';
 import { isResultsCommand, modelReport, parseResultsArgs, ResultsUsageError } from '../../../tools/bench/resultsCli';
 import { SHARDS_PER_CONTRACT, STAGING_WORK_SHARDS } from '../../../shared/finance/import/shards';
+import { ACTUALS_LISTED_PER_ILD, ACTUALS_LISTING_FLOOR, actualsListingLimit } from '../../../shared/bridge/confirmProformaInvoice';
 import { newestResultsFile, parseBenchResults, type BenchResults } from '../../../tools/bench/results';
 
 const ONE = { contracts: 1, invoices: 1, projects: 1 };
@@ -225,6 +228,16 @@ describe('workloadLimits', () => {
     expect(grouped?.perHour).toBeCloseTo(1_800_000, 6);
     expect(w.invoices?.linesPerInvoice).toBe(10);
     expect(w.invoices?.perHour).toBe(Math.min(...(w.invoices?.capacities ?? []).map((c) => c.perHour)));
+  });
+
+  it("bounds a confirmation's reads of its contract's actuals by the invoice, not by the contract's history", () => {
+    expect(actualsListingLimit(20)).toBe(ACTUALS_LISTING_FLOOR);
+    expect(actualsListingLimit(10_000)).toBe(ACTUALS_LISTED_PER_ILD * 10_000);
+    // Within the bound (every benchmark contract: two actuals per ILD) the whole partition is listed.
+    expect(confirmationActualReads(10_000, 20_000)).toBe(20_000);
+    // Beyond it: the bound, then the plan's actuals by key, whatever the history holds.
+    expect(confirmationActualReads(20, 1_000_000)).toBe(ACTUALS_LISTING_FLOOR + CONFIRMATION_READS_BY_KEY_PER_ILD * 20);
+    expect(confirmationActualReads(20, 10_000_000)).toBe(confirmationActualReads(20, 1_000_000));
   });
 
   it('predicts per scenario in the order of the results', () => {
