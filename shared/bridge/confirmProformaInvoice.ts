@@ -31,6 +31,7 @@ import {
   type Publisher,
 } from '../messages';
 import { BusinessError, NotFoundError, StaleWriteError } from '../core/errors';
+import { actualsListingLimit } from '../dataverse/dataverseStore';
 
 /** What the confirmation reads and writes of the Dataverse store. */
 export interface ConfirmationRepository {
@@ -109,21 +110,6 @@ export function actualsMessageId(invoiceId: string, chunk: number): string {
  */
 export const CONFIRMATION_CHUNK = 2_000;
 
-/**
- * How many of its contract's actuals a confirmation lists before it reads the rest by key: the
- * larger of ACTUALS_LISTING_FLOOR and ACTUALS_LISTED_PER_ILD per ILD. The plan needs the source
- * actuals of the ILDs (and the originals a correction corrects) and the actuals the plan creates
- * (present when an earlier delivery got that far): about three per ILD. A contract whose history is
- * within the bound is listed whole, a page of 1,000 per request (every contract of the benchmark:
- * two actuals per ILD); a longer history stops the listing there, so the read does not grow with
- * the contract's past, and the ids the plan needs that were not listed are read by key.
- */
-export const ACTUALS_LISTING_FLOOR = 5_000;
-export const ACTUALS_LISTED_PER_ILD = 10;
-
-export function actualsListingLimit(ilds: number): number {
-  return Math.max(ACTUALS_LISTING_FLOOR, ACTUALS_LISTED_PER_ILD * ilds);
-}
 
 function proposalMessage(invoice: Invoice, proposal: ConfirmationPlan['proposal']): OutboundMessage {
   return { messageId: proposalMessageId(invoice.invoiceid), body: proposal, subject: invoice.invoicenumber, correlationId: invoice.invoiceid };

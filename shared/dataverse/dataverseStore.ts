@@ -81,6 +81,23 @@ const IDS_PER_QUERY = 15;
 /** Cross-partition id queries in flight at once. */
 const QUERY_CONCURRENCY = 4;
 
+/**
+ * How many of its contract's actuals a confirmation (and its dry run and preview) lists before it
+ * reads the rest by key: the larger of ACTUALS_LISTING_FLOOR and ACTUALS_LISTED_PER_ILD per ILD.
+ * The plan needs the source actuals of the ILDs (and the originals a correction corrects) and the
+ * actuals the plan creates (present when an earlier delivery got that far): about three per ILD.
+ * A contract whose history is within the bound is listed whole, a page of 1,000 per request (every
+ * contract of the benchmark: two actuals per ILD); a longer history stops the listing there, so
+ * the read does not grow with the contract's past, and the ids the plan needs that were not listed
+ * are read by key (docs/decisions/confirmation-delivery.md, "How much of the contract it reads").
+ */
+export const ACTUALS_LISTING_FLOOR = 5_000;
+export const ACTUALS_LISTED_PER_ILD = 10;
+
+export function actualsListingLimit(ilds: number): number {
+  return Math.max(ACTUALS_LISTING_FLOOR, ACTUALS_LISTED_PER_ILD * ilds);
+}
+
 export class DataverseStore {
   readonly accounts;
   readonly contracts;
@@ -160,6 +177,22 @@ export class DataverseStore {
   async actualsOfContractUpTo(contractId: string, limit: () => number): Promise<{ actuals: Map<string, Stored<Actual>>; complete: boolean }> {
     const { rows, complete } = await this.actuals.listPartitionUpTo(contractId, limit);
     return { actuals: new Map(rows.map((row) => [row.msdyn_actualid, row] as const)), complete };
+  }
+
+  /**
+   * Actuals of one contract by id for the plan of an invoice of `ilds` ILDs: the partition listed up
+   * to actualsListingLimit(ilds) (a page of 1,000 per request), the ids it did not reach read by key.
+   */
+  async actualsOfContractNamed(contractId: string, ids: ReadonlySet<string>, ilds: number): Promise<Map<string, Stored<Actual>>> {
+    const out = new Map<string, Stored<Actual>>();
+    if (!ids.size) return out;
+    const { actuals, complete } = await this.actualsOfContractUpTo(contractId, () => actualsListingLimit(ilds));
+    for (const id of ids) {
+      const row = actuals.get(id);
+      if (row) out.set(id, row);
+    }
+    if (!complete) for (const [id, row] of await this.actualsOfContractByIds(contractId, [...ids].filter((i) => !out.has(i)))) out.set(id, row);
+    return out;
   }
 
   /** Actuals of one contract by id (point reads); ids the contract does not hold are absent. */

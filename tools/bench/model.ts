@@ -17,7 +17,7 @@
  * design reaches when the resource it names is the only one saturated.
  */
 import type { BenchResults, PhaseResult } from './results';
-import { actualsListingLimit } from '../../shared/bridge/confirmProformaInvoice';
+import { actualsListingLimit } from '../../shared/dataverse/dataverseStore';
 
 // ---- limits, the deployment, assumptions ------------------------------------------------------------
 

@@ -3,8 +3,9 @@
  * request's dry run (requestConfirmation.ts) and the confirmation preview (confirmationPreview.ts)
  * both use: the contract, the customer account, the actuals the details come from or correct, the
  * milestones they bill, the contract lines, and for a corrective invoice the invoice it corrects.
- * The queue-side confirmation (bridge/confirmProformaInvoice.ts) reads the same records (it reads
- * the contract's actuals whole, to resume a half-written run); a test compares the two.
+ * The queue-side confirmation (bridge/confirmProformaInvoice.ts) reads the same records (and the
+ * actuals a half-written run created, to resume it); a test compares the two. Both list the
+ * contract's actuals only up to a bound set by the invoice's size and read the rest by key.
  */
 import { BusinessError } from '../../core/errors';
 import { withoutEtag, type Stored } from '../../core/stored';
@@ -21,7 +22,8 @@ export interface ConfirmationInputStore {
   accounts: Pick<TableStore<Account>, 'get'>;
   contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
   milestones: Pick<TableStore<StoredMilestone>, 'listPartition'>;
-  actualsOfContract(contractId: string, ids?: ReadonlySet<string>): Promise<Map<string, Stored<Actual>>>;
+  /** The contract's actuals with these ids, for the plan of an invoice of `ilds` ILDs (listed up to a bound, the rest by key). */
+  actualsOfContractNamed(contractId: string, ids: ReadonlySet<string>, ilds: number): Promise<Map<string, Stored<Actual>>>;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function loadConfirmationInput(dataverse: ConfirmationInputStore, l
   }
   const sourceIds = new Set(loaded.details.flatMap((d) => [d.msdyn_sourceactual, d.msdyn_originalbilledactual]).filter((id): id is string => id !== undefined));
   const [sources, milestoneRows, contractLines] = await Promise.all([
-    sourceIds.size ? dataverse.actualsOfContract(inv.salesorderid, sourceIds) : Promise.resolve(new Map<string, Stored<Actual>>()),
+    dataverse.actualsOfContractNamed(inv.salesorderid, sourceIds, loaded.details.length),
     loaded.details.some((d) => d.msdyn_milestone !== undefined) ? dataverse.milestones.listPartition(inv.salesorderid) : Promise.resolve([]),
     dataverse.contractLines.listPartition(inv.salesorderid),
   ]);

@@ -44,7 +44,7 @@ export interface ConsoleDeps {
     | 'accounts'
     | 'contractLines'
     | 'milestones'
-    | 'actualsOfContract'
+    | 'actualsOfContractNamed'
   >;
   finance: Pick<
     FinanceStore,

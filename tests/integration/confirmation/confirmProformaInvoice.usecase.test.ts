@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
-import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
+import { ACTUALS_LISTING_FLOOR, DataverseStore } from '../../../shared/dataverse/dataverseStore';
 import { confirmationActualId, ConfirmationRole, planConfirmation } from '../../../shared/dataverse/rules/confirmation/plan';
 import { actualSchema, type Actual } from '../../../shared/dataverse/records';
 import {
@@ -380,6 +380,32 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     const bounded = await dataverseState(dv, refOf(fx, inv));
     expect(publisher.unique()).toEqual(wholePublisher.unique());
     expect({ ...bounded, actuals: bounded.actuals.filter((a) => !historyIds.has(String(a.msdyn_actualid))) }).toEqual(whole);
+  });
+
+  it("the dry run's and preview's read (actualsOfContractNamed): a contract past the bound is listed up to it, and only the named ids it did not reach are read by key", async () => {
+    await clearDataverse(dv);
+    const fx = await seedContract(dv, { key: 'named-bound' });
+    const many = await seedActuals(dv, fx, Array.from({ length: ACTUALS_LISTING_FLOOR + 100 }, () => ({ quantity: '1', price: '10.00' })));
+    const byRowKey = [...many].sort((a, b) => (a.msdyn_actualid < b.msdyn_actualid ? -1 : 1));
+    const early = byRowKey[10]!.msdyn_actualid;
+    const late = byRowKey[ACTUALS_LISTING_FLOOR + 50]!.msdyn_actualid;
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const byKey: string[] = [];
+    const watched = Object.assign(Object.create(dv) as DataverseStore, {
+      actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
+        const list = [...ids];
+        byKey.push(...list);
+        return dv.actualsOfContractByIds(contractId, list);
+      },
+    });
+    const found = await watched.actualsOfContractNamed(fx.contract.salesorderid, new Set([early, late, unknown]), 1);
+    expect([...found.keys()].sort()).toEqual([early, late].sort());
+    expect(found.get(late)?.etag).toMatch(/^W\//);
+    expect(byKey.sort()).toEqual([late, unknown].sort());
+    // Within the bound (an invoice of 1,000 ILDs may list 10,000): one listing, nothing by key.
+    byKey.length = 0;
+    expect((await watched.actualsOfContractNamed(fx.contract.salesorderid, new Set([early, late]), 1_000)).size).toBe(2);
+    expect(byKey).toEqual([]);
   });
 
   it('a broker failure while publishing throws; the redelivery republishes everything', async () => {

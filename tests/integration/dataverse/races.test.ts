@@ -335,10 +335,10 @@ describe('a confirmation request racing an edit (found by the chaos harness)', (
     // The request has read the invoice and its details; the deletion lands before it reads the actuals.
     const racing = new Proxy(dv, {
       get(target, prop, receiver) {
-        if (prop === 'actualsOfContract') {
-          return async (contractId: string, ids?: ReadonlySet<string>) => {
+        if (prop === 'actualsOfContractNamed') {
+          return async (contractId: string, ids: ReadonlySet<string>, ilds: number) => {
             await deleteInvoiceLineDetail({ dataverse: dv }, draft.invoice.invoiceid, victim.msdyn_invoicelinetransactionid);
-            return target.actualsOfContract(contractId, ids);
+            return target.actualsOfContractNamed(contractId, ids, ilds);
           };
         }
         return Reflect.get(target, prop, receiver);

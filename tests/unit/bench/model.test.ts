@@ -21,7 +21,7 @@ import {
 } from '../../../tools/bench/model';
 import { isResultsCommand, modelReport, parseResultsArgs, ResultsUsageError } from '../../../tools/bench/resultsCli';
 import { SHARDS_PER_CONTRACT, STAGING_WORK_SHARDS } from '../../../shared/finance/import/shards';
-import { ACTUALS_LISTED_PER_ILD, ACTUALS_LISTING_FLOOR, actualsListingLimit } from '../../../shared/bridge/confirmProformaInvoice';
+import { ACTUALS_LISTED_PER_ILD, ACTUALS_LISTING_FLOOR, actualsListingLimit } from '../../../shared/dataverse/dataverseStore';
 import { newestResultsFile, parseBenchResults, type BenchResults } from '../../../tools/bench/results';
 
 const ONE = { contracts: 1, invoices: 1, projects: 1 };
