@@ -259,19 +259,9 @@ export async function confirmProformaInvoice(
     dv.actualsOfContractUpTo(contractId, listingLimit),
   ]);
   const actuals = listing.actuals;
-  const readByKey = async (ids: Iterable<string>) => {
-    const wanted = [...ids].filter((id) => !actuals.has(id));
-    if (wanted.length) for (const [id, row] of await dv.actualsOfContractByIds(contractId, wanted)) actuals.set(id, row);
-  };
-  if (!listing.complete) {
-    // The sources and the corrected originals the details name (the plan's input).
-    const named = new Set<string>();
-    for (const d of details) {
-      if (d.msdyn_sourceactual !== undefined) named.add(d.msdyn_sourceactual);
-      if (d.msdyn_originalbilledactual !== undefined) named.add(d.msdyn_originalbilledactual);
-    }
-    await readByKey(named);
-  }
+  const readByKey = (ids: Iterable<string>) => addByKey(dv, contractId, actuals, ids);
+  // The sources and the corrected originals the details name (the plan's input).
+  if (!listing.complete) await readByKey(namedActualIds(details));
   if (!contract) {
     return refuse(new NotFoundError(`Invoice ${invoiceNumber}: its contract ${contractId} was not found; nothing was changed.`, invoiceNumber));
   }
@@ -426,6 +416,27 @@ interface CheckedConfirmation extends Pick<ConfirmationPlan, 'invoice' | 'lines'
   published: number;
   /** A source or milestone already invoiced although this confirmation did not write that far: what it is. */
   resumedElsewhere?: string;
+}
+
+/** The actuals an invoice's details name: their sources, and on a corrective invoice the billed actuals they correct. */
+export function namedActualIds(details: readonly InvoiceLineDetail[]): Set<string> {
+  const ids = new Set<string>();
+  for (const d of details) {
+    if (d.msdyn_sourceactual !== undefined) ids.add(d.msdyn_sourceactual);
+    if (d.msdyn_originalbilledactual !== undefined) ids.add(d.msdyn_originalbilledactual);
+  }
+  return ids;
+}
+
+/** Read by key the ids `actuals` (a bounded listing of the contract) does not hold, and add those found. */
+export async function addByKey(
+  dv: Pick<ConfirmationRepository, 'actualsOfContractByIds'>,
+  contractId: string,
+  actuals: Map<string, Stored<Actual>>,
+  ids: Iterable<string>,
+): Promise<void> {
+  const wanted = [...ids].filter((id) => !actuals.has(id));
+  if (wanted.length) for (const [id, row] of await dv.actualsOfContractByIds(contractId, wanted)) actuals.set(id, row);
 }
 
 /** The ids of every actual the plan creates or updates (a pass of the planner that keeps only ids). */

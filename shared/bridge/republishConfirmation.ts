@@ -16,7 +16,8 @@ import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
 import { BusinessError, NotFoundError } from '../core/errors';
 import { asRepublished, Queues, type OutboundMessage, type Publisher } from '../messages';
-import { confirmationInputOf, confirmationMessages } from './confirmProformaInvoice';
+import { actualsListingLimit } from '../dataverse/dataverseStore';
+import { addByKey, confirmationInputOf, confirmationMessages, namedActualIds } from './confirmProformaInvoice';
 
 /** What republishing reads of the Dataverse store (reads only). */
 export interface RepublishConfirmationRepository {
@@ -27,7 +28,8 @@ export interface RepublishConfirmationRepository {
   contracts: Pick<TableStore<Contract>, 'get'>;
   contractLines: Pick<TableStore<ContractLine>, 'listPartition'>;
   accounts: Pick<TableStore<Account>, 'get'>;
-  actualsOfContract(contractId: string): Promise<Map<string, Stored<Actual>>>;
+  actualsOfContractUpTo(contractId: string, limit: () => number): Promise<{ actuals: Map<string, Stored<Actual>>; complete: boolean }>;
+  actualsOfContractByIds(contractId: string, ids: Iterable<string>): Promise<Map<string, Stored<Actual>>>;
 }
 
 export interface RepublishConfirmationDeps {
@@ -91,15 +93,23 @@ export async function recomputeConfirmation(dv: RepublishConfirmationRepository,
     throw new BusinessError(`Invoice ${number} is ${labelOf.invoiceStatus(status)}; only a Confirmed or Posted invoice's confirmation can be republished.`, { reference: number });
   }
   const contractId = invoice.salesorderid;
-  const [lines, details, contract, account, contractLines, milestones, actuals] = await Promise.all([
+  // The contract's actuals as the confirmation reads them: listed up to the invoice's bound, what
+  // the plan needs beyond it read by key (docs/decisions/confirmation-delivery.md).
+  let ilds: number | undefined;
+  const [lines, details, contract, account, contractLines, milestones, listing] = await Promise.all([
     dv.invoiceLines.listPartition(invoiceId),
-    dv.invoiceLineDetails.listPartition(invoiceId),
+    dv.invoiceLineDetails.listPartition(invoiceId).then((rows) => {
+      ilds = rows.length;
+      return rows;
+    }),
     dv.contracts.get(contractId, contractId),
     dv.accounts.get(invoice.customerid, invoice.customerid),
     dv.contractLines.listPartition(contractId),
     dv.milestones.listPartition(contractId),
-    dv.actualsOfContract(contractId),
+    dv.actualsOfContractUpTo(contractId, () => (ilds === undefined ? Number.POSITIVE_INFINITY : actualsListingLimit(ilds))),
   ]);
+  const actuals = listing.actuals;
+  if (!listing.complete) await addByKey(dv, contractId, actuals, namedActualIds(details));
   if (!contract) throw new BusinessError(`Invoice ${number}: its contract ${contractId} was not found, so its confirmation cannot be recomputed.`, { reference: number });
   if (!account) throw new BusinessError(`Invoice ${number}: its customer account ${invoice.customerid} was not found, so its confirmation cannot be recomputed.`, { reference: number });
 
@@ -119,6 +129,7 @@ export async function recomputeConfirmation(dv: RepublishConfirmationRepository,
     }
     throw error;
   }
+  if (!listing.complete) await addByKey(dv, contractId, actuals, plan.newActuals.map((a) => a.msdyn_actualid));
   const missing = plan.newActuals.filter((a) => !actuals.has(a.msdyn_actualid));
   if (missing.length > 0) {
     throw new BusinessError(

@@ -36,6 +36,7 @@ import {
   type InvoiceFixture,
 } from '../../kit/fixtures/dataverse';
 import { RecordingPublisher } from '../../kit/publisher';
+import { recomputeConfirmation } from '../../../shared/bridge/republishConfirmation';
 
 let azurite: LocalAzurite;
 let dv: DataverseStore;
@@ -406,6 +407,36 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     byKey.length = 0;
     expect((await watched.actualsOfContractNamed(fx.contract.salesorderid, new Set([early, late]), 1_000)).size).toBe(2);
     expect(byKey).toEqual([]);
+  });
+
+  it('republish on a contract past the listing bound: the same recomputed messages, the history never read by key', async () => {
+    await clearDataverse(dv);
+    const { fx, inv } = await seedMixed('republish-bound');
+    await confirmProformaInvoice(deps(new RecordingPublisher()), { invoiceId: inv.invoice.invoiceid }, { enqueuedAt: new Date(CONFIRMED_ON) });
+    const before = await recomputeConfirmation(dv, inv.invoice.invoiceid);
+    const history = await seedActuals(dv, fx, Array.from({ length: ACTUALS_LISTING_FLOOR + 100 }, () => ({ quantity: '1', price: '10.00' })), 10_000);
+    const listed: number[] = [];
+    const byKey: string[] = [];
+    const watched = Object.assign(Object.create(dv) as DataverseStore, {
+      actualsOfContractUpTo: async (contractId: string, limit: () => number) => {
+        const result = await dv.actualsOfContractUpTo(contractId, limit);
+        listed.push(result.actuals.size);
+        return result;
+      },
+      actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
+        const list = [...ids];
+        byKey.push(...list);
+        return dv.actualsOfContractByIds(contractId, list);
+      },
+    });
+    const after = await recomputeConfirmation(watched, inv.invoice.invoiceid);
+    expect(listed).toEqual([ACTUALS_LISTING_FLOOR]);
+    expect(after.messages).toEqual(before.messages);
+    const historyIds = new Set(history.map((a) => a.msdyn_actualid));
+    expect(byKey.filter((id) => historyIds.has(id))).toEqual([]);
+    expect(new Set(byKey).size).toBe(byKey.length);
+    // The ids are deterministic: with this seed some of the plan's actuals sort after the first 5,000 rows.
+    expect(byKey.length).toBeGreaterThan(0);
   });
 
   it('a broker failure while publishing throws; the redelivery republishes everything', async () => {
