@@ -85,6 +85,28 @@ async function seedMixed(key?: string): Promise<{ fx: ContractFixture; inv: Invo
   return { fx, inv, actuals };
 }
 
+/**
+ * The store, watched: the size of each bounded listing of a contract's actuals, and every id read
+ * by key after it.
+ */
+function watchActualReads(): { watched: DataverseStore; listed: number[]; byKey: string[] } {
+  const listed: number[] = [];
+  const byKey: string[] = [];
+  const watched = Object.assign(Object.create(dv) as DataverseStore, {
+    actualsOfContractUpTo: async (contractId: string, limit: () => number) => {
+      const result = await dv.actualsOfContractUpTo(contractId, limit);
+      listed.push(result.actuals.size);
+      return result;
+    },
+    actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
+      const list = [...ids];
+      byKey.push(...list);
+      return dv.actualsOfContractByIds(contractId, list);
+    },
+  });
+  return { watched, listed, byKey };
+}
+
 const refOf = (fx: ContractFixture, inv: InvoiceFixture) => ({ contractId: fx.contract.salesorderid, invoiceId: inv.invoice.invoiceid });
 
 describe('confirmProformaInvoice (use case on Azurite)', () => {
@@ -349,20 +371,7 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     // History the invoice does not touch: 40 more actuals of the contract.
     const history = await seedActuals(dv, fx, Array.from({ length: 40 }, (_, i) => ({ quantity: '1', price: `${10 + i}.00` })), 1_000);
     const stored = (await dv.actuals.listPartition(fx.contract.salesorderid)).length;
-    const listed: number[] = [];
-    const byKey: string[] = [];
-    const watched = Object.assign(Object.create(dv) as DataverseStore, {
-      actualsOfContractUpTo: async (contractId: string, limit: () => number) => {
-        const result = await dv.actualsOfContractUpTo(contractId, limit);
-        listed.push(result.actuals.size);
-        return result;
-      },
-      actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
-        const list = [...ids];
-        byKey.push(...list);
-        return dv.actualsOfContractByIds(contractId, list);
-      },
-    });
+    const { watched, listed, byKey } = watchActualReads();
     const publisher = new RecordingPublisher();
     await confirmProformaInvoice({ dataverse: watched, publisher, actualsListingLimit: 10 }, message, meta);
     expect(stored).toBeGreaterThan(40);
@@ -391,14 +400,7 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     const early = byRowKey[10]!.msdyn_actualid;
     const late = byRowKey[ACTUALS_LISTING_FLOOR + 50]!.msdyn_actualid;
     const unknown = '00000000-0000-4000-8000-000000000000';
-    const byKey: string[] = [];
-    const watched = Object.assign(Object.create(dv) as DataverseStore, {
-      actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
-        const list = [...ids];
-        byKey.push(...list);
-        return dv.actualsOfContractByIds(contractId, list);
-      },
-    });
+    const { watched, byKey } = watchActualReads();
     const found = await watched.actualsOfContractNamed(fx.contract.salesorderid, new Set([early, late, unknown]), 1);
     expect([...found.keys()].sort()).toEqual([early, late].sort());
     expect(found.get(late)?.etag).toMatch(/^W\//);
@@ -415,20 +417,7 @@ describe('confirmProformaInvoice (use case on Azurite)', () => {
     await confirmProformaInvoice(deps(new RecordingPublisher()), { invoiceId: inv.invoice.invoiceid }, { enqueuedAt: new Date(CONFIRMED_ON) });
     const before = await recomputeConfirmation(dv, inv.invoice.invoiceid);
     const history = await seedActuals(dv, fx, Array.from({ length: ACTUALS_LISTING_FLOOR + 100 }, () => ({ quantity: '1', price: '10.00' })), 10_000);
-    const listed: number[] = [];
-    const byKey: string[] = [];
-    const watched = Object.assign(Object.create(dv) as DataverseStore, {
-      actualsOfContractUpTo: async (contractId: string, limit: () => number) => {
-        const result = await dv.actualsOfContractUpTo(contractId, limit);
-        listed.push(result.actuals.size);
-        return result;
-      },
-      actualsOfContractByIds: (contractId: string, ids: Iterable<string>) => {
-        const list = [...ids];
-        byKey.push(...list);
-        return dv.actualsOfContractByIds(contractId, list);
-      },
-    });
+    const { watched, listed, byKey } = watchActualReads();
     const after = await recomputeConfirmation(watched, inv.invoice.invoiceid);
     expect(listed).toEqual([ACTUALS_LISTING_FLOOR]);
     expect(after.messages).toEqual(before.messages);
