@@ -110,7 +110,6 @@ export function actualsMessageId(invoiceId: string, chunk: number): string {
  */
 export const CONFIRMATION_CHUNK = 2_000;
 
-
 function proposalMessage(invoice: Invoice, proposal: ConfirmationPlan['proposal']): OutboundMessage {
   return { messageId: proposalMessageId(invoice.invoiceid), body: proposal, subject: invoice.invoicenumber, correlationId: invoice.invoiceid };
 }

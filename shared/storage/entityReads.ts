@@ -5,8 +5,8 @@
  *
  * Why: `TableClient.getEntity` and `listEntities` run every answer through the SDK's generic
  * serializer and then its entity deserializer, about 0.3 ms of the caller's CPU per request on
- * top of the HTTP exchange (tools/bench measured 0.58 ms against 0.21 ms for the same 3,000 point
- * reads). The Functions host is CPU-bound next to Azurite in the benchmark's many-invoice
+ * top of the HTTP exchange (measured against Azurite: 0.58 ms against 0.21 ms of the caller's CPU
+ * per read, for the same 3,000 point reads with 32 in flight; docs/decisions/storage-kit.md). The Functions host is CPU-bound next to Azurite in the benchmark's many-invoice
  * scenario, where most of its requests are reads. The requests below are the documented REST
  * calls ("Query Entities"), with the JSON answer read as the SDK reads it: keys and ETag under the
  * SDK's names, the Timestamp and OData metadata dropped (the kit's `parse` drops them too).

@@ -255,6 +255,7 @@ export class TableStore<T> {
 
   /** Rows matching an OData filter built with the `odata` template (never by concatenation). */
   async query(filter?: string, options: { top?: number } = {}): Promise<Stored<T>[]> {
+    if (options.top !== undefined && options.top <= 0) return [];
     await this.ready();
     if (this.kitReads) {
       const out: Stored<T>[] = [];

@@ -115,6 +115,7 @@ describe("the kit's reads", () => {
     expect(one).toEqual({ text: 't2', n: 2, etag: (await c.getEntity('p', 'r2')).etag });
     expect(await store.get('p', 'none')).toBeUndefined();
     expect((await store.query(odata`PartitionKey eq ${'p'}`, { top: 3 })).map((r) => r.n)).toEqual([0, 1, 2]);
+    expect(await store.query(odata`PartitionKey eq ${'p'}`, { top: 0 })).toEqual([]);
     expect((await store.query(odata`n ge ${3}`)).map((r) => fieldsOf(r))).toEqual([
       { text: 't3', n: 3 },
       { text: 't4', n: 4 },
