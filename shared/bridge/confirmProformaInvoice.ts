@@ -31,7 +31,7 @@ import {
   type Publisher,
 } from '../messages';
 import { BusinessError, NotFoundError, StaleWriteError } from '../core/errors';
-import { actualsListingLimit } from '../dataverse/dataverseStore';
+import { actualsListingLimit, addByKey } from '../dataverse/dataverseStore';
 
 /** What the confirmation reads and writes of the Dataverse store. */
 export interface ConfirmationRepository {
@@ -243,19 +243,15 @@ export async function confirmProformaInvoice(
   };
   // The contract's actuals are listed alongside; once the details are in, the listing stops at
   // the invoice's bound (actualsListingLimit) and what the plan needs beyond it is read by key.
-  let ilds: number | undefined;
-  const listingLimit = () => deps.actualsListingLimit ?? (ilds === undefined ? Number.POSITIVE_INFINITY : actualsListingLimit(ilds));
+  const detailsRead = dv.invoiceLineDetails.listPartition(invoiceId);
   const [lines, details, contract, account, contractLines, milestones, listing] = await Promise.all([
     dv.invoiceLines.listPartition(invoiceId),
-    dv.invoiceLineDetails.listPartition(invoiceId).then((rows) => {
-      ilds = rows.length;
-      return rows;
-    }),
+    detailsRead,
     dv.contracts.get(contractId, contractId),
     dv.accounts.get(storedInvoice.customerid, storedInvoice.customerid),
     dv.contractLines.listPartition(contractId),
     dv.milestones.listPartition(contractId),
-    dv.actualsOfContractUpTo(contractId, listingLimit),
+    listActualsAlongside(dv, contractId, detailsRead, deps.actualsListingLimit),
   ]);
   const actuals = listing.actuals;
   const readByKey = (ids: Iterable<string>) => addByKey(dv, contractId, actuals, ids);
@@ -427,15 +423,25 @@ export function namedActualIds(details: readonly InvoiceLineDetail[]): Set<strin
   return ids;
 }
 
-/** Read by key the ids `actuals` (a bounded listing of the contract) does not hold, and add those found. */
-export async function addByKey(
-  dv: Pick<ConfirmationRepository, 'actualsOfContractByIds'>,
+/**
+ * The contract's actuals listed alongside the invoice's details: without a bound until the details
+ * are in, then up to actualsListingLimit of their count (or `limit`, which tests make small).
+ */
+export function listActualsAlongside(
+  dv: Pick<ConfirmationRepository, 'actualsOfContractUpTo'>,
   contractId: string,
-  actuals: Map<string, Stored<Actual>>,
-  ids: Iterable<string>,
-): Promise<void> {
-  const wanted = [...ids].filter((id) => !actuals.has(id));
-  if (wanted.length) for (const [id, row] of await dv.actualsOfContractByIds(contractId, wanted)) actuals.set(id, row);
+  details: Promise<readonly unknown[]>,
+  limit?: number,
+): Promise<{ actuals: Map<string, Stored<Actual>>; complete: boolean }> {
+  let ilds: number | undefined;
+  // Its failure is the caller's to see through `details` itself.
+  details.then(
+    (rows) => {
+      ilds = rows.length;
+    },
+    () => undefined,
+  );
+  return dv.actualsOfContractUpTo(contractId, () => limit ?? (ilds === undefined ? Number.POSITIVE_INFINITY : actualsListingLimit(ilds)));
 }
 
 /** The ids of every actual the plan creates or updates (a pass of the planner that keeps only ids). */

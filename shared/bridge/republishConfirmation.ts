@@ -16,8 +16,8 @@ import { labelOf } from '../core/labels';
 import { InvoiceStatus } from '../core/options';
 import { BusinessError, NotFoundError } from '../core/errors';
 import { asRepublished, Queues, type OutboundMessage, type Publisher } from '../messages';
-import { actualsListingLimit } from '../dataverse/dataverseStore';
-import { addByKey, confirmationInputOf, confirmationMessages, namedActualIds } from './confirmProformaInvoice';
+import { addByKey } from '../dataverse/dataverseStore';
+import { confirmationInputOf, confirmationMessages, listActualsAlongside, namedActualIds } from './confirmProformaInvoice';
 
 /** What republishing reads of the Dataverse store (reads only). */
 export interface RepublishConfirmationRepository {
@@ -95,18 +95,15 @@ export async function recomputeConfirmation(dv: RepublishConfirmationRepository,
   const contractId = invoice.salesorderid;
   // The contract's actuals as the confirmation reads them: listed up to the invoice's bound, what
   // the plan needs beyond it read by key (docs/decisions/confirmation-delivery.md).
-  let ilds: number | undefined;
+  const detailsRead = dv.invoiceLineDetails.listPartition(invoiceId);
   const [lines, details, contract, account, contractLines, milestones, listing] = await Promise.all([
     dv.invoiceLines.listPartition(invoiceId),
-    dv.invoiceLineDetails.listPartition(invoiceId).then((rows) => {
-      ilds = rows.length;
-      return rows;
-    }),
+    detailsRead,
     dv.contracts.get(contractId, contractId),
     dv.accounts.get(invoice.customerid, invoice.customerid),
     dv.contractLines.listPartition(contractId),
     dv.milestones.listPartition(contractId),
-    dv.actualsOfContractUpTo(contractId, () => (ilds === undefined ? Number.POSITIVE_INFINITY : actualsListingLimit(ilds))),
+    listActualsAlongside(dv, contractId, detailsRead),
   ]);
   const actuals = listing.actuals;
   if (!listing.complete) await addByKey(dv, contractId, actuals, namedActualIds(details));

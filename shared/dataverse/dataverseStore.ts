@@ -98,6 +98,17 @@ export function actualsListingLimit(ilds: number): number {
   return Math.max(ACTUALS_LISTING_FLOOR, ACTUALS_LISTED_PER_ILD * ilds);
 }
 
+/** Read by key the ids `actuals` (a bounded listing of the contract) does not hold, and add those found. */
+export async function addByKey(
+  dv: { actualsOfContractByIds(contractId: string, ids: Iterable<string>): Promise<Map<string, Stored<Actual>>> },
+  contractId: string,
+  actuals: Map<string, Stored<Actual>>,
+  ids: Iterable<string>,
+): Promise<void> {
+  const wanted = [...ids].filter((id) => !actuals.has(id));
+  if (wanted.length) for (const [id, row] of await dv.actualsOfContractByIds(contractId, wanted)) actuals.set(id, row);
+}
+
 export class DataverseStore {
   readonly accounts;
   readonly contracts;
@@ -191,7 +202,7 @@ export class DataverseStore {
       const row = actuals.get(id);
       if (row) out.set(id, row);
     }
-    if (!complete) for (const [id, row] of await this.actualsOfContractByIds(contractId, [...ids].filter((i) => !out.has(i)))) out.set(id, row);
+    if (!complete) await addByKey(this, contractId, out, ids);
     return out;
   }
 

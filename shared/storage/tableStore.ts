@@ -229,20 +229,11 @@ export class TableStore<T> {
     const pageSize = (listed: number) => Math.max(0, Math.min(1_000, limit() - listed));
     if (this.kitReads) {
       const rows: Stored<T>[] = [];
-      let next: NextPage | undefined;
-      let typed = false;
-      do {
-        const size = pageSize(rows.length);
-        if (size === 0) return { rows, complete: false };
-        const page = await queryEntitiesPage(this.client, this.tableName, { filter, pageSize: size, ...(next ? { next } : {}) });
-        if (page === TYPED) {
-          typed = true;
-          break;
-        }
-        for (const entity of page.entities) rows.push(this.parse(entity));
-        next = page.next;
-      } while (next);
-      if (!typed) return { rows, complete: true };
+      const complete = await this.eachEntity({ filter, pageSize }, (entity) => {
+        rows.push(this.parse(entity));
+        return true;
+      });
+      if (complete !== TYPED) return { rows, complete };
     }
     // The SDK's listing (rows with typed values): its pages are 1,000; the limit cuts between them.
     const rows: Stored<T>[] = [];
@@ -259,9 +250,11 @@ export class TableStore<T> {
     await this.ready();
     if (this.kitReads) {
       const out: Stored<T>[] = [];
-      const complete = await this.eachEntity({ ...(filter ? { filter } : {}), ...(options.top !== undefined ? { top: options.top } : {}) }, (entity) => {
+      const top = options.top;
+      const pageSize = top === undefined ? undefined : (listed: number) => Math.min(1_000, top - listed);
+      const complete = await this.eachEntity({ ...(filter ? { filter } : {}), ...(pageSize ? { pageSize } : {}) }, (entity) => {
         out.push(this.parse(entity));
-        return options.top === undefined || out.length < options.top;
+        return top === undefined || out.length < top;
       });
       if (complete !== TYPED) return out;
     }
@@ -633,18 +626,25 @@ export class TableStore<T> {
 
   /**
    * The kit's own query (entityReads.ts), page after page, each entity handed to `visit` until it
-   * answers false. Answers whether the listing ran to its end, or TYPED when a page holds a value
-   * only the SDK converts: the caller then drops what it collected and asks the SDK from the start.
+   * answers false. `pageSize(listed)`, asked before each page, sizes it (the service's 1,000 when
+   * absent); 0 stops the listing there. Answers whether the listing ran to its end, or TYPED when
+   * a page holds a value only the SDK converts: the caller then drops what it collected and asks
+   * the SDK from the start.
    */
-  private async eachEntity(query: { filter?: string; select?: readonly string[]; top?: number }, visit: (entity: ReadEntity) => boolean): Promise<boolean | typeof TYPED> {
+  private async eachEntity(
+    query: { filter?: string; select?: readonly string[]; pageSize?: (listed: number) => number },
+    visit: (entity: ReadEntity) => boolean,
+  ): Promise<boolean | typeof TYPED> {
+    const { pageSize, ...rest } = query;
     let next: NextPage | undefined;
-    let visited = 0;
+    let listed = 0;
     do {
-      const pageSize = query.top === undefined ? undefined : Math.min(1_000, query.top - visited);
-      const page = await queryEntitiesPage(this.client, this.tableName, { ...query, ...(pageSize !== undefined ? { pageSize } : {}), ...(next ? { next } : {}) });
+      const size = pageSize?.(listed);
+      if (size === 0) return false;
+      const page = await queryEntitiesPage(this.client, this.tableName, { ...rest, ...(size !== undefined ? { pageSize: size } : {}), ...(next ? { next } : {}) });
       if (page === TYPED) return TYPED;
       for (const entity of page.entities) {
-        visited++;
+        listed++;
         if (!visit(entity)) return false;
       }
       next = page.next;
