@@ -24,6 +24,8 @@ import Table from 'cli-table3';
 import { MAX_BATCH, WRITE_CONCURRENCY } from '../shared/storage/tableStore';
 import {
   baselineRate,
+  boundLine,
+  EXPLAIN_ABOVE_RATIO,
   figuresOf,
   formatInt,
   formatRatio,
@@ -290,7 +292,7 @@ function report(run: Run, jsonFile: string): void {
   run.results.sort((x, y) => ORDER(x.label) - ORDER(y.label));
   const phases: PhaseFigures[] = [];
   const totals: PhaseFigures[] = [];
-  const table = new Table({ head: PHASE_TABLE_HEAD, colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right'], style: { head: [], border: [] } });
+  const table = new Table({ head: PHASE_TABLE_HEAD, colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'], style: { head: [], border: [] } });
   for (const r of run.results) {
     for (const m of r.measures) {
       const f = figuresOf(m);
@@ -346,6 +348,11 @@ function report(run: Run, jsonFile: string): void {
       console.log(`Longest phase: ${longest.scenario} ${longest.phase} (${longest.seconds.toFixed(1)} s, ${formatRatio(longest.ratio, longest.baseline?.extrapolated === true)} the baseline).`);
     }
     console.log('Per-table writes and per-function host time of every phase are in the JSON file.');
+  }
+  const bounds = phases.filter((p) => p.ratio !== null && p.ratio > EXPLAIN_ABOVE_RATIO && !p.note?.includes('from scenario A')).map(boundLine);
+  if (bounds.some((b) => b !== undefined)) {
+    console.log(`\nWhat bounds each phase over ${EXPLAIN_ABOVE_RATIO}x (storage work: Azurite's CPU for the phase over its CPU for the baseline's writes; docs/bench.md):`);
+    for (const line of bounds) if (line !== undefined) console.log(`- ${line}`);
   }
   const problems = [...run.problems, ...run.results.flatMap((r) => r.problems)];
   if (problems.length) {

@@ -9,7 +9,12 @@
  *   WRITE_CONCURRENCY in flight (shared/storage/tables.ts), on the same machine and instance.
  * - ratio to baseline: pipeline seconds / baseline seconds (1.0 = as fast as storage can write;
  *   4.0 = four times slower than the storage limit).
+ * - storage work: Azurite's CPU seconds in the phase / Azurite's CPU seconds in the baseline for
+ *   as many entities. Azurite is one Node process, so its CPU time is the work the phase's
+ *   requests cost it; when it equals the ratio, the phase waited on nothing but the storage.
+ * - storage share: storage work / ratio (1.0 = storage-bound; lower = the pipeline's own time).
  */
+import type { StorageUsage } from './writeCounter';
 
 export interface BaselineMeasure {
   /** Entities the baseline actually wrote (fewer than the phase when capped). */
@@ -17,6 +22,20 @@ export interface BaselineMeasure {
   /** Seconds for the phase's number of entities (measured, or extrapolated from `written`). */
   seconds: number;
   extrapolated: boolean;
+  /** Azurite's CPU seconds for the phase's number of entities (measured with `seconds`, scaled alike). */
+  storageCpuSeconds?: number;
+}
+
+/** What the processes did while a phase ran (counted from just before it began to when it was seen done). */
+export interface PhaseUsage {
+  /** Wall seconds the figures below were counted over (before any cut back to the last write). */
+  wallSeconds: number;
+  /** CPU seconds of the Functions host process. */
+  hostCpuSeconds: number;
+  /** CPU seconds of the Azurite process (absent when its counter did not answer). */
+  storageCpuSeconds?: number;
+  /** Requests Azurite served, by kind (writeCounter.ts, `requestKind`); absent with storageCpuSeconds. */
+  requests?: Record<string, number>;
 }
 
 export interface PhaseMeasure {
@@ -34,6 +53,8 @@ export interface PhaseMeasure {
   peakRssBytes?: number;
   /** Host invocations that finished during the phase, per function: how many, and their summed duration. */
   functions?: Record<string, { invocations: number; failed: number; busyMs: number }>;
+  /** CPU and requests of the host and of Azurite during the phase. */
+  usage?: PhaseUsage;
   /** Anything worth knowing (import runs needed, figures reused from another scenario). */
   note?: string;
 }
@@ -42,6 +63,15 @@ export interface PhaseFigures extends PhaseMeasure {
   entitiesPerSecond: number | null;
   ratio: number | null;
   msPerIld: number | null;
+  /** Azurite's CPU in the phase over its CPU in the baseline for as many entities. */
+  storageWork: number | null;
+  /**
+   * Azurite's CPU seconds over the phase's seconds (about 0-1). The CPU is counted from the
+   * phase's start until the benchmark saw it done, a little past its end (polls and probes).
+   */
+  storageBusy: number | null;
+  /** The host's CPU seconds over the phase's seconds, counted alike. */
+  hostBusy: number | null;
 }
 
 /** Below this a phase is a blip (its work was done by the time it began): no rate, no ratio. */
@@ -57,25 +87,119 @@ export function ratioToBaseline(seconds: number, baseline: BaselineMeasure | und
   return seconds / baseline.seconds;
 }
 
+/** CPU seconds over a phase's seconds, or null when the CPU is missing or the phase too short to mean anything. */
+function busy(cpuSeconds: number | undefined, seconds: number): number | null {
+  if (cpuSeconds === undefined || !(seconds >= MIN_SECONDS)) return null;
+  return cpuSeconds / seconds;
+}
+
+export function storageWorkOf(usage: PhaseUsage | undefined, baseline: BaselineMeasure | undefined): number | null {
+  const spent = usage?.storageCpuSeconds;
+  const reference = baseline?.storageCpuSeconds;
+  if (spent === undefined || reference === undefined || !(reference > 0)) return null;
+  return spent / reference;
+}
+
 export function figuresOf(m: PhaseMeasure): PhaseFigures {
   return {
     ...m,
     entitiesPerSecond: rate(m.entities, m.seconds),
     ratio: ratioToBaseline(m.seconds, m.baseline),
     msPerIld: m.ilds > 0 && m.seconds >= 0 ? (m.seconds * 1000) / m.ilds : null,
+    storageWork: storageWorkOf(m.usage, m.baseline),
+    storageBusy: busy(m.usage?.storageCpuSeconds, m.seconds),
+    hostBusy: busy(m.usage?.hostCpuSeconds, m.seconds),
   };
 }
 
-/** Baseline seconds for `entities`, measured on `written` of them in `seconds` (linear beyond). */
-export function extrapolateBaseline(entities: number, written: number, seconds: number): BaselineMeasure {
-  if (written >= entities || written <= 0) return { written, seconds, extrapolated: false };
-  return { written, seconds: (seconds * entities) / written, extrapolated: true };
+/** The usage between two snapshots of the host's and Azurite's counters, `wallMs` apart. */
+export function usageBetween(
+  host: { before: number; after: number },
+  storage: { before: StorageUsage; after: StorageUsage } | undefined,
+  wallMs: number,
+): PhaseUsage {
+  const usage: PhaseUsage = { wallSeconds: wallMs / 1000, hostCpuSeconds: Math.max(0, host.after - host.before) / 1e6 };
+  if (storage) {
+    usage.storageCpuSeconds = Math.max(0, storage.after.cpuMicros - storage.before.cpuMicros) / 1e6;
+    const requests: Record<string, number> = {};
+    for (const [kind, n] of Object.entries(storage.after.requests)) {
+      const d = n - (storage.before.requests[kind] ?? 0);
+      if (d > 0) requests[kind] = d;
+    }
+    usage.requests = requests;
+  }
+  return usage;
 }
 
-/** A phase's baseline from one measurement: its rate applied to the phase's entity count. */
+/** Requests by kind without the table ("point read dvActuals" -> "point read"), the benchmark's own left out, largest first. */
+export function requestsByKind(requests: Readonly<Record<string, number>>): [string, number][] {
+  const out = new Map<string, number>();
+  for (const [name, n] of Object.entries(requests)) {
+    if (name.startsWith('bench ')) continue;
+    const kind = ['point read', 'single write', 'query'].find((k) => name === k || name.startsWith(`${k} `)) ?? name;
+    out.set(kind, (out.get(kind) ?? 0) + n);
+  }
+  return [...out].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+/** The largest request kinds with their tables ("point read dvActuals"), the benchmark's own left out. */
+export function topRequests(requests: Readonly<Record<string, number>>, n: number): [string, number][] {
+  return Object.entries(requests)
+    .filter(([name]) => !name.startsWith('bench '))
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, n);
+}
+
+/** Phases farther than this from the baseline get a line saying what bounds them (the issue's own threshold). */
+export const EXPLAIN_ABOVE_RATIO = 1.2;
+
+/**
+ * What held a phase back, in one line: "storage" when Azurite's work explains at least three
+ * quarters of the ratio (the requests themselves cost that much), else "host CPU" when the host was
+ * busy at least 80% of the time, else "waiting" (message hops, polls, concurrency limits). Null
+ * without the figures.
+ */
+export function boundOf(f: Pick<PhaseFigures, 'ratio' | 'storageWork' | 'hostBusy'>): 'storage' | 'host CPU' | 'waiting' | null {
+  if (f.ratio === null || f.storageWork === null) return null;
+  if (f.storageWork >= 0.75 * f.ratio) return 'storage';
+  if (f.hostBusy !== null && f.hostBusy >= 0.8) return 'host CPU';
+  return 'waiting';
+}
+
+/** The explanation printed for one phase: its bound, Azurite's work and busy share, the host's, and the requests. */
+export function boundLine(f: PhaseFigures): string | undefined {
+  const bound = boundOf(f);
+  if (bound === null || f.ratio === null || f.storageWork === null) return undefined;
+  const pct = (x: number | null) => (x === null ? '-' : `${Math.round(x * 100)}%`);
+  const requests = f.usage?.requests ?? {};
+  const kinds = requestsByKind(requests);
+  const total = kinds.reduce((a, [, n]) => a + n, 0);
+  const per = f.ilds > 0 ? ` (${(total / f.ilds).toFixed(1)} per ILD)` : '';
+  const top = topRequests(requests, 3).map(([name, n]) => `${name} ${formatInt(n)}`);
+  const own = Object.entries(requests).reduce((a, [name, n]) => (name.startsWith('bench ') ? a + n : a), 0);
+  return (
+    `${f.scenario} ${f.phase}, ${formatRatio(f.ratio)}: ${bound}. Azurite worked ${f.storageWork.toFixed(2)}x the baseline's CPU for these entities ` +
+    `(${Math.round((f.storageWork / f.ratio) * 100)}% of the ratio; Azurite busy ${pct(f.storageBusy)}, host busy ${pct(f.hostBusy)}); ` +
+    `${formatInt(total)} requests${per}: ${kinds.map(([k, n]) => `${formatInt(n)} ${k}`).join(', ')}${top.length ? `; most: ${top.join(', ')}` : ''}` +
+    (own > 0 ? `; and ${formatInt(own)} of the benchmark's probes` : '')
+  );
+}
+
+/** Baseline seconds for `entities`, measured on `written` of them in `seconds` (linear beyond). */
+export function extrapolateBaseline(entities: number, written: number, seconds: number, storageCpuSeconds?: number): BaselineMeasure {
+  const factor = written >= entities || written <= 0 ? 1 : entities / written;
+  const out: BaselineMeasure = { written, seconds: seconds * factor, extrapolated: factor !== 1 };
+  if (storageCpuSeconds !== undefined) out.storageCpuSeconds = storageCpuSeconds * factor;
+  return out;
+}
+
+/** A phase's baseline from one measurement: its rate (and Azurite's CPU per entity) applied to the phase's entity count. */
 export function scaleBaseline(measured: BaselineMeasure, entities: number): BaselineMeasure {
   if (measured.written <= 0) return { written: 0, seconds: 0, extrapolated: false };
-  return { written: measured.written, seconds: (measured.seconds * entities) / measured.written, extrapolated: entities !== measured.written };
+  const factor = entities / measured.written;
+  const out: BaselineMeasure = { written: measured.written, seconds: measured.seconds * factor, extrapolated: entities !== measured.written };
+  if (measured.storageCpuSeconds !== undefined) out.storageCpuSeconds = measured.storageCpuSeconds * factor;
+  return out;
 }
 
 /**
@@ -107,8 +231,22 @@ export function totalOf(scenario: string, phases: readonly PhaseMeasure[], label
       seconds: withBaseline.reduce((a, p) => a + (p.baseline?.seconds ?? 0), 0),
       extrapolated: withBaseline.some((p) => p.baseline?.extrapolated === true),
     };
+    if (withBaseline.every((p) => p.baseline?.storageCpuSeconds !== undefined)) {
+      total.baseline.storageCpuSeconds = withBaseline.reduce((a, p) => a + (p.baseline?.storageCpuSeconds ?? 0), 0);
+    }
   }
   if (peaks.length > 0) total.peakRssBytes = Math.max(...peaks);
+  const usages = mine.map((p) => p.usage);
+  if (mine.length > 0 && usages.every((u): u is PhaseUsage => u !== undefined)) {
+    const usage: PhaseUsage = { wallSeconds: usages.reduce((a, u) => a + u.wallSeconds, 0), hostCpuSeconds: usages.reduce((a, u) => a + u.hostCpuSeconds, 0) };
+    if (usages.every((u) => u.storageCpuSeconds !== undefined && u.requests !== undefined)) {
+      usage.storageCpuSeconds = usages.reduce((a, u) => a + (u.storageCpuSeconds ?? 0), 0);
+      const requests: Record<string, number> = {};
+      for (const u of usages) for (const [k, n] of Object.entries(u.requests ?? {})) requests[k] = (requests[k] ?? 0) + n;
+      usage.requests = requests;
+    }
+    total.usage = usage;
+  }
   return total;
 }
 
@@ -133,7 +271,7 @@ export function formatMb(bytes: number | undefined): string {
   return bytes === undefined ? DASH : formatInt(bytes / (1024 * 1024));
 }
 
-export const PHASE_TABLE_HEAD = ['scenario', 'phase', 'entities written', 'seconds', 'entities/s', 'ratio to baseline', 'peak RSS (MB)'];
+export const PHASE_TABLE_HEAD = ['scenario', 'phase', 'entities written', 'seconds', 'entities/s', 'ratio to baseline', 'storage work', 'peak RSS (MB)'];
 
 export function phaseRow(f: PhaseFigures): string[] {
   return [
@@ -143,6 +281,7 @@ export function phaseRow(f: PhaseFigures): string[] {
     formatSeconds(f.seconds),
     f.entitiesPerSecond === null ? DASH : formatInt(f.entitiesPerSecond),
     formatRatio(f.ratio, f.baseline?.extrapolated === true),
+    formatRatio(f.storageWork, f.baseline?.extrapolated === true),
     formatMb(f.peakRssBytes),
   ];
 }

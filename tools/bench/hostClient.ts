@@ -19,6 +19,8 @@ export const APP_ENTRY = APP_BUILD_ENTRY;
 export interface HostStats {
   executions: Record<string, ExecutionCounts>;
   inFlight: number;
+  /** The host process's CPU time so far (µs). */
+  cpuMicros: number;
 }
 
 export interface HostChild {
@@ -62,7 +64,7 @@ export async function startHostChild(options: { settings: Record<string, string>
     },
     async stats() {
       const r = await channel.request({ type: 'stats' }, 'stats');
-      return { executions: r.executions, inFlight: r.inFlight };
+      return { executions: r.executions, inFlight: r.inFlight, cpuMicros: r.cpuMicros };
     },
     errors: () => [...channel.errors],
     stop: () => channel.stop(),

@@ -69,9 +69,11 @@ process.on('message', (raw: unknown) => {
       send({ type: 'mark', id: message.id, peakRss: peak, rss, maxRss: process.resourceUsage().maxRSS * 1024 });
       break;
     }
-    case 'stats':
-      send({ type: 'stats', id: message.id, executions: tally.counts, inFlight: tally.inFlight() });
+    case 'stats': {
+      const cpu = process.cpuUsage();
+      send({ type: 'stats', id: message.id, executions: tally.counts, inFlight: tally.inFlight(), cpuMicros: cpu.user + cpu.system });
       break;
+    }
     case 'stop':
       stop().then(
         () => {

@@ -43,6 +43,8 @@ export const fromHost = z.discriminatedUnion('type', [
     id: z.number().int(),
     executions: z.record(z.string(), executionCounts),
     inFlight: z.number().int(),
+    /** The host process's CPU time so far (user + system, µs). */
+    cpuMicros: z.number().nonnegative(),
   }),
   z.object({ type: z.literal('stopped'), id: z.number().int() }),
   /** A failed invocation or an error line of the host log (the first few only). */

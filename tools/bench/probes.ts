@@ -15,6 +15,7 @@ import { clientOptionsFor } from '../../shared/storage/tableStore';
 import type { Progress } from './progress';
 import { waitFor } from '../../tests/kit/wait';
 import { StallError, type BenchSystem } from './system';
+import { BENCH_USER_AGENT } from './writeCounter';
 
 export type ProbeResult = true | string;
 
@@ -92,8 +93,9 @@ export async function settle(env: WaitEnv, what: string, verify: () => Promise<P
 
 // ---- reading the state ----------------------------------------------------------------------------
 
+/** A table client of the benchmark's own (its User-Agent sets its requests apart in Azurite's request count). */
 export function tableClient(connectionString: string, table: string): TableClient {
-  return TableClient.fromConnectionString(connectionString, table, clientOptionsFor(connectionString));
+  return TableClient.fromConnectionString(connectionString, table, { ...clientOptionsFor(connectionString), userAgentOptions: { userAgentPrefix: BENCH_USER_AGENT } });
 }
 
 /** Rows matching a filter (built with `odata`), counted without parsing them. */

@@ -1,13 +1,15 @@
 /**
  * Records a scenario's phases: wall time, the host's peak RSS (the host process samples itself),
+ * the host's and Azurite's CPU time and Azurite's requests (counters read before and after),
  * then (at a quiet point, before later phases rewrite the same rows) the entities each phase
  * wrote, and at the end of the scenario the storage baseline of each phase.
  */
-import { scaleBaseline, type PhaseMeasure } from './figures';
+import { scaleBaseline, usageBetween, type PhaseMeasure } from './figures';
 import { executionsBetween } from './hostProtocol';
 import type { Progress } from './progress';
 import { measureBaseline } from './storage';
 import type { BenchSystem } from './system';
+import type { StorageUsage } from './writeCounter';
 
 export interface PhaseEnd {
   /** Epoch ms the phase's goal was first observed (default: when the body returned). */
@@ -27,10 +29,18 @@ interface Pending {
   endsAtLastWrite: boolean;
 }
 
+/** The host's and Azurite's counters at one moment. */
+interface Snapshot {
+  at: number;
+  hostCpuMicros: number;
+  storage: StorageUsage | undefined;
+}
+
 export class PhaseRecorder {
   readonly #pending: Pending[] = [];
   readonly #measures: PhaseMeasure[] = [];
   #lastEnd: number | undefined;
+  #lastSnapshot: Snapshot | undefined;
 
   constructor(
     readonly scenario: string,
@@ -49,6 +59,8 @@ export class PhaseRecorder {
     this.progress.phase(`${this.scenario} | ${phase}`);
     const peakBefore = await this.system.host.mark();
     const before = await this.system.host.stats();
+    // A chained phase began when the previous one ended: its CPU and requests count from there.
+    const from = options.chained && this.#lastSnapshot ? this.#lastSnapshot : { at: Date.now(), hostCpuMicros: before.cpuMicros, storage: await this.system.storageUsage() };
     const startedAt = options.chained && this.#lastEnd !== undefined ? this.#lastEnd : Date.now();
     const end = (await body()) ?? {};
     const endedAt = Math.max(startedAt, end.endedAt ?? Date.now());
@@ -57,6 +69,8 @@ export class PhaseRecorder {
     // A chained phase began before this call: the previous window's peak belongs to it too.
     const peakRss = options.chained ? Math.max(peakDuring, peakBefore.peakRss) : peakDuring;
     const after = await this.system.host.stats();
+    const to: Snapshot = { at: Date.now(), hostCpuMicros: after.cpuMicros, storage: await this.system.storageUsage() };
+    this.#lastSnapshot = to;
     const measure: PhaseMeasure = {
       scenario: this.scenario,
       phase,
@@ -66,6 +80,11 @@ export class PhaseRecorder {
       tables: {},
       peakRssBytes: peakRss,
       functions: executionsBetween(before.executions, after.executions),
+      usage: usageBetween(
+        { before: from.hostCpuMicros, after: to.hostCpuMicros },
+        from.storage && to.storage ? { before: from.storage, after: to.storage } : undefined,
+        to.at - from.at,
+      ),
     };
     if (end.note !== undefined) measure.note = end.note;
     this.#pending.push({ measure, from: new Date(startedAt), to: new Date(endedAt + 1), endsAtLastWrite: end.endsAtLastWrite === true });
@@ -106,7 +125,7 @@ export class PhaseRecorder {
       for (const m of measures) {
         i += 1;
         this.progress.phase(`${this.scenario} | baseline for ${m.phase} (${m.entities.toLocaleString('en-US')} entities)`);
-        m.baseline = await measureBaseline(this.system.connectionString, m.entities, `${this.scenario}${i}`);
+        m.baseline = await measureBaseline(this.system.connectionString, m.entities, `${this.scenario}${i}`, undefined, () => this.system.storageUsage());
       }
       return;
     }
@@ -114,7 +133,7 @@ export class PhaseRecorder {
     if (largest === 0) return;
     const count = Math.min(largest, cap);
     this.progress.phase(`${this.scenario} | storage baseline (${count.toLocaleString('en-US')} entities)`);
-    const calibration = await measureBaseline(this.system.connectionString, count, this.scenario);
+    const calibration = await measureBaseline(this.system.connectionString, count, this.scenario, undefined, () => this.system.storageUsage());
     for (const m of measures) m.baseline = scaleBaseline(calibration, m.entities);
   }
 

@@ -16,7 +16,14 @@ const functionStatsSchema = z.object({
   busyMs: count,
 });
 
-const baselineSchema = z.object({ written: count, seconds: count, extrapolated: z.boolean() });
+const baselineSchema = z.object({ written: count, seconds: count, extrapolated: z.boolean(), storageCpuSeconds: count.optional() });
+
+const usageSchema = z.object({
+  wallSeconds: count,
+  hostCpuSeconds: count,
+  storageCpuSeconds: count.optional(),
+  requests: z.record(z.string(), count).optional(),
+});
 
 export const phaseResultSchema = z.object({
   scenario: z.string().min(1),
@@ -29,6 +36,7 @@ export const phaseResultSchema = z.object({
   baseline: baselineSchema.optional(),
   peakRssBytes: count.optional(),
   ratio: z.number().nonnegative().nullable().optional(),
+  usage: usageSchema.optional(),
   note: z.string().optional(),
 });
 export type PhaseResult = z.infer<typeof phaseResultSchema>;

@@ -3,13 +3,15 @@
  * - `countWritten`: distinct entities of every table whose Timestamp (set by the table service on
  *   every insert, replace or merge) falls inside a time window: the entities a phase wrote.
  * - `measureBaseline`: Azurite writing N entities of pipeline-like size through the project's own
- *   TableStore bulk path (100-entity transactions, WRITE_CONCURRENCY in flight): the storage limit.
+ *   TableStore bulk path (100-entity transactions, WRITE_CONCURRENCY in flight): the storage limit,
+ *   and, given a way to read it, Azurite's CPU time for that work.
  */
 import { odata, TableClient, TableServiceClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { deterministicGuid } from '../../shared/core/ids';
 import { clientOptionsFor, TableStore } from '../../shared/storage/tableStore';
 import { extrapolateBaseline, type BaselineMeasure } from './figures';
+import type { StorageUsage } from './writeCounter';
 
 /** Tables the benchmark itself writes (never counted as pipeline work). */
 export const BASELINE_TABLE_PREFIX = 'benchBaseline';
@@ -139,17 +141,26 @@ export function baselineRow(i: number): BaselineRow {
  * pipeline's bulk path), time it, then drop the table. With `cap`, write at most `cap` entities
  * and extrapolate linearly to `entities`.
  */
-export async function measureBaseline(connectionString: string, entities: number, tableSuffix: string, cap?: number): Promise<BaselineMeasure> {
+export async function measureBaseline(
+  connectionString: string,
+  entities: number,
+  tableSuffix: string,
+  cap?: number,
+  storageUsage?: () => Promise<StorageUsage | undefined>,
+): Promise<BaselineMeasure> {
   const count = cap !== undefined ? Math.min(entities, cap) : entities;
   if (count <= 0) return { written: 0, seconds: 0, extrapolated: false };
   const name = `${BASELINE_TABLE_PREFIX}${tableSuffix.replace(/[^A-Za-z0-9]/g, '')}`.slice(0, 63);
   const store = new TableStore(connectionString, name, baselineRowSchema, (r) => ({ partitionKey: r.BatchKey, rowKey: r.RowId }));
   const rows = Array.from({ length: count }, (_, i) => baselineRow(i));
   await store.ready();
+  const usageBefore = await storageUsage?.();
   const started = process.hrtime.bigint();
   const { created } = await store.createManyIfAbsent(rows);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const usageAfter = usageBefore ? await storageUsage?.() : undefined;
   await store.drop();
   if (created !== count) throw new Error(`The baseline created ${created} of ${count} entities in ${name}; was the table left over from an earlier run?`);
-  return extrapolateBaseline(entities, count, seconds);
+  const storageCpuSeconds = usageBefore && usageAfter ? Math.max(0, usageAfter.cpuMicros - usageBefore.cpuMicros) / 1e6 : undefined;
+  return extrapolateBaseline(entities, count, seconds, storageCpuSeconds);
 }

@@ -14,7 +14,7 @@ import { waitFor, WaitTimeout } from '../../tests/kit/wait';
 import type { ErrorRow } from '../../shared/operations/errorLogStore';
 import type { HostChild, HostStats } from './hostClient';
 import { countWritten as countByQuery, BASELINE_TABLE_PREFIX, type Window, type WrittenCount } from './storage';
-import { countWrittenInAzurite, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from './writeCounter';
+import { countWrittenInAzurite, storageUsage, WRITE_COUNTER_PORT_ENV, writeCounterPreload, type StorageUsage } from './writeCounter';
 import { freePort } from '../ports';
 import { ACCOUNTING_CURRENCY } from './seed';
 
@@ -42,6 +42,8 @@ export interface BenchSystem extends System<HostChild> {
    * counter (writeCounter.ts), or by Timestamp queries when the counter does not answer.
    */
   countWritten(windows: readonly Window[]): Promise<WrittenCount[]>;
+  /** Azurite's requests by kind and CPU time so far; undefined when its counter does not answer (noted once). */
+  storageUsage(): Promise<StorageUsage | undefined>;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function startBenchSystem(options: { logFile: string; onHostError?:
   });
   const h = system.host;
   const cs = system.connectionString;
+  let usageFailed = false;
 
   return {
     ...system,
@@ -73,6 +76,17 @@ export async function startBenchSystem(options: { logFile: string; onHostError?:
       } catch (error) {
         options.onNote?.(`the Azurite write counter failed (${error instanceof Error ? error.message : String(error)}); counting by Timestamp queries`);
         return countByQuery(cs, windows);
+      }
+    },
+
+    async storageUsage() {
+      if (usageFailed) return undefined;
+      try {
+        return await storageUsage(counterPort);
+      } catch (error) {
+        usageFailed = true;
+        options.onNote?.(`the Azurite request counter failed (${error instanceof Error ? error.message : String(error)}); no storage work per phase in this run`);
+        return undefined;
       }
     },
 

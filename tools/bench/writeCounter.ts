@@ -3,6 +3,11 @@
  * answers, on a loopback port, how many entities of each table were last written inside given
  * time windows, by walking Azurite's in-memory store (LokiJS) directly.
  *
+ * The same preload counts the requests Azurite serves, by kind (`requestKind`), and answers them
+ * with Azurite's own CPU time (`GET /usage`): the recorder takes both before and after each phase
+ * and the baseline, so a run shows what each phase asked of the storage and how busy the storage
+ * was (docs/bench.md, "What bounds each phase").
+ *
  * Why: the table service has no index on Timestamp, and Azurite re-scans a table for every
  * 1,000-row page of a `Timestamp ge ... and Timestamp lt ...` query, so counting a 50,000-ILD
  * invoice's 600,000 writes that way took over a minute of a run that must fit in ten. Walking
@@ -21,6 +26,39 @@ import type { Window, WrittenCount } from './storage';
 /** The environment variable carrying the counter's port into the Azurite process. */
 export const WRITE_COUNTER_PORT_ENV = 'BENCH_WRITE_COUNTER_PORT';
 
+/**
+ * The User-Agent prefix of the benchmark's own table clients (its probes and seeding): their
+ * requests are counted apart from the pipeline's.
+ */
+export const BENCH_USER_AGENT = 'project-invoicing-bench';
+
+/**
+ * What one request to Azurite's table service is, from its method, URL and User-Agent: a point
+ * read, a query, a transaction, a single write or a table operation (create, list, delete), as
+ * "<kind> <table>" ("transaction" has no table in its URL). Requests of the benchmark's own clients
+ * (`fromBench`) are "bench <kind> ...". Self-contained: its source is copied into the Azurite preload.
+ */
+export function requestKind(method: string, url: string, fromBench: boolean): string {
+  const q = url.indexOf('?');
+  let path = q >= 0 ? url.slice(0, q) : url;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // keep it encoded
+  }
+  const resource = path.split('/').filter((s) => s !== '')[1] ?? '';
+  const open = resource.indexOf('(');
+  const table = open >= 0 ? resource.slice(0, open) : resource;
+  const keyed = open >= 0 && resource.indexOf('PartitionKey', open) > open;
+  let kind: string;
+  if (resource === '$batch') kind = 'transaction';
+  else if (table === 'Tables' || table === '') kind = 'table operation';
+  else if (keyed) kind = method === 'GET' ? 'point read' : 'single write';
+  else kind = method === 'GET' ? 'query' : 'single write';
+  const name = kind === 'transaction' || kind === 'table operation' ? kind : `${kind} ${table}`;
+  return fromBench ? `bench ${name}` : name;
+}
+
 /** The `--import` argument that installs the counter in an Azurite process (see startAzurite's `preloads`). */
 export function writeCounterPreload(): string {
   const lokiPath = require.resolve('lokijs', { paths: [path.dirname(require.resolve('azurite/package.json'))] });
@@ -32,8 +70,17 @@ const dbs = new Set();
 const getCollection = Loki.prototype.getCollection;
 Loki.prototype.getCollection = function (name) { dbs.add(this); return getCollection.call(this, name); };
 const port = Number(process.env.${WRITE_COUNTER_PORT_ENV});
+const requestKind = ${requestKind.toString()};
+const BENCH_USER_AGENT = ${JSON.stringify(BENCH_USER_AGENT)};
 if (port > 0) {
-  http.createServer((req, res) => {
+  const requests = {};
+  const counter = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/usage') {
+      const cpu = process.cpuUsage();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ requests, cpuMicros: cpu.user + cpu.system }));
+      return;
+    }
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk) => { body += chunk; });
@@ -63,7 +110,16 @@ if (port > 0) {
         res.end(String(error && error.stack || error));
       }
     });
-  }).listen(port, '127.0.0.1').unref();
+  });
+  counter.listen(port, '127.0.0.1').unref();
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (event, req) {
+    if (event === 'request' && this !== counter && req && typeof req.url === 'string') {
+      const kind = requestKind(String(req.method || 'GET'), req.url, String(req.headers['user-agent'] || '').startsWith(BENCH_USER_AGENT));
+      requests[kind] = (requests[kind] || 0) + 1;
+    }
+    return emit.apply(this, arguments);
+  };
 }
 `;
   return `--import=data:text/javascript,${encodeURIComponent(source)}`;
@@ -73,11 +129,19 @@ const answerSchema = z.object({
   tables: z.record(z.string(), z.array(z.object({ count: z.number().int().nonnegative(), last: z.number().nonnegative() }))),
 });
 
-/** Ask the counter; the same shape as `countWritten`, tables whose name starts with `exclude` left out. */
-export async function countWrittenInAzurite(port: number, account: string, windows: readonly Window[], exclude: string): Promise<WrittenCount[]> {
-  const body = JSON.stringify({ account, windows: windows.map((w) => ({ from: w.from.getTime(), to: w.to.getTime() })) });
-  const text = await new Promise<string>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/count', headers: { 'content-type': 'application/json' } }, (res) => {
+const usageSchema = z.object({ requests: z.record(z.string(), z.number().int().nonnegative()), cpuMicros: z.number().nonnegative() });
+
+/** What Azurite has served so far: requests by `requestKind`, and its process's CPU time (µs). */
+export type StorageUsage = z.infer<typeof usageSchema>;
+
+/** Ask the counter for Azurite's requests and CPU time so far. */
+export async function storageUsage(port: number): Promise<StorageUsage> {
+  return usageSchema.parse(JSON.parse(await ask(port, 'GET', '/usage')));
+}
+
+function ask(port: number, method: 'GET' | 'POST', route: string, body?: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: route, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
       let data = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -88,6 +152,12 @@ export async function countWrittenInAzurite(port: number, account: string, windo
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** Ask the counter; the same shape as `countWritten`, tables whose name starts with `exclude` left out. */
+export async function countWrittenInAzurite(port: number, account: string, windows: readonly Window[], exclude: string): Promise<WrittenCount[]> {
+  const body = JSON.stringify({ account, windows: windows.map((w) => ({ from: w.from.getTime(), to: w.to.getTime() })) });
+  const text = await ask(port, 'POST', '/count', body);
   const answer = answerSchema.parse(JSON.parse(text));
   const out: WrittenCount[] = windows.map(() => ({ total: 0, tables: {} }));
   for (const [table, counts] of Object.entries(answer.tables).sort(([a], [b]) => a.localeCompare(b))) {

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { freePort } from '../../../tools/ports';
 import { BASELINE_TABLE_PREFIX, countWritten } from '../../../tools/bench/storage';
-import { countWrittenInAzurite, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../tools/bench/writeCounter';
+import { tableClient } from '../../../tools/bench/probes';
+import { usageBetween } from '../../../tools/bench/figures';
+import { countWrittenInAzurite, storageUsage, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../tools/bench/writeCounter';
 import { TableStore } from '../../../shared/storage/tableStore';
 
 const rowSchema = z.object({ P: z.string(), R: z.string(), V: z.string() });
@@ -56,6 +58,29 @@ describe('the benchmark write counter in Azurite', () => {
     ]);
     expect(fast).toEqual(slow);
     expect(fast[1]!.lastWriteAt).toBeGreaterThanOrEqual(fast[0]!.lastWriteAt!);
+  });
+
+  it('counts the requests Azurite serves by kind, the benchmark\'s own apart, with its CPU time', async () => {
+    const store = new TableStore(azurite.connectionString, 'counterKinds', rowSchema, (r) => ({ partitionKey: r.P, rowKey: r.R }));
+    await store.ready();
+    const before = await storageUsage(counterPort);
+    await store.createManyIfAbsent(rows('k', 150)); // two transactions
+    expect(await store.get('k', 'r0001')).toBeDefined();
+    expect(await store.get('k', 'r0002')).toBeDefined();
+    expect(await store.get('k', 'nope')).toBeUndefined();
+    expect(await store.listPartition('k')).toHaveLength(150); // one page of 1,000
+    await store.delete('k', 'r0003');
+    let probed = 0;
+    for await (const _ of tableClient(azurite.connectionString, 'counterKinds').listEntities()) probed += 1;
+    expect(probed).toBe(149);
+    const after = await storageUsage(counterPort);
+
+    const usage = usageBetween({ before: 0, after: 0 }, { before, after }, 1000);
+    expect(usage.requests).toEqual({ transaction: 2, 'point read counterKinds': 3, 'query counterKinds': 1, 'single write counterKinds': 1, 'bench query counterKinds': 1 });
+    expect(usage.storageCpuSeconds).toBeGreaterThan(0);
+    // Its own answers are not counted.
+    const again = await storageUsage(counterPort);
+    expect(again.requests).toEqual(after.requests);
   });
 
   it('fails clearly where no counter listens', async () => {
