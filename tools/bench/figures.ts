@@ -26,13 +26,16 @@ export interface BaselineMeasure {
   storageCpuSeconds?: number;
 }
 
-/** What the processes did while a phase ran (counted from just before it began to when it was seen done). */
+/** What the processes did while a phase ran. */
 export interface PhaseUsage {
-  /** Wall seconds the figures below were counted over (before any cut back to the last write). */
+  /** Wall seconds the host's CPU was counted over: from the phase's start until it was seen done (a little past its end). */
   wallSeconds: number;
   /** CPU seconds of the Functions host process. */
   hostCpuSeconds: number;
-  /** CPU seconds of the Azurite process (absent when its counter did not answer). */
+  /**
+   * CPU seconds of the Azurite process over the phase's own seconds (read from samples every
+   * 50 ms once its end is known; absent when the counter did not answer).
+   */
   storageCpuSeconds?: number;
   /** Requests Azurite served, by kind (writeCounter.ts, `requestKind`); absent with storageCpuSeconds. */
   requests?: Record<string, number>;
@@ -65,12 +68,9 @@ export interface PhaseFigures extends PhaseMeasure {
   msPerIld: number | null;
   /** Azurite's CPU in the phase over its CPU in the baseline for as many entities. */
   storageWork: number | null;
-  /**
-   * Azurite's CPU seconds over the phase's seconds (about 0-1). The CPU is counted from the
-   * phase's start until the benchmark saw it done, a little past its end (polls and probes).
-   */
+  /** Azurite's CPU seconds over the phase's seconds (0-1; a sample's 50 ms at each end can tip it a little past 1). */
   storageBusy: number | null;
-  /** The host's CPU seconds over the phase's seconds, counted alike. */
+  /** The host's CPU seconds (counted until the phase was seen done) over the phase's seconds. */
   hostBusy: number | null;
 }
 
@@ -112,23 +112,24 @@ export function figuresOf(m: PhaseMeasure): PhaseFigures {
   };
 }
 
-/** The usage between two snapshots of the host's and Azurite's counters, `wallMs` apart. */
+/** Azurite's CPU seconds and requests by kind between two of its counter's readings (only the kinds that grew). */
+export function storageBetween(before: StorageUsage, after: StorageUsage): { storageCpuSeconds: number; requests: Record<string, number> } {
+  const requests: Record<string, number> = {};
+  for (const [kind, n] of Object.entries(after.requests)) {
+    const d = n - (before.requests[kind] ?? 0);
+    if (d > 0) requests[kind] = d;
+  }
+  return { storageCpuSeconds: Math.max(0, after.cpuMicros - before.cpuMicros) / 1e6, requests };
+}
+
+/** The usage between two snapshots of the host's (and, when given, Azurite's) counters, `wallMs` apart. */
 export function usageBetween(
   host: { before: number; after: number },
   storage: { before: StorageUsage; after: StorageUsage } | undefined,
   wallMs: number,
 ): PhaseUsage {
   const usage: PhaseUsage = { wallSeconds: wallMs / 1000, hostCpuSeconds: Math.max(0, host.after - host.before) / 1e6 };
-  if (storage) {
-    usage.storageCpuSeconds = Math.max(0, storage.after.cpuMicros - storage.before.cpuMicros) / 1e6;
-    const requests: Record<string, number> = {};
-    for (const [kind, n] of Object.entries(storage.after.requests)) {
-      const d = n - (storage.before.requests[kind] ?? 0);
-      if (d > 0) requests[kind] = d;
-    }
-    usage.requests = requests;
-  }
-  return usage;
+  return storage ? { ...usage, ...storageBetween(storage.before, storage.after) } : usage;
 }
 
 /** Requests by kind without the table ("point read dvActuals" -> "point read"), the benchmark's own left out, largest first. */

@@ -14,7 +14,7 @@ import { waitFor, WaitTimeout } from '../../tests/kit/wait';
 import type { ErrorRow } from '../../shared/operations/errorLogStore';
 import type { HostChild, HostStats } from './hostClient';
 import { countWritten as countByQuery, BASELINE_TABLE_PREFIX, type Window, type WrittenCount } from './storage';
-import { countWrittenInAzurite, storageUsage, WRITE_COUNTER_PORT_ENV, writeCounterPreload, type StorageUsage } from './writeCounter';
+import { countWrittenInAzurite, storageUsage, storageUsageAt, WRITE_COUNTER_PORT_ENV, writeCounterPreload, type StorageUsage } from './writeCounter';
 import { freePort } from '../ports';
 import { ACCOUNTING_CURRENCY } from './seed';
 
@@ -44,6 +44,8 @@ export interface BenchSystem extends System<HostChild> {
   countWritten(windows: readonly Window[]): Promise<WrittenCount[]>;
   /** Azurite's requests by kind and CPU time so far; undefined when its counter does not answer (noted once). */
   storageUsage(): Promise<StorageUsage | undefined>;
+  /** The same as they stood at given times (epoch ms, within the last 30 minutes); undefined likewise. */
+  storageUsageAt(times: readonly number[]): Promise<StorageUsage[] | undefined>;
 }
 
 /**
@@ -67,6 +69,16 @@ export async function startBenchSystem(options: { logFile: string; onHostError?:
   const h = system.host;
   const cs = system.connectionString;
   let usageFailed = false;
+  const askUsage = async <T>(ask: () => Promise<T>): Promise<T | undefined> => {
+    if (usageFailed) return undefined;
+    try {
+      return await ask();
+    } catch (error) {
+      usageFailed = true;
+      options.onNote?.(`the Azurite request counter failed (${error instanceof Error ? error.message : String(error)}); no storage work per phase from here on`);
+      return undefined;
+    }
+  };
 
   return {
     ...system,
@@ -79,16 +91,8 @@ export async function startBenchSystem(options: { logFile: string; onHostError?:
       }
     },
 
-    async storageUsage() {
-      if (usageFailed) return undefined;
-      try {
-        return await storageUsage(counterPort);
-      } catch (error) {
-        usageFailed = true;
-        options.onNote?.(`the Azurite request counter failed (${error instanceof Error ? error.message : String(error)}); no storage work per phase in this run`);
-        return undefined;
-      }
-    },
+    storageUsage: () => askUsage(() => storageUsage(counterPort)),
+    storageUsageAt: (times) => askUsage(() => storageUsageAt(counterPort, times)),
 
     async quiet() {
       if ((await h.stats()).inFlight > 0) return false;

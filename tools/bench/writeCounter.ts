@@ -3,10 +3,11 @@
  * answers, on a loopback port, how many entities of each table were last written inside given
  * time windows, by walking Azurite's in-memory store (LokiJS) directly.
  *
- * The same preload counts the requests Azurite serves, by kind (`requestKind`), and answers them
- * with Azurite's own CPU time (`GET /usage`): the recorder takes both before and after each phase
- * and the baseline, so a run shows what each phase asked of the storage and how busy the storage
- * was (docs/bench.md, "What bounds each phase").
+ * The same preload counts the requests Azurite serves, by kind (`requestKind`), and samples them
+ * with Azurite's own CPU time every USAGE_SAMPLE_MS: the recorder reads them for each phase's exact
+ * span once its end is known (`POST /usage`), and live around the baseline (`GET /usage`), so a
+ * run shows what each phase asked of the storage and how busy the storage was (docs/bench.md,
+ * "What bounds each phase").
  *
  * Why: the table service has no index on Timestamp, and Azurite re-scans a table for every
  * 1,000-row page of a `Timestamp ge ... and Timestamp lt ...` query, so counting a 50,000-ILD
@@ -22,6 +23,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Window, WrittenCount } from './storage';
+
+/** How often the counter samples Azurite's CPU time and request counts, and how long it keeps them. */
+export const USAGE_SAMPLE_MS = 50;
+const USAGE_KEPT_MS = 30 * 60_000;
 
 /** The environment variable carrying the counter's port into the Azurite process. */
 export const WRITE_COUNTER_PORT_ENV = 'BENCH_WRITE_COUNTER_PORT';
@@ -74,11 +79,29 @@ const requestKind = ${requestKind.toString()};
 const BENCH_USER_AGENT = ${JSON.stringify(BENCH_USER_AGENT)};
 if (port > 0) {
   const requests = {};
+  // Usage every ${USAGE_SAMPLE_MS} ms (the last ${USAGE_KEPT_MS / 60_000} minutes), so a phase's usage can be read for its exact span afterwards.
+  const samples = [];
+  let changed = true;
+  const now = () => { const cpu = process.cpuUsage(); return { at: Date.now(), cpuMicros: cpu.user + cpu.system, requests: { ...requests } }; };
+  setInterval(() => {
+    const cpu = process.cpuUsage();
+    const last = samples[samples.length - 1];
+    samples.push({ at: Date.now(), cpuMicros: cpu.user + cpu.system, requests: changed || !last ? { ...requests } : last.requests });
+    changed = false;
+    while (samples.length > 0 && samples[0].at < Date.now() - ${USAGE_KEPT_MS}) samples.shift();
+  }, ${USAGE_SAMPLE_MS}).unref();
+  // The first sample at or after a time (the live figures when there is none yet).
+  const usageAt = (t) => {
+    let lo = 0, hi = samples.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (samples[mid].at < t) lo = mid + 1; else hi = mid; }
+    const s = lo < samples.length ? samples[lo] : now();
+    return { cpuMicros: s.cpuMicros, requests: s.requests };
+  };
   const counter = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/usage') {
-      const cpu = process.cpuUsage();
+      const { cpuMicros } = now();
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ requests, cpuMicros: cpu.user + cpu.system }));
+      res.end(JSON.stringify({ requests, cpuMicros }));
       return;
     }
     let body = '';
@@ -86,6 +109,12 @@ if (port > 0) {
     req.on('data', (chunk) => { body += chunk; });
     req.on('end', () => {
       try {
+        if (req.url === '/usage') {
+          const { times } = JSON.parse(body);
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ usages: times.map(usageAt) }));
+          return;
+        }
         const { account, windows } = JSON.parse(body);
         const prefix = account + '$';
         const tables = {};
@@ -117,6 +146,7 @@ if (port > 0) {
     if (event === 'request' && this !== counter && req && typeof req.url === 'string') {
       const kind = requestKind(String(req.method || 'GET'), req.url, String(req.headers['user-agent'] || '').startsWith(BENCH_USER_AGENT));
       requests[kind] = (requests[kind] || 0) + 1;
+      changed = true;
     }
     return emit.apply(this, arguments);
   };
@@ -137,6 +167,16 @@ export type StorageUsage = z.infer<typeof usageSchema>;
 /** Ask the counter for Azurite's requests and CPU time so far. */
 export async function storageUsage(port: number): Promise<StorageUsage> {
   return usageSchema.parse(JSON.parse(await ask(port, 'GET', '/usage')));
+}
+
+/**
+ * Azurite's requests and CPU time as they stood at given times (epoch ms): the first sample at or
+ * after each (samples every USAGE_SAMPLE_MS), the live figures for a time not sampled yet.
+ */
+export async function storageUsageAt(port: number, times: readonly number[]): Promise<StorageUsage[]> {
+  const answer = z.object({ usages: z.array(usageSchema) }).parse(JSON.parse(await ask(port, 'POST', '/usage', JSON.stringify({ times }))));
+  if (answer.usages.length !== times.length) throw new Error(`the Azurite counter answered ${answer.usages.length} usages for ${times.length} times`);
+  return answer.usages;
 }
 
 function ask(port: number, method: 'GET' | 'POST', route: string, body?: string): Promise<string> {

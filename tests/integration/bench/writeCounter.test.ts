@@ -4,8 +4,8 @@ import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { freePort } from '../../../tools/ports';
 import { BASELINE_TABLE_PREFIX, countWritten } from '../../../tools/bench/storage';
 import { tableClient } from '../../../tools/bench/probes';
-import { usageBetween } from '../../../tools/bench/figures';
-import { countWrittenInAzurite, storageUsage, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../tools/bench/writeCounter';
+import { storageBetween, usageBetween } from '../../../tools/bench/figures';
+import { countWrittenInAzurite, storageUsage, storageUsageAt, USAGE_SAMPLE_MS, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../tools/bench/writeCounter';
 import { TableStore } from '../../../shared/storage/tableStore';
 
 const rowSchema = z.object({ P: z.string(), R: z.string(), V: z.string() });
@@ -81,6 +81,32 @@ describe('the benchmark write counter in Azurite', () => {
     // Its own answers are not counted.
     const again = await storageUsage(counterPort);
     expect(again.requests).toEqual(after.requests);
+  });
+
+  it('answers the usage as it stood at given times, from its samples', async () => {
+    const store = new TableStore(azurite.connectionString, 'counterTimes', rowSchema, (r) => ({ partitionKey: r.P, rowKey: r.R }));
+    await store.ready();
+    const settle = () => pause(3 * USAGE_SAMPLE_MS);
+    const t0 = Date.now();
+    await settle();
+    await store.createManyIfAbsent(rows('t', 10));
+    expect(await store.get('t', 'r0001')).toBeDefined();
+    await settle();
+    const t1 = Date.now();
+    await settle();
+    await store.get('t', 'r0002');
+    await store.get('t', 'r0003');
+    await settle();
+    const t2 = Date.now();
+    await settle();
+
+    const [at0, at1, at2, later] = await storageUsageAt(counterPort, [t0, t1, t2, Date.now() + 60_000]);
+    expect(storageBetween(at0!, at1!).requests).toEqual({ transaction: 1, 'point read counterTimes': 1 });
+    expect(storageBetween(at1!, at2!).requests).toEqual({ 'point read counterTimes': 2 });
+    expect(storageBetween(at0!, at1!).storageCpuSeconds).toBeGreaterThan(0);
+    // A time not sampled yet answers the live figures.
+    expect(storageBetween(at2!, later!).requests).toEqual({});
+    expect(later!.cpuMicros).toBeGreaterThanOrEqual(at2!.cpuMicros);
   });
 
   it('fails clearly where no counter listens', async () => {
