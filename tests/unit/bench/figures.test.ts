@@ -91,12 +91,13 @@ describe('storage work and busy shares', () => {
     ]);
   });
 
-  it('names the bound: storage when Azurite\'s work explains three quarters of the ratio, else a busy host, else waiting', () => {
-    expect(boundOf({ ratio: 4, storageWork: 3.2, hostBusy: 0.9 })).toBe('storage');
-    expect(boundOf({ ratio: 4, storageWork: 2.9, hostBusy: 0.85 })).toBe('host CPU');
-    expect(boundOf({ ratio: 4, storageWork: 2.9, hostBusy: 0.5 })).toBe('waiting');
-    expect(boundOf({ ratio: 4, storageWork: null, hostBusy: 0.5 })).toBeNull();
-    expect(boundOf({ ratio: null, storageWork: 2, hostBusy: 0.5 })).toBeNull();
+  it('names the bound: storage when Azurite\'s work explains three quarters of the ratio or Azurite was busy, else a busy host, else waiting', () => {
+    expect(boundOf({ ratio: 4, storageWork: 3.2, storageBusy: 0.5, hostBusy: 0.9 })).toBe('storage');
+    expect(boundOf({ ratio: 4, storageWork: 2.9, storageBusy: 0.86, hostBusy: 0.9 })).toBe('storage');
+    expect(boundOf({ ratio: 4, storageWork: 2.9, storageBusy: 0.8, hostBusy: 0.85 })).toBe('host CPU');
+    expect(boundOf({ ratio: 4, storageWork: 2.9, storageBusy: null, hostBusy: 0.5 })).toBe('waiting');
+    expect(boundOf({ ratio: 4, storageWork: null, storageBusy: 0.99, hostBusy: 0.5 })).toBeNull();
+    expect(boundOf({ ratio: null, storageWork: 2, storageBusy: 0.99, hostBusy: 0.5 })).toBeNull();
   });
 
   it('explains a phase in one line: bound, work, busy shares and requests per ILD', () => {
