@@ -68,7 +68,7 @@ export interface PhaseFigures extends PhaseMeasure {
   msPerIld: number | null;
   /** Azurite's CPU in the phase over its CPU in the baseline for as many entities. */
   storageWork: number | null;
-  /** Azurite's CPU seconds over the phase's seconds (0-1; a sample's 50 ms at each end can tip it a little past 1). */
+  /** Azurite's CPU seconds over the phase's seconds (can pass 1: a process's CPU time includes its helper threads). */
   storageBusy: number | null;
   /** The host's CPU seconds (counted until the phase was seen done) over the phase's seconds. */
   hostBusy: number | null;

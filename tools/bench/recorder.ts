@@ -1,8 +1,9 @@
 /**
  * Records a scenario's phases: wall time, the host's peak RSS (the host process samples itself),
- * the host's and Azurite's CPU time and Azurite's requests (counters read before and after),
- * then (at a quiet point, before later phases rewrite the same rows) the entities each phase
- * wrote, and at the end of the scenario the storage baseline of each phase.
+ * the host's CPU time (read before and after), then (at a quiet point, before later phases
+ * rewrite the same rows) the entities each phase wrote with Azurite's CPU time and requests over
+ * the phase's exact span, and at the end of the scenario the storage baseline of each phase (with
+ * Azurite's CPU time for it).
  */
 import { scaleBaseline, storageBetween, usageBetween, type PhaseMeasure } from './figures';
 import { executionsBetween } from './hostProtocol';
