@@ -87,16 +87,22 @@ export function ratioToBaseline(seconds: number, baseline: BaselineMeasure | und
   return seconds / baseline.seconds;
 }
 
-/** CPU seconds over a phase's seconds, or null when the CPU is missing or the phase too short to mean anything. */
+/**
+ * Below this a phase gets no CPU figures: Azurite's are read from samples 50 ms apart, so each end
+ * of a shorter phase can be off by a fifth of it or more.
+ */
+export const MIN_USAGE_SECONDS = 0.5;
+
+/** CPU seconds over a phase's seconds, or null when the CPU is missing or the phase too short for it. */
 function busy(cpuSeconds: number | undefined, seconds: number): number | null {
-  if (cpuSeconds === undefined || !(seconds >= MIN_SECONDS)) return null;
+  if (cpuSeconds === undefined || !(seconds >= MIN_USAGE_SECONDS)) return null;
   return cpuSeconds / seconds;
 }
 
-export function storageWorkOf(usage: PhaseUsage | undefined, baseline: BaselineMeasure | undefined): number | null {
+export function storageWorkOf(usage: PhaseUsage | undefined, baseline: BaselineMeasure | undefined, seconds: number): number | null {
   const spent = usage?.storageCpuSeconds;
   const reference = baseline?.storageCpuSeconds;
-  if (spent === undefined || reference === undefined || !(reference > 0)) return null;
+  if (spent === undefined || reference === undefined || !(reference > 0) || !(seconds >= MIN_USAGE_SECONDS)) return null;
   return spent / reference;
 }
 
@@ -106,7 +112,7 @@ export function figuresOf(m: PhaseMeasure): PhaseFigures {
     entitiesPerSecond: rate(m.entities, m.seconds),
     ratio: ratioToBaseline(m.seconds, m.baseline),
     msPerIld: m.ilds > 0 && m.seconds >= 0 ? (m.seconds * 1000) / m.ilds : null,
-    storageWork: storageWorkOf(m.usage, m.baseline),
+    storageWork: storageWorkOf(m.usage, m.baseline, m.seconds),
     storageBusy: busy(m.usage?.storageCpuSeconds, m.seconds),
     hostBusy: busy(m.usage?.hostCpuSeconds, m.seconds),
   };

@@ -64,7 +64,9 @@ describe('storage work and busy shares', () => {
     expect(noStorage.storageWork).toBeNull();
     expect(noStorage.storageBusy).toBeNull();
     expect(noStorage.hostBusy).toBeCloseTo(0.05, 10);
-    expect(figuresOf(measure({ seconds: 0.01, usage })).hostBusy).toBeNull();
+    const short = figuresOf(measure({ seconds: 0.4, baseline: { written: 1, seconds: 0.1, extrapolated: false, storageCpuSeconds: 0.1 }, usage }));
+    expect([short.storageWork, short.storageBusy, short.hostBusy]).toEqual([null, null, null]);
+    expect(short.ratio).toBe(4);
   });
 
   it('takes the usage between two snapshots: CPU in seconds, only the request kinds that grew', () => {
