@@ -44,7 +44,7 @@ export interface BenchSystem extends System<HostChild> {
   countWritten(windows: readonly Window[]): Promise<WrittenCount[]>;
   /** Azurite's requests by kind and CPU time so far; undefined when its counter does not answer (noted once). */
   storageUsage(): Promise<StorageUsage | undefined>;
-  /** The same as they stood at given times (epoch ms, within the last 30 minutes); undefined likewise. */
+  /** The same as they stood at given times (epoch ms, within the last 15 minutes); undefined likewise. */
   storageUsageAt(times: readonly number[]): Promise<StorageUsage[] | undefined>;
 }
 

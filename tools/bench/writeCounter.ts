@@ -26,7 +26,7 @@ import type { Window, WrittenCount } from './storage';
 
 /** How often the counter samples Azurite's CPU time and request counts, and how long it keeps them. */
 export const USAGE_SAMPLE_MS = 50;
-const USAGE_KEPT_MS = 30 * 60_000;
+const USAGE_KEPT_MS = 15 * 60_000;
 
 /** The environment variable carrying the counter's port into the Azurite process. */
 export const WRITE_COUNTER_PORT_ENV = 'BENCH_WRITE_COUNTER_PORT';
