@@ -86,7 +86,8 @@ describe('the benchmark write counter in Azurite', () => {
   it('answers the usage as it stood at given times, from its samples', async () => {
     const store = new TableStore(azurite.connectionString, 'counterTimes', rowSchema, (r) => ({ partitionKey: r.P, rowKey: r.R }));
     await store.ready();
-    const settle = () => pause(3 * USAGE_SAMPLE_MS);
+    // Ten sample periods between a time and the next requests: room for a late timer on a busy machine.
+    const settle = () => pause(10 * USAGE_SAMPLE_MS);
     const t0 = Date.now();
     await settle();
     await store.createManyIfAbsent(rows('t', 10));
