@@ -128,14 +128,9 @@ export function storageBetween(before: StorageUsage, after: StorageUsage): { sto
   return { storageCpuSeconds: Math.max(0, after.cpuMicros - before.cpuMicros) / 1e6, requests };
 }
 
-/** The usage between two snapshots of the host's (and, when given, Azurite's) counters, `wallMs` apart. */
-export function usageBetween(
-  host: { before: number; after: number },
-  storage: { before: StorageUsage; after: StorageUsage } | undefined,
-  wallMs: number,
-): PhaseUsage {
-  const usage: PhaseUsage = { wallSeconds: wallMs / 1000, hostCpuSeconds: Math.max(0, host.after - host.before) / 1e6 };
-  return storage ? { ...usage, ...storageBetween(storage.before, storage.after) } : usage;
+/** The host's usage between two readings of its CPU counter (µs), `wallMs` apart; Azurite's part is added by `storageBetween`. */
+export function usageBetween(host: { before: number; after: number }, wallMs: number): PhaseUsage {
+  return { wallSeconds: wallMs / 1000, hostCpuSeconds: Math.max(0, host.after - host.before) / 1e6 };
 }
 
 /** Requests by kind without the table ("point read dvActuals" -> "point read"), the benchmark's own left out, largest first. */

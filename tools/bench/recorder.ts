@@ -80,7 +80,7 @@ export class PhaseRecorder {
       peakRssBytes: peakRss,
       functions: executionsBetween(before.executions, after.executions),
       // Azurite's part is read for the phase's exact span when its entities are counted.
-      usage: usageBetween({ before: from.hostCpuMicros, after: to.hostCpuMicros }, undefined, to.at - from.at),
+      usage: usageBetween({ before: from.hostCpuMicros, after: to.hostCpuMicros }, to.at - from.at),
     };
     if (end.note !== undefined) measure.note = end.note;
     this.#pending.push({ measure, from: new Date(startedAt), to: new Date(endedAt + 1), endsAtLastWrite: end.endsAtLastWrite === true });

@@ -82,11 +82,11 @@ if (port > 0) {
   // Usage every ${USAGE_SAMPLE_MS} ms (the last ${USAGE_KEPT_MS / 60_000} minutes), so a phase's usage can be read for its exact span afterwards.
   const samples = [];
   let changed = true;
-  const now = () => { const cpu = process.cpuUsage(); return { at: Date.now(), cpuMicros: cpu.user + cpu.system, requests: { ...requests } }; };
+  const cpuMicros = () => { const cpu = process.cpuUsage(); return cpu.user + cpu.system; };
+  const now = () => ({ at: Date.now(), cpuMicros: cpuMicros(), requests: { ...requests } });
   setInterval(() => {
-    const cpu = process.cpuUsage();
     const last = samples[samples.length - 1];
-    samples.push({ at: Date.now(), cpuMicros: cpu.user + cpu.system, requests: changed || !last ? { ...requests } : last.requests });
+    samples.push({ at: Date.now(), cpuMicros: cpuMicros(), requests: changed || !last ? { ...requests } : last.requests });
     changed = false;
     while (samples.length > 0 && samples[0].at < Date.now() - ${USAGE_KEPT_MS}) samples.shift();
   }, ${USAGE_SAMPLE_MS}).unref();
@@ -99,9 +99,8 @@ if (port > 0) {
   };
   const counter = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/usage') {
-      const { cpuMicros } = now();
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ requests, cpuMicros }));
+      res.end(JSON.stringify({ requests, cpuMicros: cpuMicros() }));
       return;
     }
     let body = '';

@@ -4,7 +4,7 @@ import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { freePort } from '../../../tools/ports';
 import { BASELINE_TABLE_PREFIX, countWritten } from '../../../tools/bench/storage';
 import { tableClient } from '../../../tools/bench/probes';
-import { storageBetween, usageBetween } from '../../../tools/bench/figures';
+import { storageBetween } from '../../../tools/bench/figures';
 import { countWrittenInAzurite, storageUsage, storageUsageAt, USAGE_SAMPLE_MS, WRITE_COUNTER_PORT_ENV, writeCounterPreload } from '../../../tools/bench/writeCounter';
 import { TableStore } from '../../../shared/storage/tableStore';
 
@@ -75,7 +75,7 @@ describe('the benchmark write counter in Azurite', () => {
     expect(probed).toBe(149);
     const after = await storageUsage(counterPort);
 
-    const usage = usageBetween({ before: 0, after: 0 }, { before, after }, 1000);
+    const usage = storageBetween(before, after);
     expect(usage.requests).toEqual({ transaction: 2, 'point read counterKinds': 3, 'query counterKinds': 1, 'single write counterKinds': 1, 'bench query counterKinds': 1 });
     expect(usage.storageCpuSeconds).toBeGreaterThan(0);
     // Its own answers are not counted.

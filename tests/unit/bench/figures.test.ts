@@ -15,6 +15,7 @@ import {
   boundOf,
   requestsByKind,
   topRequests,
+  storageBetween,
   usageBetween,
   type PhaseMeasure,
 } from '../../../tools/bench/figures';
@@ -70,13 +71,15 @@ describe('storage work and busy shares', () => {
   });
 
   it('takes the usage between two snapshots: CPU in seconds, only the request kinds that grew', () => {
-    const u = usageBetween(
-      { before: 1_000_000, after: 3_500_000 },
-      { before: { cpuMicros: 2_000_000, requests: { 'point read a': 5, transaction: 2, query: 1 } }, after: { cpuMicros: 6_000_000, requests: { 'point read a': 9, transaction: 2, query: 4, 'bench query b': 3 } } },
-      8_000,
-    );
+    const u = {
+      ...usageBetween({ before: 1_000_000, after: 3_500_000 }, 8_000),
+      ...storageBetween(
+        { cpuMicros: 2_000_000, requests: { 'point read a': 5, transaction: 2, query: 1 } },
+        { cpuMicros: 6_000_000, requests: { 'point read a': 9, transaction: 2, query: 4, 'bench query b': 3 } },
+      ),
+    };
     expect(u).toEqual({ wallSeconds: 8, hostCpuSeconds: 2.5, storageCpuSeconds: 4, requests: { 'point read a': 4, query: 3, 'bench query b': 3 } });
-    expect(usageBetween({ before: 5, after: 5 }, undefined, 1000)).toEqual({ wallSeconds: 1, hostCpuSeconds: 0 });
+    expect(usageBetween({ before: 5, after: 5 }, 1000)).toEqual({ wallSeconds: 1, hostCpuSeconds: 0 });
   });
 
   it('groups requests by kind without tables and leaves the benchmark\'s own out', () => {
