@@ -213,6 +213,19 @@ describe('the confirmation fences the details it confirms (issue 14, item 2)', (
     expect(await dv.claimsOfContract(contractId)).toEqual([]);
   });
 
+  it('publishes before it releases the claims: a crash after the publish leaves them to the redelivery', async () => {
+    const { fx } = await contractWithReady(3);
+    const contractId = fx.contract.salesorderid;
+    const view = await createProformaInvoice({ dataverse: dv, numbers }, contractId, {});
+    const invoiceId = view.invoice.invoiceid;
+    await expect(confirm(invoiceId, (s) => {
+      if (s === ConfirmationStep.ActualsPublished) throw new Error('crash after the publish');
+    })).rejects.toThrow(/crash/);
+    expect(await dv.claimsOfContract(contractId)).toHaveLength(3);
+    await confirm(invoiceId); // the redelivery: already Confirmed
+    expect(await dv.claimsOfContract(contractId)).toEqual([]);
+  });
+
   it("releases only the confirmed invoice's claims, in transactions rather than a request per item", async () => {
     const { fx, ids } = await contractWithReady(250);
     const contractId = fx.contract.salesorderid;
