@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  approvalScan,
+  APPROVAL_REQUEST_SIZES,
   confirmationActualReads,
   CONFIRMATION_READS_BY_KEY_PER_ILD,
   DEFAULT_PARAMS,
@@ -14,6 +16,9 @@ import {
   tableOpsOf,
   TABLE_KEYS,
   PHASE_PROFILES,
+  pointReadsOf,
+  scanSeconds,
+  loadOf,
   withTier,
   workloadLimits,
   type ModelParams,
@@ -289,5 +294,99 @@ describe('hidden writes', () => {
     expect(unseen.find((t) => t.table === 'dvInvoiceClaims')?.writes).toBe(100);
     const counted = tableOpsOf(load({ phase: 'invoice creation', tables: { dvActuals: 100, dvInvoiceClaims: 100 } }), PHASE_PROFILES['invoice creation'], a);
     expect(counted.find((t) => t.table === 'dvInvoiceClaims')?.writes).toBe(100);
+  });
+});
+
+describe('measured point reads', () => {
+  it('takes the point reads per table from the requests Azurite served, not the kinds without a table or the benchmark own', () => {
+    expect(pointReadsOf({ 'point read dvActuals': 9_978, 'query dvActuals': 20, transaction: 100, 'point read dvInvoices': 3, 'bench point read dvActuals': 7 })).toEqual({ dvActuals: 9_978, dvInvoices: 3 });
+  });
+
+  it('replaces the profile estimate of point reads with the count, and adds point reads the profile does not know', () => {
+    const a = DEFAULT_PARAMS.assumptions;
+    const profile = PHASE_PROFILES['backlog ready'];
+    // Without counts (an older results file): one point read per ILD, estimated.
+    const estimated = tableOpsOf(load({ phase: 'backlog ready', ilds: 1000, tables: { dvActuals: 1000 } }), profile, a);
+    expect(estimated.find((t) => t.table === 'dvActuals')).toMatchObject({ writes: 1000, reads: 1000 });
+    // With counts: what was measured, on every table.
+    const measured = tableOpsOf(load({ phase: 'backlog ready', ilds: 1000, tables: { dvActuals: 1000 }, pointReads: { dvActuals: 950, dvContracts: 2 } }), profile, a);
+    expect(measured.find((t) => t.table === 'dvActuals')).toMatchObject({ writes: 1000, reads: 950, ops: 1950 });
+    expect(measured.find((t) => t.table === 'dvContracts')).toMatchObject({ writes: 0, reads: 2 });
+  });
+
+  it('keeps the estimates of what queries read, which the counts do not give', () => {
+    const a = DEFAULT_PARAMS.assumptions;
+    const ops = tableOpsOf(load({ phase: 'confirmation', tables: { dvActuals: 300 }, pointReads: { dvInvoices: 2 } }), PHASE_PROFILES.confirmation, a);
+    expect(ops.find((t) => t.table === 'dvActuals')).toMatchObject({ reads: 200 });
+    expect(ops.find((t) => t.table === 'dvInvoiceLineDetails')).toMatchObject({ reads: 200 });
+    expect(ops.find((t) => t.table === 'dvInvoices')).toMatchObject({ reads: 2 });
+  });
+
+  it('reads them from a result phase with usage, and leaves them out of one without', () => {
+    const base = { scenario: 'A', phase: 'backlog ready', ilds: 10, seconds: 1, entities: 10, tables: { dvActuals: 10 } };
+    expect(loadOf({ ...base, usage: { wallSeconds: 1, hostCpuSeconds: 1, requests: { 'point read dvActuals': 10 } } }, ONE).pointReads).toEqual({ dvActuals: 10 });
+    expect(loadOf(base, ONE).pointReads).toBeUndefined();
+  });
+});
+
+describe("the approvals' look-up across contracts", () => {
+  const approvals = (tables: Record<string, number>, ilds = 1000) => load({ scenario: 'A', phase: 'approvals + actuals sync', ilds, tables });
+
+  it('costs the approval a scan of the whole table per 15 ids, four at a time, at the scan rate', () => {
+    const a = DEFAULT_PARAMS.assumptions;
+    // 1,000 entries: 2,000 ids, 133.3 queries, 34 rounds of 4; each reads the 2,000 rows the phase wrote at 2,000/s
+    expect(scanSeconds(2000 / 15, 2000, 4, a)).toBeCloseTo(34, 9);
+    const p = predictPhase(approvals({ dvActuals: 2000 }));
+    expect(p.invocation?.scanSeconds).toBeCloseTo(34, 9);
+    expect(p.binding.resource).toBe('invocation');
+    expect(p.binding.detail).toContain('133 queries reading dvActuals whole (2,000 rows)');
+    const dv = p.tables.find((t) => t.table === 'dvActuals');
+    expect(dv?.scanQueries).toBeCloseTo(2000 / 15, 9);
+    expect(dv?.scanned).toBeCloseTo((2000 / 15) * 2000, 6);
+    // The scans are not placed in the contract's partition.
+    expect(dv?.hottest).toBe(2000);
+  });
+
+  it("grows with the table it reads, not with the approval's own work", () => {
+    const big = params({ assumptions: { scannedTableRows: 1_000_000 } });
+    const small = predictPhase(approvals({ dvActuals: 2000 }), big);
+    expect(small.invocation?.scanSeconds).toBeCloseTo(34 * 500, 6);
+    const faster = predictPhase(approvals({ dvActuals: 2000 }), params({ assumptions: { scannedTableRows: 1_000_000, scanEntitiesPerSecond: 20_000 } }));
+    expect(faster.invocation?.scanSeconds).toBeCloseTo(34 * 50, 6);
+    // Phases without such queries are unchanged by the table's size.
+    expect(predictPhase(load({ phase: 'confirmation', tables: { dvActuals: 300 } }), big).invocation?.scanSeconds).toBe(0);
+  });
+
+  it('finds the most rows at which a request still answers within the HTTP limit', () => {
+    const p = DEFAULT_PARAMS;
+    const scan = approvalScan(predictScenarios([approvals({ dvActuals: 2000 })], p), p);
+    expect(scan).toMatchObject({ table: 'dvActuals', rows: 2000, limitSeconds: 230, limitName: 'HTTP response limit' });
+    expect(scan?.requests.map((r) => r.entries)).toEqual([...APPROVAL_REQUEST_SIZES]);
+    for (const r of scan?.requests ?? []) {
+      const within = predictPhase(approvals({ dvActuals: 2 * r.entries }, r.entries), params({ assumptions: { scannedTableRows: r.maxRows } }));
+      const past = predictPhase(approvals({ dvActuals: 2 * r.entries }, r.entries), params({ assumptions: { scannedTableRows: Math.ceil(r.maxRows * 1.01) } }));
+      expect(within.invocation!.seconds).toBeLessThanOrEqual(230);
+      expect(past.invocation!.seconds).toBeGreaterThan(230);
+    }
+    // A tenth of the request: 4 rounds of queries instead of 34, so 8.5 times the rows.
+    expect(scan!.requests[1]!.maxRows / scan!.requests[0]!.maxRows).toBeCloseTo(34 / 4, 1);
+  });
+
+  it('is absent without an approvals phase, and printed with one', () => {
+    expect(approvalScan(predictScenarios(loadsOf(results())), DEFAULT_PARAMS)).toBeUndefined();
+    expect(modelReport(results(), 'f.json', DEFAULT_PARAMS)).not.toContain('Approvals look their actuals up');
+    const r = results();
+    r.phases.push({ scenario: 'A', phase: 'approvals + actuals sync', ilds: 1000, seconds: 2, entities: 2000, tables: { dvActuals: 2000 } });
+    const text = modelReport(r, 'f.json', params({ assumptions: { scannedTableRows: 50_000 } }));
+    expect(text).toContain('Approvals look their actuals up across contracts');
+    expect(text).toContain('at 50,000 rows');
+    expect(text).toContain('a query across partitions reads 2,000 entities/s of a 50,000-row table');
+  });
+
+  it('parses the scan settings', () => {
+    const cmd = parseResultsArgs(['--model', 'azure', '--scan-rate', '10000', '--scanned-rows=1_000_000']);
+    expect(cmd.params.assumptions).toMatchObject({ scanEntitiesPerSecond: 10_000, scannedTableRows: 1_000_000 });
+    expect(() => parseResultsArgs(['--model', 'azure', '--scan-rate', 'fast'])).toThrow(ResultsUsageError);
+    expect(parseResultsArgs(['--model', 'azure']).params.assumptions.scannedTableRows).toBeUndefined();
   });
 });
