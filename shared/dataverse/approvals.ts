@@ -6,14 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { chunk } from '../core/collections';
+import { chunk, groupBy } from '../core/collections';
 import { BusinessError, NotFoundError, ValidationError } from '../core/errors';
 import { guid } from '../core/fields';
 import { deterministicGuid } from '../core/ids';
 import { withoutEtag, type Stored } from '../core/stored';
 import { MAX_RECORDS_PER_MESSAGE, Queues, type OutboundMessage, type Publisher } from '../messages';
-import type { TableStore } from '../storage/tableStore';
-import type { Actual, Contract, ContractLine } from './records';
+import { keyOf, type TableStore } from '../storage/tableStore';
+import { approvalIndexBucket, type Actual, type ApprovalIndexRow, type Contract, type ContractLine } from './records';
 import { approvalActualId, approvalActuals, sameApprovalFacts } from './rules/approvalRules';
 import { dateString, nonNegativeDecimal, positiveDecimal } from './rules/requestFields';
 
@@ -62,16 +62,27 @@ export interface ApprovalResult {
 /** What approving needs of the Dataverse store. */
 export interface ApprovalStore {
   contractLinesByIds(ids: readonly string[]): Promise<Stored<ContractLine>[]>;
-  actualsByIds(ids: readonly string[]): Promise<Stored<Actual>[]>;
+  /** Actuals of one contract by id (point reads). */
+  actualsByIds(ids: readonly string[], contractId: string): Promise<Stored<Actual>[]>;
   contracts: Pick<TableStore<Contract>, 'get'>;
   actuals: Pick<TableStore<Actual>, 'createManyIfAbsent'>;
+  approvalIndex: Pick<TableStore<ApprovalIndexRow>, 'createManyIfAbsent' | 'replaceIfMatch' | 'deleteMany'>;
 }
 
 export interface ApprovalDeps {
   dataverse: ApprovalStore;
   publisher: Publisher;
   newId?: () => string;
+  /** Clock of the index rows (tests move it to age a row left behind). */
+  now?: () => Date;
 }
+
+/**
+ * An index row whose actual was never written (its approval was refused after writing it, or
+ * crashed before its actuals) may be taken over by an approval on another contract after this
+ * long; a younger one may belong to an approval still running (an HTTP call answers within 230 s).
+ */
+export const STALE_APPROVAL_INDEX_MS = 5 * 60_000;
 
 export async function approveEntries(deps: ApprovalDeps, request: ApprovalRequest): Promise<ApprovalResult> {
   const { dataverse } = deps;
@@ -117,31 +128,91 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
     approved.push(entry);
   }
 
-  // An entry approved before must have been approved with the same values. Looked up across
-  // contracts on purpose: an entry approved before on a line of another contract has its actuals
-  // in that contract's partition, and a contract-scoped lookup would miss them and write the same
-  // actual ids a second time. (Queries of 15 ids each; an approval request is small.)
-  const existing = new Map((await dataverse.actualsByIds(actuals.map((a) => a.msdyn_actualid))).map((a) => [a.msdyn_actualid, withoutEtag(a)]));
+  // An entry approved before must have been approved with the same values, on whatever contract:
+  // its actuals would otherwise be written, and billed, in a second contract's partition. Each
+  // actual's index row (dvApprovalIndex, keyed by the actual id) says which contract holds it. The
+  // rows are created if absent before any actual is written: for new entries that is the whole
+  // check (a transaction per index partition, no read), and of two approvals of one entry at once
+  // only one creates its rows. Only actuals whose row existed are read, in the contract it names.
+  const now = (deps.now ?? (() => new Date()))();
+  const indexRows: ApprovalIndexRow[] = actuals.map((a) => ({
+    Bucket: approvalIndexBucket(a.msdyn_actualid),
+    ActualId: a.msdyn_actualid,
+    ContractId: a.msdyn_salescontract,
+    IndexedOn: now.toISOString(),
+  }));
+  const indexed = await dataverse.approvalIndex.createManyIfAbsent(indexRows);
+  const rowOf = (id: string) => indexed.existing.get(keyOf({ partitionKey: approvalIndexBucket(id), rowKey: id }));
+  const existing = new Map<string, Actual>();
+  const refusals: string[] = [];
+  const takeOver: { row: ApprovalIndexRow; etag: string }[] = [];
+  const before = actuals.filter((a) => rowOf(a.msdyn_actualid) !== undefined);
+  for (const [contractId, ids] of groupBy(before, (a) => rowOf(a.msdyn_actualid)!.ContractId)) {
+    for (const stored of await dataverse.actualsByIds(ids.map((a) => a.msdyn_actualid), contractId)) existing.set(stored.msdyn_actualid, withoutEtag(stored));
+  }
+  for (const a of before) {
+    const row = rowOf(a.msdyn_actualid)!;
+    if (existing.has(a.msdyn_actualid) || row.ContractId === a.msdyn_salescontract) continue;
+    // Indexed on another contract, with no actual there: an approval still running, or one that
+    // stopped after writing its index rows. Only the latter's rows may be taken over.
+    if (now.getTime() - Date.parse(row.IndexedOn) > STALE_APPROVAL_INDEX_MS) takeOver.push({ row: { ...withoutEtag(row), ContractId: a.msdyn_salescontract, IndexedOn: now.toISOString() }, etag: row.etag });
+    else refusals.push(`${entryOf(entries, a.msdyn_actualid)} is being approved on contract ${row.ContractId} right now (or that approval stopped less than ${STALE_APPROVAL_INDEX_MS / 60_000} minutes ago)`);
+  }
   const conflicts = actuals.filter((a) => existing.has(a.msdyn_actualid) && !sameApprovalFacts(a, existing.get(a.msdyn_actualid)!));
-  if (conflicts.length) {
-    const entryIds = [...new Set(conflicts.map((a) => entries.find((e) => approvalActualId(e.entryId, 'cost') === a.msdyn_actualid || approvalActualId(e.entryId, 'unbilled') === a.msdyn_actualid)?.entryId))];
-    throw new BusinessError(
-      `Entr${entryIds.length > 1 ? 'ies' : 'y'} ${entryIds.join(', ')} ${entryIds.length > 1 ? 'were' : 'was'} approved before with other values (quantity, price, class, contract line or date); an approval cannot be changed. Approve the correction as a new entry with its own entryId.`,
-    );
+  if (conflicts.length || refusals.length) {
+    // Nothing of a refused request stays: the index rows it created go again.
+    await dataverse.approvalIndex.deleteMany(indexRows.filter((r) => rowOf(r.ActualId) === undefined).map((r) => ({ partitionKey: r.Bucket, rowKey: r.ActualId })));
+    const entryIds = [...new Set(conflicts.map((a) => entryOf(entries, a.msdyn_actualid)))];
+    const parts = [
+      ...(entryIds.length
+        ? [`${entryIds.length > 1 ? 'Entries' : 'Entry'} ${entryIds.join(', ')} ${entryIds.length > 1 ? 'were' : 'was'} approved before with other values (quantity, price, class, contract line or date); an approval cannot be changed. Approve the correction as a new entry with its own entryId.`]
+        : []),
+      ...(refusals.length ? [`${[...new Set(refusals)].join('; ')}. Send it again once that approval has answered.`] : []),
+    ];
+    throw new BusinessError(`${parts.join(' ')} Nothing was changed.`);
+  }
+  for (const { row, etag } of takeOver) {
+    if ((await dataverse.approvalIndex.replaceIfMatch(row, etag)) === undefined) {
+      throw new Error(`The index row of actual ${row.ActualId} changed while this approval took it over; send the request again.`);
+    }
   }
 
-  const { created } = await dataverse.actuals.createManyIfAbsent(actuals);
+  const written = await dataverse.actuals.createManyIfAbsent(actuals);
+  const storedOf = (a: Actual): Actual | undefined => {
+    const found = written.existing.get(keyOf({ partitionKey: a.msdyn_salescontract, rowKey: a.msdyn_actualid }));
+    return existing.get(a.msdyn_actualid) ?? (found && withoutEtag(found));
+  };
+  // An actual found only now, with other values: written at the same moment by an approval of the
+  // same entry with other values, or written before the index existed. It is not published again
+  // (its stored values went out when it was written) and its entry is refused below.
+  const late = actuals.filter((a) => {
+    const stored = storedOf(a);
+    return stored !== undefined && !sameApprovalFacts(a, stored);
+  });
+  const lateIds = new Set(late.map((a) => a.msdyn_actualid));
+  const publishing = actuals.filter((a) => !lateIds.has(a.msdyn_actualid));
 
   // Every actual is published, also those that existed: a retry after a crash between the write
   // and the publish must still deliver them. Same actuals in the same order -> same message ids.
-  const messages: OutboundMessage[] = chunk(actuals, MAX_RECORDS_PER_MESSAGE).map((page) => ({
+  const messages: OutboundMessage[] = chunk(publishing, MAX_RECORDS_PER_MESSAGE).map((page) => ({
     messageId: deterministicGuid('approval-actuals', ...page.map((a) => a.msdyn_actualid)),
     body: { actuals: page },
     subject: 'approval',
   }));
   await deps.publisher.publish(Queues.actuals, messages);
+  if (late.length) {
+    const entryIds = [...new Set(late.map((a) => entryOf(entries, a.msdyn_actualid)))];
+    throw new BusinessError(
+      `${entryIds.length > 1 ? 'Entries' : 'Entry'} ${entryIds.join(', ')} ${entryIds.length > 1 ? 'were' : 'was'} approved at the same moment (or before) with other values; an approval cannot be changed, and ${entryIds.length > 1 ? 'they were' : 'it was'} left as stored. The other entries of this request were approved: send it again without ${entryIds.length > 1 ? 'these' : 'this one'} to see them.`,
+    );
+  }
 
   // Answer with what is stored (an entry approved before keeps its stored state).
-  const answer = actuals.map((a) => existing.get(a.msdyn_actualid) ?? a);
-  return { entries: approved, actuals: answer, created, messageIds: messages.map((m) => m.messageId) };
+  const answer = actuals.map((a) => storedOf(a) ?? a);
+  return { entries: approved, actuals: answer, created: written.created, messageIds: messages.map((m) => m.messageId) };
+}
+
+/** The entry an actual of this request comes from, for messages. */
+function entryOf(entries: readonly { entryId: string }[], actualId: string): string {
+  return entries.find((e) => approvalActualId(e.entryId, 'cost') === actualId || approvalActualId(e.entryId, 'unbilled') === actualId)?.entryId ?? actualId;
 }

@@ -9,6 +9,7 @@ import { isMissing } from '../storage/storageErrors';
 import { MAX_BATCH, odata, READ_CONCURRENCY, TableStore, type Stored, type TableAccess } from '../storage/tableStore';
 import {
   accountSchema,
+  approvalIndexSchema,
   actualSchema,
   contractLineSchema,
   contractSchema,
@@ -41,6 +42,7 @@ export const DataverseTableNames = {
   invoiceLineDetails: 'dvInvoiceLineDetails',
   invoiceClaims: 'dvInvoiceClaims',
   currencies: 'dvCurrencies',
+  approvalIndex: 'dvApprovalIndex',
 } as const;
 
 /** An invoice as stored with its lines and ILDs. */
@@ -120,6 +122,7 @@ export class DataverseStore {
   readonly invoiceLineDetails;
   readonly invoiceClaims;
   readonly currencies;
+  readonly approvalIndex;
 
   constructor(connectionString: TableAccess) {
     const n = DataverseTableNames;
@@ -153,6 +156,10 @@ export class DataverseStore {
     this.currencies = new TableStore(connectionString, n.currencies, currencySchema, (r) => ({ partitionKey: r.transactioncurrencyid, rowKey: r.transactioncurrencyid }), {
       rowKey: 'transactioncurrencyid',
     });
+    this.approvalIndex = new TableStore(connectionString, n.approvalIndex, approvalIndexSchema, (r) => ({ partitionKey: r.Bucket, rowKey: r.ActualId }), {
+      partitionKey: 'Bucket',
+      rowKey: 'ActualId',
+    });
   }
 
   /** Every table, for start-up creation and for tests that clear them. */
@@ -168,6 +175,7 @@ export class DataverseStore {
       this.invoiceLineDetails,
       this.invoiceClaims,
       this.currencies,
+      this.approvalIndex,
     ] as TableStore<unknown>[];
   }
 

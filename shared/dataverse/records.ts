@@ -176,3 +176,23 @@ export const invoiceClaimSchema = z.object({
   ClaimedOn: timestampString,
 });
 export type InvoiceClaim = z.infer<typeof invoiceClaimSchema>;
+
+/**
+ * Where an approved actual lives (this project's own table `dvApprovalIndex`, PartitionKey = the
+ * first hex digit of the actual id, RowKey = the actual id). Written, create-if-absent, before the
+ * approval writes its actuals, so that an entry approved before, on whatever contract, is found by
+ * key instead of by a query across every contract's partition, and two approvals of one entry on
+ * two contracts at once cannot both pass (docs/decisions/proforma-invoices.md, "Approvals").
+ */
+export const approvalIndexSchema = z.object({
+  Bucket: z.string().regex(/^[0-9a-f]$/, { message: 'must be the first hex digit of the actual id' }),
+  ActualId: guid,
+  ContractId: guid,
+  IndexedOn: timestampString,
+});
+export type ApprovalIndexRow = z.infer<typeof approvalIndexSchema>;
+
+/** The partition of an actual's index row: the first hex digit of its id (16 partitions). */
+export function approvalIndexBucket(actualId: string): string {
+  return actualId.charAt(0).toLowerCase();
+}

@@ -3,10 +3,10 @@
  * trace, operations views) on a real Azurite, with a recording Publisher in place of Service Bus.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAzurite, type LocalAzurite } from '../../../tools/azurite';
 import { DataverseStore } from '../../../shared/dataverse/dataverseStore';
-import type { Actual } from '../../../shared/dataverse/records';
+import { approvalIndexBucket, type Actual } from '../../../shared/dataverse/records';
 import { deterministicGuid } from '../../../shared/core/ids';
 import { AdjustmentStatus, BillingMethod, BillingStatus, BillingType, InvoiceStatus, MilestoneStatus, TransactionClass, TransactionType } from '../../../shared/core/options';
 import { ErrorLog } from '../../../shared/operations/errorLogStore';
@@ -136,6 +136,98 @@ describe('approvals', () => {
     expect(statusOf(error)).toBe(409);
     expect((error as Error).message).toContain(entry.entryId!);
     expect(changed.sent).toHaveLength(0);
+  });
+
+  it('indexes each approved actual by its id with its contract, so an entry approved on another contract is found without a query across contracts', async () => {
+    const fx = await contract();
+    const other = await contract();
+    const entry = time(fx, '8');
+    await approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [entry] });
+    for (const kind of ['cost', 'unbilled'] as const) {
+      const id = approvalActualId(entry.entryId!, kind);
+      expect(await dv.approvalIndex.get(approvalIndexBucket(id), id)).toMatchObject({ ActualId: id, ContractId: fx.contract });
+    }
+    // Looked up by key only: a query of dvActuals without the contract would be a table scan.
+    const query = vi.spyOn(dv.actuals, 'query');
+    const publisher = new RecordingPublisher();
+    const fresh = time(other, '1');
+    const error = await approveEntries({ dataverse: dv, publisher }, { entries: [fresh, { ...entry, contractLineId: other.tm }] }).catch((e: unknown) => e);
+    query.mockRestore();
+    expect(query).not.toHaveBeenCalled();
+    expect(statusOf(error)).toBe(409);
+    expect((error as Error).message).toContain(entry.entryId!);
+    // Nothing of the refused request stays: no actual, no index row, no message.
+    expect(await actualsOf(other.contract)).toHaveLength(0);
+    const freshCost = approvalActualId(fresh.entryId!, 'cost');
+    expect(await dv.approvalIndex.get(approvalIndexBucket(freshCost), freshCost)).toBeUndefined();
+    expect(publisher.sent).toHaveLength(0);
+    // The refused entry can be approved afterwards, on its own.
+    await approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [fresh] });
+    expect(await actualsOf(other.contract)).toHaveLength(2);
+  });
+
+  it('lets only one of two approvals of one entry on two contracts at the same moment through', async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await contract();
+      const b = await contract();
+      const entry = time(a, '3');
+      const outcomes = await Promise.allSettled([
+        approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [entry] }),
+        approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [{ ...entry, contractLineId: b.tm }] }),
+      ]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const refused = outcomes.find((o) => o.status === 'rejected');
+      expect(statusOf(refused?.reason)).toBe(409);
+      const held = (await actualsOf(a.contract)).length + (await actualsOf(b.contract)).length;
+      expect(held).toBe(2);
+    }
+  });
+
+  it('finishes an approval that stopped after its index rows, and lets another contract take rows over only once they are stale', async () => {
+    const fx = await contract();
+    const other = await contract();
+    const entry = time(fx, '2');
+    const ids = [approvalActualId(entry.entryId!, 'cost'), approvalActualId(entry.entryId!, 'unbilled')];
+    const leftBehind = (contractId: string, at: Date) =>
+      dv.approvalIndex.createManyIfAbsent(ids.map((id) => ({ Bucket: approvalIndexBucket(id), ActualId: id, ContractId: contractId, IndexedOn: at.toISOString() })));
+    // Rows written a moment ago, by an approval on `fx` that stopped before its actuals.
+    await leftBehind(fx.contract, new Date());
+    // The same approval again: it writes its actuals.
+    await approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [entry] });
+    expect((await actualsOf(fx.contract)).map((a) => a.msdyn_actualid).sort()).toEqual([...ids].sort());
+
+    // Rows of an approval on `fx` that never wrote its actuals: young, they hold; stale, they go.
+    const second = time(fx, '4');
+    const secondIds = [approvalActualId(second.entryId!, 'cost'), approvalActualId(second.entryId!, 'unbilled')];
+    await dv.approvalIndex.createManyIfAbsent(secondIds.map((id) => ({ Bucket: approvalIndexBucket(id), ActualId: id, ContractId: fx.contract, IndexedOn: '2026-11-30T10:00:00.000Z' })));
+    const onOther = { ...second, contractLineId: other.tm };
+    const young = await approveEntries({ dataverse: dv, publisher: new RecordingPublisher(), now: () => new Date('2026-11-30T10:04:00.000Z') }, { entries: [onOther] }).catch((e: unknown) => e);
+    expect(statusOf(young)).toBe(409);
+    expect((young as Error).message).toContain(`being approved on contract ${fx.contract}`);
+    await approveEntries({ dataverse: dv, publisher: new RecordingPublisher(), now: () => new Date('2026-11-30T10:06:00.000Z') }, { entries: [onOther] });
+    expect((await actualsOf(other.contract)).map((a) => a.msdyn_actualid).sort()).toEqual([...secondIds].sort());
+    for (const id of secondIds) expect(await dv.approvalIndex.get(approvalIndexBucket(id), id)).toMatchObject({ ContractId: other.contract });
+  });
+
+  it('refuses an entry found only when its actuals are written (stored before the index, with other values), after approving and publishing the rest', async () => {
+    const fx = await contract();
+    const old = time(fx, '5');
+    await approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [old] });
+    // As before the index existed: the actuals are stored, their index rows are not.
+    for (const kind of ['cost', 'unbilled'] as const) {
+      const id = approvalActualId(old.entryId!, kind);
+      await dv.approvalIndex.deleteMany([{ partitionKey: approvalIndexBucket(id), rowKey: id }]);
+    }
+    const fresh = time(fx, '1');
+    const publisher = new RecordingPublisher();
+    const error = await approveEntries({ dataverse: dv, publisher }, { entries: [{ ...old, quantity: '6' }, fresh] }).catch((e: unknown) => e);
+    expect(statusOf(error)).toBe(409);
+    expect((error as Error).message).toContain(old.entryId!);
+    const stored = new Map((await actualsOf(fx.contract)).map((a) => [a.msdyn_actualid, a]));
+    expect(stored.get(approvalActualId(old.entryId!, 'cost'))?.msdyn_quantity).toBe('5');
+    expect(stored.has(approvalActualId(fresh.entryId!, 'unbilled'))).toBe(true);
+    const published = publisher.sent.flatMap((s) => (s.message.body as { actuals: Actual[] }).actuals.map((a) => a.msdyn_actualid));
+    expect(published.sort()).toEqual([approvalActualId(fresh.entryId!, 'cost'), approvalActualId(fresh.entryId!, 'unbilled')].sort());
   });
 
   it('refuses an unknown contract line (404) and a repeated entry id (400) without writing or publishing anything', async () => {
