@@ -13,7 +13,7 @@ import {
   TransactionType,
 } from './options';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A lowercase GUID string. Upper-case input is accepted and lower-cased. */
 export const guid = z

@@ -4,6 +4,7 @@
  * batching and point-read fan-out live here, not in the use cases.
  */
 import { chunk, mapLimit } from '../core/collections';
+import { GUID } from '../core/fields';
 import { BillingStatus, InvoiceStatus, MilestoneStatus, TransactionType } from '../core/options';
 import { isMissing } from '../storage/storageErrors';
 import { MAX_BATCH, odata, READ_CONCURRENCY, TableStore, type Stored, type TableAccess } from '../storage/tableStore';
@@ -29,6 +30,8 @@ import {
   type InvoiceLine,
   type InvoiceLineDetail,
   type StoredMilestone,
+  type ApprovalIndexRow,
+  approvalIndexBucket,
 } from './records';
 
 export const DataverseTableNames = {
@@ -292,6 +295,33 @@ export class DataverseStore {
   async actualById(actualId: string): Promise<Stored<Actual> | undefined> {
     const [found] = await byRowKeys(this.actuals, [actualId]);
     return found;
+  }
+
+  /**
+   * Index every stored actual (dvApprovalIndex: its contract, by its id), for actuals stored before
+   * the approvals wrote the index: their keys only, in pages of 1,000 across every contract, index
+   * rows created if absent (a row that exists is left as it is). Safe to run again, and beside
+   * running approvals. Keys that are not GUIDs (no approval makes them) are skipped and counted.
+   */
+  async indexStoredActuals(onPage: (progress: { listed: number; created: number; skipped: number }) => void = () => undefined): Promise<{ listed: number; created: number; skipped: number }> {
+    const progress = { listed: 0, created: 0, skipped: 0 };
+    let continuationToken: string | undefined;
+    // An index row of a stored actual is never taken over (its actual exists), so its time only
+    // needs to be older than any approval still running.
+    const indexedOn = new Date(0).toISOString();
+    do {
+      const page = await this.actuals.keysPage({ pageSize: 1_000, ...(continuationToken ? { continuationToken } : {}) });
+      progress.listed += page.keys.length;
+      const rows: ApprovalIndexRow[] = [];
+      for (const k of page.keys) {
+        if (GUID.test(k.partitionKey) && GUID.test(k.rowKey)) rows.push({ Bucket: approvalIndexBucket(k.rowKey), ActualId: k.rowKey, ContractId: k.partitionKey, IndexedOn: indexedOn });
+        else progress.skipped++;
+      }
+      progress.created += (await this.approvalIndex.createManyIfAbsent(rows)).created;
+      onPage({ ...progress });
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    return progress;
   }
 
   // ---- currencies (Dataverse's transactioncurrency) -------------------------------------------

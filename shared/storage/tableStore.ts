@@ -279,6 +279,19 @@ export class TableStore<T> {
     return { rows: page.map((e) => this.parse(e)), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
   }
 
+  /** One page of the keys of every row (only PartitionKey and RowKey are transferred), and where the next page starts. */
+  async keysPage(options: { pageSize: number; continuationToken?: string }): Promise<{ keys: Keys[]; continuationToken?: string }> {
+    await this.ready();
+    const pages = this.client
+      .listEntities<Record<string, unknown>>({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })
+      .byPage({ maxPageSize: options.pageSize, ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}) });
+    const first = await pages.next();
+    if (first.done) return { keys: [] };
+    const page = first.value;
+    const keys = page.map((e) => ({ partitionKey: String(e.partitionKey), rowKey: String(e.rowKey) }));
+    return { keys, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
   /**
    * The RowKeys of the rows matching `filter` (only that column is transferred), page by page.
    * Stops early when `visit` returns false; answers whether the listing ran to its end.

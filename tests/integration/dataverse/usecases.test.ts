@@ -230,6 +230,24 @@ describe('approvals', () => {
     expect(published.sort()).toEqual([approvalActualId(fresh.entryId!, 'cost'), approvalActualId(fresh.entryId!, 'unbilled')].sort());
   });
 
+  it('indexes the actuals stored before the index existed (npm run index-approvals), once, so their entries are found again', async () => {
+    const fx = await contract();
+    const other = await contract();
+    const entry = time(fx, '7');
+    await approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [entry] });
+    const ids = [approvalActualId(entry.entryId!, 'cost'), approvalActualId(entry.entryId!, 'unbilled')];
+    await dv.approvalIndex.deleteMany(ids.map((id) => ({ partitionKey: approvalIndexBucket(id), rowKey: id })));
+    const pages: number[] = [];
+    const first = await dv.indexStoredActuals(({ listed }) => pages.push(listed));
+    expect(first.created).toBeGreaterThanOrEqual(2);
+    expect(pages.at(-1)).toBe(first.listed);
+    for (const id of ids) expect(await dv.approvalIndex.get(approvalIndexBucket(id), id)).toMatchObject({ ContractId: fx.contract });
+    expect((await dv.indexStoredActuals()).created).toBe(0);
+    const error = await approveEntries({ dataverse: dv, publisher: new RecordingPublisher() }, { entries: [{ ...entry, contractLineId: other.tm }] }).catch((e: unknown) => e);
+    expect(statusOf(error)).toBe(409);
+    expect(await actualsOf(other.contract)).toHaveLength(0);
+  });
+
   it('refuses an unknown contract line (404) and a repeated entry id (400) without writing or publishing anything', async () => {
     const fx = await contract();
     const publisher = new RecordingPublisher();
