@@ -104,17 +104,6 @@ export interface Assumptions {
    * lists them up to its bound (actualsListingLimit) and reads what its plan needs beyond by key.
    */
   contractRowsPerIld: number;
-  /**
-   * Entities one query across partitions reads per second: it walks its key range one partition
-   * after another, each at the partition target (Table storage publishes no faster scan rate).
-   */
-  scanEntitiesPerSecond: number;
-  /**
-   * Rows of a table that a query across partitions reads whole (dvActuals for the approvals), in
-   * the deployment predicted for; undefined: the rows the phase itself wrote to it (the
-   * benchmark's own table, which is small).
-   */
-  scannedTableRows?: number;
 }
 
 export const DEFAULT_ASSUMPTIONS: Assumptions = {
@@ -128,7 +117,6 @@ export const DEFAULT_ASSUMPTIONS: Assumptions = {
   sequenceReservationSeconds: 0.02,
   sequenceBlock: 16,
   contractRowsPerIld: 2,
-  scanEntitiesPerSecond: 2_000,
 };
 
 export interface ModelParams {
@@ -174,6 +162,7 @@ export const TABLE_KEYS: Readonly<Record<string, TableKeys>> = {
   dvInvoiceLineDetails: { account: 'dataverse', scheme: { by: 'invoice' }, key: 'msdyn_invoice (the invoice)' },
   dvInvoiceClaims: { account: 'dataverse', scheme: { by: 'contract' }, key: 'ContractId (the contract)' },
   dvCurrencies: { account: 'dataverse', scheme: { by: 'row' }, key: 'transactioncurrencyid' },
+  dvApprovalIndex: { account: 'dataverse', scheme: { by: 'fixed', partitions: 16 }, key: 'Bucket (the first hex digit of the actual id)' },
   foProposals: { account: 'finance', scheme: { by: 'row' }, key: 'ProposalId' },
   foProposalLines: { account: 'finance', scheme: { by: 'invoice' }, key: 'ProposalId (the invoice)' },
   foActualsStaging: { account: 'finance', scheme: { by: 'contract' }, key: 'ContractId (the contract)' },
@@ -215,18 +204,6 @@ export interface HiddenOps {
   via?: 'point';
 }
 
-/**
- * Queries across partitions that read a whole table whatever they return (a RowKey filter
- * without the PartitionKey): Table storage answers them by scanning the table.
- */
-export interface TableScan {
-  table: string;
-  /** Queries per ILD of the phase. */
-  queriesPerIld: number;
-  /** Queries one invocation keeps in flight. */
-  concurrency: number;
-}
-
 export interface PhaseProfile {
   /** The function whose invocations carry the phase (its largest one is the critical path). */
   main: string;
@@ -241,8 +218,6 @@ export interface PhaseProfile {
   hidden: readonly HiddenOps[];
   /** Timer phases: staging rows the import takes on per ILD (a cost and an unbilled row; or the billed one). */
   importRowsPerIld?: number;
-  /** Queries across partitions that read a whole table (their time grows with the table, not with the phase). */
-  scans?: readonly TableScan[];
 }
 
 const CONFIRMATION_TABLES = ['dvActuals', 'dvInvoices', 'dvInvoiceLines', 'dvInvoiceLineDetails', 'dvInvoiceClaims', 'dvMilestones'];
@@ -290,17 +265,9 @@ const accountingBack: readonly HiddenOps[] = [
 
 /** The benchmark's phases (tools/bench/scenarios.ts), profiled from the code. */
 export const PHASE_PROFILES: Readonly<Record<string, PhaseProfile>> = {
-  'approvals + actuals sync': {
-    main: 'approveEntries',
-    trigger: 'http',
-    per: { unit: 1_000 },
-    serialRoundTrips: 4,
-    mainTables: ['dvActuals'],
-    hidden: [],
-    // actualsByIds without the contract (shared/dataverse/approvals.ts): a cost and an unbilled
-    // actual per entry, 15 ids a query (IDS_PER_QUERY), 4 queries in flight (QUERY_CONCURRENCY)
-    scans: [{ table: 'dvActuals', queriesPerIld: 2 / 15, concurrency: 4 }],
-  },
+  // The approval index is written create-if-absent before the actuals (counted); an entry approved
+  // before is read by key in the contract its index row names (none in the benchmark).
+  'approvals + actuals sync': { main: 'approveEntries', trigger: 'http', per: { unit: 1_000 }, serialRoundTrips: 4, mainTables: ['dvApprovalIndex', 'dvActuals'], hidden: [] },
   'actuals sync': { main: 'syncActuals', trigger: 'queue', per: { unit: 100 }, serialRoundTrips: 3, mainTables: SYNC_TABLES, hidden: [] },
   'import + accounting back': {
     main: 'importFromStaging',
@@ -424,14 +391,6 @@ export interface TableOps {
   deletes: number;
   /** Operations counted against the targets (reads weighted by Assumptions.readWeight). */
   ops: number;
-  /**
-   * Entities read by queries across partitions (TableScan), over the whole table: not placed in
-   * a partition nor counted against the account (a page of a query is one request); they cost
-   * the invocation its time (InvocationEstimate.scanSeconds).
-   */
-  scanned: number;
-  /** Those queries. */
-  scanQueries: number;
   partitions: number;
   /** Operations in the busiest partition (work assumed even over the partitions). */
   hottest: number;
@@ -458,8 +417,6 @@ export interface InvocationEstimate {
   seconds: number;
   /** The part of `seconds` that does not grow with the invoice (serial round trips, its number reservation). */
   fixedSeconds: number;
-  /** The part of `seconds` spent in queries that read a whole table (grows with the table). */
-  scanSeconds: number;
   /** Its limit in the deployment and which one. */
   limitSeconds: number;
   limitName: string;
@@ -513,17 +470,6 @@ export function confirmationActualReads(ilds: number, rows: number): number {
   return rows <= bound ? rows : bound + CONFIRMATION_READS_BY_KEY_PER_ILD * ilds;
 }
 
-/** Rows a query across partitions reads of `table`: the deployment's (an assumption) or, by default, what the phase wrote to it. */
-export function scannedRows(load: Pick<PhaseLoad, 'tables'>, table: string, a: Assumptions): number {
-  return a.scannedTableRows ?? load.tables[table] ?? 0;
-}
-
-/** Seconds of `queries` queries that each read `rows` entities, `concurrency` at a time, at Assumptions.scanEntitiesPerSecond each. */
-export function scanSeconds(queries: number, rows: number, concurrency: number, a: Assumptions): number {
-  if (!(queries > 0) || !(rows > 0)) return 0;
-  return Math.ceil(queries / Math.max(1, concurrency)) * (rows / a.scanEntitiesPerSecond);
-}
-
 function hiddenCount(h: HiddenOps, ilds: number, a: Assumptions): number {
   return h.perIld === 'contractRows' ? confirmationActualReads(ilds, ilds * a.contractRowsPerIld) : ilds * h.perIld;
 }
@@ -549,16 +495,6 @@ export function tableOpsOf(load: PhaseLoad, profile: PhaseProfile | undefined, a
     else if (h.kind === 'delete') t.deletes += n;
     else t.writes += n;
   }
-  const scans = new Map<string, { queries: number; scanned: number }>();
-  for (const scan of profile?.scans ?? []) {
-    const queries = load.ilds * scan.queriesPerIld;
-    if (!(queries > 0)) continue;
-    at(scan.table);
-    const entry = scans.get(scan.table) ?? { queries: 0, scanned: 0 };
-    entry.queries += queries;
-    entry.scanned += queries * scannedRows(load, scan.table, a);
-    scans.set(scan.table, entry);
-  }
   const out: TableOps[] = [];
   for (const [table, t] of acc) {
     const keys = tableKeysOf(table);
@@ -566,21 +502,7 @@ export function tableOpsOf(load: PhaseLoad, profile: PhaseProfile | undefined, a
     // Headers ('row') get one partition per entity written; reads of them land on the same rows.
     const partitions = partitionsOf(keys.scheme, load.shape, keys.scheme.by === 'row' ? t.writes + t.deletes : ops);
     const hottest = ops / partitions;
-    const scan = scans.get(table);
-    out.push({
-      table,
-      account: keys.account,
-      key: keys.key,
-      scheme: keys.scheme,
-      writes: t.writes,
-      reads: t.reads,
-      deletes: t.deletes,
-      ops,
-      scanned: scan?.scanned ?? 0,
-      scanQueries: scan?.queries ?? 0,
-      partitions,
-      hottest,
-    });
+    out.push({ table, account: keys.account, key: keys.key, scheme: keys.scheme, writes: t.writes, reads: t.reads, deletes: t.deletes, ops, partitions, hottest });
   }
   return out.sort((x, y) => y.hottest - x.hottest || (x.table < y.table ? -1 : 1));
 }
@@ -660,11 +582,9 @@ export function invocationOf(load: PhaseLoad, profile: PhaseProfile, tables: rea
   const clientSeconds = ops / clientEntitiesPerSecond(a);
   const reservations = sequenceReservations(load) * share;
   const fixedSeconds = profile.serialRoundTrips * a.roundTripSeconds + reservations * a.sequenceReservationSeconds;
-  let scanning = 0;
-  for (const scan of profile.scans ?? []) scanning += scanSeconds(load.ilds * share * scan.queriesPerIld, scannedRows(load, scan.table, a), scan.concurrency, a);
-  const seconds = Math.max(partitionSeconds, clientSeconds) + fixedSeconds + scanning;
+  const seconds = Math.max(partitionSeconds, clientSeconds) + fixedSeconds;
   const limit = limitOf(profile.trigger, p);
-  return { fn: profile.main, trigger: profile.trigger, count, ilds: load.ilds * share, ops, seconds, fixedSeconds, scanSeconds: scanning, limitSeconds: limit.seconds, limitName: limit.name };
+  return { fn: profile.main, trigger: profile.trigger, count, ilds: load.ilds * share, ops, seconds, fixedSeconds, limitSeconds: limit.seconds, limitName: limit.name };
 }
 
 /** Number reservations of the phase: integrationSequences rows written less the counter. */
@@ -674,7 +594,6 @@ export function sequenceReservations(load: PhaseLoad): number {
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const secondsText = (n: number): string => (n >= 10 ? fmt(n) : n.toFixed(1));
 
 export function predictPhase(load: PhaseLoad, p: ModelParams = DEFAULT_PARAMS): PhasePrediction {
   const { limits, deployment: d, assumptions: a } = p;
@@ -715,11 +634,7 @@ export function predictPhase(load: PhaseLoad, p: ModelParams = DEFAULT_PARAMS): 
   let invocation: InvocationEstimate | undefined;
   if (profile) {
     invocation = invocationOf(load, profile, tables, p);
-    const scanned = tables.filter((t) => t.scanQueries > 0);
-    const scanning = scanned.length
-      ? `, ${scanned.map((t) => `${fmt(t.scanQueries / invocation!.count)} queries reading ${t.table} whole (${fmt(t.scanned / Math.max(1, t.scanQueries))} rows)`).join(', ')}: ${secondsText(invocation.scanSeconds)} s`
-      : '';
-    bounds.push({ resource: 'invocation', seconds: invocation.seconds, detail: `one ${invocation.fn} (${fmt(invocation.ilds)} ILDs, ${fmt(invocation.ops)} ops${scanning})` });
+    bounds.push({ resource: 'invocation', seconds: invocation.seconds, detail: `one ${invocation.fn} (${fmt(invocation.ilds)} ILDs, ${fmt(invocation.ops)} ops)` });
     if (invocation.count > 1 && profile.trigger !== 'timer') {
       const slots = Math.max(1, d.maxInstances * d.maxConcurrentCalls);
       const waves = Math.ceil(invocation.count / slots);
@@ -824,48 +739,6 @@ export interface WorkloadLimits {
    */
   contractHistory: { ilds: number; listed: number; byKey: number } | undefined;
   memory: { bytesPerIld: number; baseBytes: number } | undefined;
-  /**
-   * Approvals look their actuals up across contracts (queries that read the whole table): per
-   * request size, the queries, their seconds at `rows` rows, and the most rows of the table at
-   * which one request still answers within its limit.
-   */
-  approvals: ApprovalScan | undefined;
-}
-
-export interface ApprovalScan {
-  table: string;
-  /** Rows the prediction assumed (Assumptions.scannedTableRows, or the benchmark's own table). */
-  rows: number;
-  scanEntitiesPerSecond: number;
-  limitSeconds: number;
-  limitName: string;
-  requests: { entries: number; queries: number; seconds: number; maxRows: number }[];
-}
-
-/** Request sizes the approvals' look-up is shown for: the benchmark's (1,000 entries) and a small one. */
-export const APPROVAL_REQUEST_SIZES = [1_000, 100] as const;
-
-/** The approvals' table scans against the HTTP response limit (undefined without an approvals phase). */
-export function approvalScan(predictions: readonly ScenarioPrediction[], p: ModelParams): ApprovalScan | undefined {
-  const profile = PHASE_PROFILES['approvals + actuals sync'];
-  const scan = profile?.scans?.[0];
-  if (!profile || !scan) return undefined;
-  let phase: PhasePrediction | undefined;
-  for (const s of predictions) for (const ph of s.phases) if (ph.phase === 'approvals + actuals sync' && ph.invocation && (!phase || ph.ilds > phase.ilds)) phase = ph;
-  const inv = phase?.invocation;
-  const t = phase?.tables.find((x) => x.table === scan.table);
-  if (!phase || !inv || !t || !(inv.ilds > 0)) return undefined;
-  const a = p.assumptions;
-  const rows = t.scanQueries > 0 ? t.scanned / t.scanQueries : 0;
-  // What the invocation does besides the scans: its serial round trips, and its writes per entry.
-  const otherPerEntry = (inv.seconds - inv.scanSeconds - inv.fixedSeconds) / inv.ilds;
-  const requests = APPROVAL_REQUEST_SIZES.map((entries) => {
-    const queries = entries * scan.queriesPerIld;
-    const rounds = Math.ceil(queries / Math.max(1, scan.concurrency));
-    const room = inv.limitSeconds - inv.fixedSeconds - otherPerEntry * entries;
-    return { entries, queries, seconds: scanSeconds(queries, rows, scan.concurrency, a), maxRows: Math.max(0, Math.floor((room * a.scanEntitiesPerSecond) / rounds)) };
-  });
-  return { table: scan.table, rows, scanEntitiesPerSecond: a.scanEntitiesPerSecond, limitSeconds: inv.limitSeconds, limitName: inv.limitName, requests };
 }
 
 /** Least-squares line through (ILDs, peak RSS) of single-invoice sizes; undefined with fewer than two sizes. */
@@ -1018,16 +891,7 @@ export function workloadLimits(results: BenchResults, p: ModelParams = DEFAULT_P
   let contractHistory: WorkloadLimits['contractHistory'];
   const conf = a?.phases.find((ph) => ph.phase === 'confirmation');
   if (conf) contractHistory = { ilds: conf.ilds, listed: actualsListingLimit(conf.ilds), byKey: CONFIRMATION_READS_BY_KEY_PER_ILD * conf.ilds };
-  return {
-    lineLimits: limits,
-    maxLinesPerInvoice,
-    importRun,
-    invoices: invoicesThroughput && { ...invoicesThroughput, linesPerInvoice: sizes.bIldsPerInvoice },
-    lines,
-    contractHistory,
-    memory,
-    approvals: approvalScan(predictions, p),
-  };
+  return { lineLimits: limits, maxLinesPerInvoice, importRun, invoices: invoicesThroughput && { ...invoicesThroughput, linesPerInvoice: sizes.bIldsPerInvoice }, lines, contractHistory, memory };
 }
 
 function importRowsPerLine(phases: readonly PhasePrediction[], lines: number): number {

@@ -17,8 +17,6 @@
  *   --sequence-block N           numbers reserved per counter write under load (16: the calls waiting in one process)
  *   --premium-mu-ops N           Service Bus operations per second one Premium messaging unit sustains (2000)
  *   --reads count|free           reads count against the storage targets (count) or not (free)
- *   --scan-rate N                entities/s one query across partitions reads (2000: the partition target)
- *   --scanned-rows N             rows of dvActuals that the approvals' look-up reads whole (default: the benchmark's own)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,8 +44,7 @@ export const RESULTS_USAGE = `Usage: npm run bench -- --model azure [FILE] [--ou
   --model azure          the Azure prediction of the newest bench-results/*.json (or FILE); docs/scaling.md
   --chart                the SVG chart of the newest results (or FILE), written next to it (or to --chart-out)
   --accounts one|per-side, --instances N, --function-timeout S, --lock-renewal S, --instance-memory MB,
-  --sequence-block N, --premium-mu-ops N, --reads count|free, --scan-rate N, --scanned-rows N
-                         model settings (docs/scaling.md)`;
+  --sequence-block N, --premium-mu-ops N, --reads count|free     model settings (docs/scaling.md)`;
 
 /** The benchmark hands these arguments here instead of running. */
 export function isResultsCommand(argv: readonly string[]): boolean {
@@ -118,12 +115,6 @@ export function parseResultsArgs(argv: readonly string[]): ResultsCommand {
         break;
       case '--premium-mu-ops':
         assumptions.premiumOpsPerSecondPerUnit = positive(value(), flag);
-        break;
-      case '--scan-rate':
-        assumptions.scanEntitiesPerSecond = positive(value(), flag);
-        break;
-      case '--scanned-rows':
-        assumptions.scannedTableRows = Math.floor(positive(value(), flag));
         break;
       case '--reads': {
         const v = value();
@@ -202,9 +193,7 @@ export function modelReport(results: BenchResults, file: string, params: ModelPa
       `${d.maxInstances} instances x ${d.maxConcurrentCalls} calls; functionTimeout ${int(d.functionTimeoutSeconds)} s, lock renewal ${int(d.lockRenewalSeconds)} s, HTTP ${int(limits.httpResponseSeconds)} s.`,
     `Assumptions: reads ${a.readWeight > 0 ? 'count' : 'do not count'} against the targets; ${a.roundTripSeconds * 1000} ms a request, ${a.transactionSeconds * 1000} ms a 100-entity transaction, ${a.writeConcurrency} in flight per invocation; ${
       a.sequenceReservationSeconds * 1000
-    } ms a number reservation, ${a.sequenceBlock} per counter write; a query across partitions reads ${int(a.scanEntitiesPerSecond)} entities/s${
-      a.scannedTableRows === undefined ? '' : ` of a ${int(a.scannedTableRows)}-row table`
-    }. docs/scaling.md explains each.`,
+    } ms a number reservation, ${a.sequenceBlock} per counter write. docs/scaling.md explains each.`,
     '',
   );
   const per = TIERS.map((tier) => ({ tier: tierName(tier), predictions: predictScenarios(loads, withTier(params, tier)) }));
@@ -238,13 +227,6 @@ export function modelReport(results: BenchResults, file: string, params: ModelPa
       )} operations per line on its dvActuals partition): ${Math.max(1, Math.ceil(w.lines.perHour / w.lines.perContract))} busy contract${
         Math.ceil(w.lines.perHour / w.lines.perContract) > 1 ? 's' : ''
       } at once fill the deployment.`,
-    );
-  }
-  if (w.approvals) {
-    const ap = w.approvals;
-    const sizes = ap.requests.map((r) => `${int(r.entries)} entries, ${int(r.queries)} queries: ${secs(r.seconds)} s at ${int(ap.rows)} rows; within the ${ap.limitName} (${int(ap.limitSeconds)} s) up to about ${int(r.maxRows)} rows`);
-    lines.push(
-      `- Approvals look their actuals up across contracts: queries that each read the whole ${ap.table} table, at ${int(ap.scanEntitiesPerSecond)} entities/s a query (assumed; --scan-rate, --scanned-rows). A request of ${sizes.join('; of ')}. Their time grows with the table, not with the request (docs/scaling.md, "Hot partitions").`,
     );
   }
   if (w.contractHistory) {

@@ -3,8 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  approvalScan,
-  APPROVAL_REQUEST_SIZES,
   confirmationActualReads,
   CONFIRMATION_READS_BY_KEY_PER_ILD,
   DEFAULT_PARAMS,
@@ -17,7 +15,6 @@ import {
   TABLE_KEYS,
   PHASE_PROFILES,
   pointReadsOf,
-  scanSeconds,
   loadOf,
   withTier,
   workloadLimits,
@@ -26,7 +23,8 @@ import {
 } from '../../../tools/bench/model';
 import { isResultsCommand, modelReport, parseResultsArgs, ResultsUsageError } from '../../../tools/bench/resultsCli';
 import { SHARDS_PER_CONTRACT, STAGING_WORK_SHARDS } from '../../../shared/finance/import/shards';
-import { ACTUALS_LISTED_PER_ILD, ACTUALS_LISTING_FLOOR, actualsListingLimit } from '../../../shared/dataverse/dataverseStore';
+import { ACTUALS_LISTED_PER_ILD, ACTUALS_LISTING_FLOOR, actualsListingLimit, DataverseTableNames } from '../../../shared/dataverse/dataverseStore';
+import { approvalIndexBucket } from '../../../shared/dataverse/records';
 import { newestResultsFile, parseBenchResults, type BenchResults } from '../../../tools/bench/results';
 
 const ONE = { contracts: 1, invoices: 1, projects: 1 };
@@ -329,64 +327,17 @@ describe('measured point reads', () => {
   });
 });
 
-describe("the approvals' look-up across contracts", () => {
-  const approvals = (tables: Record<string, number>, ilds = 1000) => load({ scenario: 'A', phase: 'approvals + actuals sync', ilds, tables });
-
-  it('costs the approval a scan of the whole table per 15 ids, four at a time, at the scan rate', () => {
-    const a = DEFAULT_PARAMS.assumptions;
-    // 1,000 entries: 2,000 ids, 133.3 queries, 34 rounds of 4; each reads the 2,000 rows the phase wrote at 2,000/s
-    expect(scanSeconds(2000 / 15, 2000, 4, a)).toBeCloseTo(34, 9);
-    const p = predictPhase(approvals({ dvActuals: 2000 }));
-    expect(p.invocation?.scanSeconds).toBeCloseTo(34, 9);
-    expect(p.binding.resource).toBe('invocation');
-    expect(p.binding.detail).toContain('133 queries reading dvActuals whole (2,000 rows)');
-    const dv = p.tables.find((t) => t.table === 'dvActuals');
-    expect(dv?.scanQueries).toBeCloseTo(2000 / 15, 9);
-    expect(dv?.scanned).toBeCloseTo((2000 / 15) * 2000, 6);
-    // The scans are not placed in the contract's partition.
-    expect(dv?.hottest).toBe(2000);
+describe('the approval index', () => {
+  it('is placed as the store keys it: sixteen partitions by the first hex digit of the actual id, on the Dataverse side', () => {
+    expect(TABLE_KEYS[DataverseTableNames.approvalIndex]).toMatchObject({ account: 'dataverse', scheme: { by: 'fixed', partitions: 16 } });
+    const digits = new Set(Array.from({ length: 16 }, (_, i) => approvalIndexBucket(`${i.toString(16)}0000000-0000-4000-8000-000000000000`)));
+    expect(digits.size).toBe(16);
   });
 
-  it("grows with the table it reads, not with the approval's own work", () => {
-    const big = params({ assumptions: { scannedTableRows: 1_000_000 } });
-    const small = predictPhase(approvals({ dvActuals: 2000 }), big);
-    expect(small.invocation?.scanSeconds).toBeCloseTo(34 * 500, 6);
-    const faster = predictPhase(approvals({ dvActuals: 2000 }), params({ assumptions: { scannedTableRows: 1_000_000, scanEntitiesPerSecond: 20_000 } }));
-    expect(faster.invocation?.scanSeconds).toBeCloseTo(34 * 50, 6);
-    // Phases without such queries are unchanged by the table's size.
-    expect(predictPhase(load({ phase: 'confirmation', tables: { dvActuals: 300 } }), big).invocation?.scanSeconds).toBe(0);
-  });
-
-  it('finds the most rows at which a request still answers within the HTTP limit', () => {
-    const p = DEFAULT_PARAMS;
-    const scan = approvalScan(predictScenarios([approvals({ dvActuals: 2000 })], p), p);
-    expect(scan).toMatchObject({ table: 'dvActuals', rows: 2000, limitSeconds: 230, limitName: 'HTTP response limit' });
-    expect(scan?.requests.map((r) => r.entries)).toEqual([...APPROVAL_REQUEST_SIZES]);
-    for (const r of scan?.requests ?? []) {
-      const within = predictPhase(approvals({ dvActuals: 2 * r.entries }, r.entries), params({ assumptions: { scannedTableRows: r.maxRows } }));
-      const past = predictPhase(approvals({ dvActuals: 2 * r.entries }, r.entries), params({ assumptions: { scannedTableRows: Math.ceil(r.maxRows * 1.01) } }));
-      expect(within.invocation!.seconds).toBeLessThanOrEqual(230);
-      expect(past.invocation!.seconds).toBeGreaterThan(230);
-    }
-    // A tenth of the request: 4 rounds of queries instead of 34, so 8.5 times the rows.
-    expect(scan!.requests[1]!.maxRows / scan!.requests[0]!.maxRows).toBeCloseTo(34 / 4, 1);
-  });
-
-  it('is absent without an approvals phase, and printed with one', () => {
-    expect(approvalScan(predictScenarios(loadsOf(results())), DEFAULT_PARAMS)).toBeUndefined();
-    expect(modelReport(results(), 'f.json', DEFAULT_PARAMS)).not.toContain('Approvals look their actuals up');
-    const r = results();
-    r.phases.push({ scenario: 'A', phase: 'approvals + actuals sync', ilds: 1000, seconds: 2, entities: 2000, tables: { dvActuals: 2000 } });
-    const text = modelReport(r, 'f.json', params({ assumptions: { scannedTableRows: 50_000 } }));
-    expect(text).toContain('Approvals look their actuals up across contracts');
-    expect(text).toContain('at 50,000 rows');
-    expect(text).toContain('a query across partitions reads 2,000 entities/s of a 50,000-row table');
-  });
-
-  it('parses the scan settings', () => {
-    const cmd = parseResultsArgs(['--model', 'azure', '--scan-rate', '10000', '--scanned-rows=1_000_000']);
-    expect(cmd.params.assumptions).toMatchObject({ scanEntitiesPerSecond: 10_000, scannedTableRows: 1_000_000 });
-    expect(() => parseResultsArgs(['--model', 'azure', '--scan-rate', 'fast'])).toThrow(ResultsUsageError);
-    expect(parseResultsArgs(['--model', 'azure']).params.assumptions.scannedTableRows).toBeUndefined();
+  it('spreads an approval over the index partitions and its contract', () => {
+    const p = predictPhase(load({ scenario: 'A', phase: 'approvals + actuals sync', ilds: 1000, tables: { dvActuals: 2000, dvApprovalIndex: 2000 } }));
+    expect(p.tables.find((t) => t.table === 'dvApprovalIndex')).toMatchObject({ partitions: 16, hottest: 125 });
+    expect(p.hottest?.table).toBe('dvActuals');
+    expect(p.invocation?.ops).toBe(4000);
   });
 });
