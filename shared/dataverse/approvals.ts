@@ -1,8 +1,9 @@
 /**
  * `POST api/dataverse/approvals` (domain.md step 1): approve time, expense and material entries
- * into actuals (rules/approvalRules.ts), create them if absent and publish them to `actuals`.
- * Everything is checked before anything is written; an entry sent with its `entryId` can be sent
- * again safely. Decisions: docs/decisions/proforma-invoices.md, "Approvals".
+ * into actuals (rules/approvalRules.ts), create them if absent and publish them to `actuals`. An
+ * entry approved before, on any contract, is found through the approval index (dvApprovalIndex),
+ * written before the actuals; a refused request leaves nothing behind. An entry sent with its
+ * `entryId` can be sent again safely. Decisions: docs/decisions/proforma-invoices.md, "Approvals".
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -146,17 +147,25 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   const existing = new Map<string, Actual>();
   const refusals: string[] = [];
   const takeOver: { row: ApprovalIndexRow; etag: string }[] = [];
+  // Rows on this contract whose actuals are not there yet (an approval of the same entries that
+  // stopped, or runs beside this one): written again once the actuals are, in case a refused
+  // request that created them deletes them meanwhile.
+  const reassert: ApprovalIndexRow[] = [];
   const before = actuals.filter((a) => rowOf(a.msdyn_actualid) !== undefined);
   for (const [contractId, ids] of groupBy(before, (a) => rowOf(a.msdyn_actualid)!.ContractId)) {
     for (const stored of await dataverse.actualsByIds(ids.map((a) => a.msdyn_actualid), contractId)) existing.set(stored.msdyn_actualid, withoutEtag(stored));
   }
   for (const a of before) {
     const row = rowOf(a.msdyn_actualid)!;
-    if (existing.has(a.msdyn_actualid) || row.ContractId === a.msdyn_salescontract) continue;
+    if (existing.has(a.msdyn_actualid)) continue;
+    if (row.ContractId === a.msdyn_salescontract) {
+      reassert.push(indexRows.find((r) => r.ActualId === a.msdyn_actualid)!);
+      continue;
+    }
     // Indexed on another contract, with no actual there: an approval still running, or one that
     // stopped after writing its index rows. Only the latter's rows may be taken over.
     if (now.getTime() - Date.parse(row.IndexedOn) > STALE_APPROVAL_INDEX_MS) takeOver.push({ row: { ...withoutEtag(row), ContractId: a.msdyn_salescontract, IndexedOn: now.toISOString() }, etag: row.etag });
-    else refusals.push(`${entryOf(entries, a.msdyn_actualid)} is being approved on contract ${row.ContractId} right now (or that approval stopped less than ${STALE_APPROVAL_INDEX_MS / 60_000} minutes ago)`);
+    else refusals.push(`Entry ${entryOf(entries, a.msdyn_actualid)} is being approved on contract ${row.ContractId} right now (or that approval stopped less than ${STALE_APPROVAL_INDEX_MS / 60_000} minutes ago)`);
   }
   const conflicts = actuals.filter((a) => existing.has(a.msdyn_actualid) && !sameApprovalFacts(a, existing.get(a.msdyn_actualid)!));
   if (conflicts.length || refusals.length) {
@@ -178,6 +187,7 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   }
 
   const written = await dataverse.actuals.createManyIfAbsent(actuals);
+  if (reassert.length) await dataverse.approvalIndex.createManyIfAbsent(reassert);
   const storedOf = (a: Actual): Actual | undefined => {
     const found = written.existing.get(keyOf({ partitionKey: a.msdyn_salescontract, rowKey: a.msdyn_actualid }));
     return existing.get(a.msdyn_actualid) ?? (found && withoutEtag(found));

@@ -209,6 +209,30 @@ describe('approvals', () => {
     for (const id of secondIds) expect(await dv.approvalIndex.get(approvalIndexBucket(id), id)).toMatchObject({ ContractId: other.contract });
   });
 
+  it('writes the index rows again after its actuals when it went on over rows another request created and then took back', async () => {
+    const fx = await contract();
+    const entry = time(fx, '2');
+    const ids = [approvalActualId(entry.entryId!, 'cost'), approvalActualId(entry.entryId!, 'unbilled')];
+    // Rows of a request that is being refused at this moment (its other entry conflicts).
+    await dv.approvalIndex.createManyIfAbsent(ids.map((id) => ({ Bucket: approvalIndexBucket(id), ActualId: id, ContractId: fx.contract, IndexedOn: new Date().toISOString() })));
+    const keys = ids.map((id) => ({ partitionKey: approvalIndexBucket(id), rowKey: id }));
+    // That request takes its rows back while this one writes the actuals.
+    const store = {
+      contractLinesByIds: (lineIds: readonly string[]) => dv.contractLinesByIds(lineIds),
+      actualsByIds: (actualIds: readonly string[], contractId: string) => dv.actualsByIds(actualIds, contractId),
+      contracts: dv.contracts,
+      approvalIndex: dv.approvalIndex,
+      actuals: {
+        createManyIfAbsent: async (rows: readonly Actual[]) => {
+          await dv.approvalIndex.deleteMany(keys);
+          return dv.actuals.createManyIfAbsent(rows);
+        },
+      },
+    };
+    await approveEntries({ dataverse: store, publisher: new RecordingPublisher() }, { entries: [entry] });
+    for (const id of ids) expect(await dv.approvalIndex.get(approvalIndexBucket(id), id)).toMatchObject({ ContractId: fx.contract });
+  });
+
   it('refuses an entry found only when its actuals are written (stored before the index, with other values), after approving and publishing the rest', async () => {
     const fx = await contract();
     const old = time(fx, '5');
