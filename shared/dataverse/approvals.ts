@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { chunk, groupBy } from '../core/collections';
-import { BusinessError, NotFoundError, ValidationError } from '../core/errors';
+import { BusinessError, ConcurrencyConflict, NotFoundError, ValidationError } from '../core/errors';
 import { guid } from '../core/fields';
 import { deterministicGuid } from '../core/ids';
 import { withoutEtag, type Stored } from '../core/stored';
@@ -182,7 +182,7 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   }
   for (const { row, etag } of takeOver) {
     if ((await dataverse.approvalIndex.replaceIfMatch(row, etag)) === undefined) {
-      throw new Error(`The index row of actual ${row.ActualId} changed while this approval took it over; send the request again.`);
+      throw new ConcurrencyConflict(`Another approval took over the index row of actual ${row.ActualId} at the same moment; sending the request again is safe.`, row.ActualId);
     }
   }
 

@@ -209,6 +209,24 @@ describe('approvals', () => {
     for (const id of secondIds) expect(await dv.approvalIndex.get(approvalIndexBucket(id), id)).toMatchObject({ ContractId: other.contract });
   });
 
+  it('lets only one of two approvals on two other contracts take over the same stale rows', async () => {
+    const stale = await contract();
+    const b = await contract();
+    const c = await contract();
+    const entry = time(stale, '2');
+    const ids = [approvalActualId(entry.entryId!, 'cost'), approvalActualId(entry.entryId!, 'unbilled')];
+    await dv.approvalIndex.createManyIfAbsent(ids.map((id) => ({ Bucket: approvalIndexBucket(id), ActualId: id, ContractId: stale.contract, IndexedOn: '2026-11-30T10:00:00.000Z' })));
+    const later = () => new Date('2026-11-30T11:00:00.000Z');
+    const outcomes = await Promise.allSettled([
+      approveEntries({ dataverse: dv, publisher: new RecordingPublisher(), now: later }, { entries: [{ ...entry, contractLineId: b.tm }] }),
+      approveEntries({ dataverse: dv, publisher: new RecordingPublisher(), now: later }, { entries: [{ ...entry, contractLineId: c.tm }] }),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(statusOf(outcomes.find((o) => o.status === 'rejected')?.reason)).toBe(409);
+    const held = [(await actualsOf(b.contract)).length, (await actualsOf(c.contract)).length].sort();
+    expect(held).toEqual([0, 2]);
+  });
+
   it('writes the index rows again after its actuals when it went on over rows another request created and then took back', async () => {
     const fx = await contract();
     const entry = time(fx, '2');
