@@ -134,7 +134,8 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   // actual's index row (dvApprovalIndex, keyed by the actual id) says which contract holds it. The
   // rows are created if absent before any actual is written: for new entries that is the whole
   // check (a transaction per index partition, no read), and of two approvals of one entry at once
-  // only one creates its rows. Only actuals whose row existed are read, in the contract it names.
+  // each row is created by one only, so at most one passes (both are refused when each wins one of
+  // the entry's rows). Only actuals whose row existed are read, in the contract it names.
   const now = (deps.now ?? (() => new Date()))();
   const indexRows: ApprovalIndexRow[] = actuals.map((a) => ({
     Bucket: approvalIndexBucket(a.msdyn_actualid),
