@@ -137,12 +137,13 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
   // each row is created by one only, so at most one passes (both are refused when each wins one of
   // the entry's rows). Only actuals whose row existed are read, in the contract it names.
   const now = (deps.now ?? (() => new Date()))();
-  const indexRows: ApprovalIndexRow[] = actuals.map((a) => ({
+  const indexRowOf = (a: Actual): ApprovalIndexRow => ({
     Bucket: approvalIndexBucket(a.msdyn_actualid),
     ActualId: a.msdyn_actualid,
     ContractId: a.msdyn_salescontract,
     IndexedOn: now.toISOString(),
-  }));
+  });
+  const indexRows = actuals.map(indexRowOf);
   const indexed = await dataverse.approvalIndex.createManyIfAbsent(indexRows);
   const rowOf = (id: string) => indexed.existing.get(keyOf({ partitionKey: approvalIndexBucket(id), rowKey: id }));
   const existing = new Map<string, Actual>();
@@ -160,7 +161,7 @@ export async function approveEntries(deps: ApprovalDeps, request: ApprovalReques
     const row = rowOf(a.msdyn_actualid)!;
     if (existing.has(a.msdyn_actualid)) continue;
     if (row.ContractId === a.msdyn_salescontract) {
-      reassert.push(indexRows.find((r) => r.ActualId === a.msdyn_actualid)!);
+      reassert.push(indexRowOf(a));
       continue;
     }
     // Indexed on another contract, with no actual there: an approval still running, or one that
